@@ -1,0 +1,70 @@
+"""Install unetvocalsep.
+
+chainer 7.8.1 (the last release) exists only as a source distribution whose
+setup.py imports ``pkg_resources``. Build it with an old setuptools and no build
+isolation; README.md and ``make install`` give the one command that does it.
+"""
+import os
+import re
+
+from setuptools import find_packages, setup
+
+here = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(here, "unetvocalsep", "__init__.py")) as f:
+    version = re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)
+with open(os.path.join(here, "README.md"), encoding="utf-8") as f:
+    long_description = f.read()
+
+install_requires = [
+    # The article's framework. 7.8.1 is the last release and the one whose
+    # behaviour we reproduce; later changes cannot happen (the project is
+    # frozen), earlier ones lack Link.to_device / n_retains used here.
+    "chainer==7.8.1",
+    # chainer 7.8.1 imports pkg_resources at run time, and setuptools >= 74
+    # removed distutils.msvccompiler that its environment check imports.
+    "setuptools<74",
+    # chainer 7.8.1 uses np.sctypes (removed in NumPy 2) at import time.
+    "numpy>=1.21,<2",
+    "scipy>=1.7",
+    # soundfile >= 0.12 bundles a libsndfile that reads and writes mp3.
+    "soundfile>=0.12",
+    # soxr: the resampler librosa uses ("HQ"), also as a streaming resampler.
+    "soxr>=0.3",
+    # librosa: fallback decoder (audioread / ffmpeg) for formats libsndfile lacks.
+    "librosa>=0.10",
+    "tqdm>=4.50",
+]
+
+extras = {
+    # CuPy for CUDA 12 drivers; CuPy 13 is the last series that supports NumPy < 2.
+    "gpu": ["cupy-cuda12x>=13,<14"],
+    "eval": ["museval>=0.4", "fast-bss-eval>=0.1.4", "matplotlib>=3.5"],
+    "web": ["flask>=2.2"],
+    "mpi": ["mpi4py>=3.1"],
+    "plot": ["matplotlib>=3.5"],
+    "synth": ["pyworld>=0.3.4", "pretty_midi>=0.2.10", "music21>=8"],
+    "dev": ["pytest>=7", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "matplotlib>=3.5"],
+}
+
+setup(
+    name="unetvocalsep",
+    version=version,
+    description="Singing voice separation with the deep U-Net of Jansson et al. (ISMIR 2017), in Chainer",
+    long_description=long_description,
+    long_description_content_type="text/markdown",
+    license="MIT",
+    packages=find_packages(include=["unetvocalsep", "unetvocalsep.*"]),
+    package_data={"unetvocalsep": ["models/*.npz", "models/*.json", "web/static/*", "web/templates/*"]},
+    python_requires=">=3.10",
+    install_requires=install_requires,
+    extras_require=extras,
+    entry_points={"console_scripts": [
+        "unetvocalsep-separate=unetvocalsep.separate:main",
+        "unetvocalsep-train=unetvocalsep.train:main",
+    ]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Multimedia :: Sound/Audio :: Analysis",
+        "License :: OSI Approved :: MIT License",
+    ],
+)

@@ -1,0 +1,298 @@
+"""The training cache and the random-crop dataset.
+
+Cache format
+------------
+A cache is a folder of tracks. Each track is one ``<name>.npy`` file holding a
+float32 array of shape ``(3, 513, frames)``: the 16 kHz STFT magnitudes
+(1024 / 512, all 513 bins) of ``[mix, vocal, inst]``, **all three divided by
+the maximum of the mix** (the article's normalisation). A ``<name>.json``
+beside it records where the track came from. Arrays are opened with
+``numpy.load(..., mmap_mode='r')``, so a cache of any size costs almost no
+RAM; a crop reads only its own pages.
+
+The article's own per-track ``.npz`` files (keys ``mix``, ``vocal``, ``inst``)
+are read too (into memory).
+"""
+import glob
+import json
+import os
+
+import numpy as np
+
+from . import _compat  # noqa: F401
+from . import config
+from .errors import UserError
+
+import chainer
+
+#: Order of the three magnitudes in a cache array.
+PARTS = ("mix", "vocal", "inst")
+
+
+def make_example(mixture, vocals, sr, accompaniment=None):
+    """Normalised magnitudes of one track, the cache's array.
+
+    Parameters
+    ----------
+    mixture, vocals : numpy.ndarray, shape (channels, samples) or (samples,)
+    sr : int
+    accompaniment : numpy.ndarray or None
+        ``mixture - vocals`` when ``None``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (3, 513, frames), float32
+        ``[mix, vocal, inst]``, all divided by the maximum of the mix.
+    """
+    from .spectrogram import normalise, spectrogram
+
+    mixture = np.atleast_2d(np.asarray(mixture, dtype=np.float32))
+    vocals = np.atleast_2d(np.asarray(vocals, dtype=np.float32))
+    if accompaniment is None:
+        accompaniment = mixture - vocals
+    accompaniment = np.atleast_2d(np.asarray(accompaniment, dtype=np.float32))
+    n = min(mixture.shape[-1], vocals.shape[-1], accompaniment.shape[-1])
+    mags = [spectrogram(x[..., :n], sr)[0] for x in (mixture, vocals, accompaniment)]
+    mix, peak = normalise(mags[0])
+    return np.stack([mix, normalise(mags[1], peak)[0], normalise(mags[2], peak)[0]])
+
+
+def save_example(cache_dir, name, array, meta=None):
+    """Write one track to the cache atomically.
+
+    Parameters
+    ----------
+    cache_dir : str
+    name : str
+        Track name (file name without extension).
+    array : numpy.ndarray, shape (3, 513, frames), float32
+    meta : dict or None
+        Stored in ``<name>.json``.
+
+    Returns
+    -------
+    str
+        The path of the ``.npy`` file.
+    """
+    from .audio import atomic_path
+
+    array = np.asarray(array, dtype=np.float32)
+    if array.ndim != 3 or array.shape[:2] != (3, config.N_BINS + 1):
+        raise ValueError(f"cache arrays must be (3, 513, frames), got {array.shape}")
+    os.makedirs(cache_dir, exist_ok=True)
+    path = os.path.join(cache_dir, name + ".npy")
+    info = {"frames": int(array.shape[2]), "parts": list(PARTS)}
+    info.update(meta or {})
+    with atomic_path(os.path.join(cache_dir, name + ".json"), overwrite=True) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(info, f, indent=1, sort_keys=True)
+    with atomic_path(path, overwrite=True) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+    return path
+
+
+def cache_folder(root, cache_dir, overwrite=False, progress=True):
+    """Turn a folder of ``<track>/{mixture,vocals[,accompaniment]}.wav`` into a cache.
+
+    This is the layout that ``python -m unetvocalsep.synth`` writes.
+
+    Parameters
+    ----------
+    root : str
+    cache_dir : str
+    overwrite : bool
+        Recompute tracks already in the cache.
+    progress : bool
+
+    Returns
+    -------
+    list of str
+        Paths of the cached tracks.
+    """
+    from .audio import load_audio
+
+    tracks = sorted(d for d in glob.glob(os.path.join(root, "*")) if os.path.isdir(d)
+                    and glob.glob(os.path.join(d, "mixture.*")))
+    if not tracks:
+        raise UserError(f"no <track>/mixture.* folders under {root}")
+    out = []
+    it = tracks
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(tracks, unit="track", desc="caching")
+    for d in it:
+        name = os.path.basename(d)
+        target = os.path.join(cache_dir, name + ".npy")
+        if os.path.exists(target) and not overwrite:
+            out.append(target)
+            continue
+        def one(stem):
+            found = sorted(glob.glob(os.path.join(d, stem + ".*")))
+            return load_audio(found[0]) if found else (None, None)
+        mix, sr = one("mixture")
+        voc, sr_v = one("vocals")
+        acc, sr_a = one("accompaniment")
+        if voc is None:
+            raise UserError(f"{d}: no vocals file")
+        if sr_v != sr or (acc is not None and sr_a != sr):
+            raise UserError(f"{d}: stems have different sample rates")
+        arr = make_example(mix, voc, sr, acc)
+        out.append(save_example(cache_dir, name, arr, {"source": os.path.abspath(d), "sr": sr}))
+    return out
+
+
+def list_tracks(paths):
+    """All cached tracks under the given folders or files.
+
+    Parameters
+    ----------
+    paths : str or list of str
+        Cache folders, ``.npy`` files or the article's ``.npz`` files.
+
+    Returns
+    -------
+    list of str
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    found = []
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            found += sorted(glob.glob(os.path.join(p, "*.npy")) + glob.glob(os.path.join(p, "*.npz")))
+        elif os.path.isfile(p):
+            found.append(p)
+        else:
+            raise UserError(f"no such cache folder or file: {p}")
+    return found
+
+
+def open_track(path):
+    """Open a cached track lazily.
+
+    Parameters
+    ----------
+    path : str
+        ``.npy`` (memory-mapped) or the article's ``.npz``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (3, 513, frames), float32
+    """
+    try:
+        if path.endswith(".npz"):
+            with np.load(path) as z:
+                arr = np.stack([np.asarray(z[k], dtype=np.float32) for k in PARTS])
+        else:
+            arr = np.load(path, mmap_mode="r")
+    except Exception as exc:
+        raise UserError(f"cannot read cached track {path}: {exc}") from None
+    if arr.ndim != 3 or arr.shape[:2] != (3, config.N_BINS + 1):
+        raise UserError(f"not a cache array (3, 513, frames): {path} has {arr.shape}")
+    return arr
+
+
+class SpectrogramDataset(chainer.dataset.DatasetMixin):
+    """Random 128-frame crops of cached tracks (the article's training examples).
+
+    Parameters
+    ----------
+    paths : str or list of str
+        Cache folders or files (see :func:`list_tracks`).
+    target : {'vocal', 'inst'}
+        What ``Y`` is.
+    patch : int
+        Crop length in frames.
+    random : bool
+        Random crops (training). ``False`` enumerates the non-overlapping
+        patches of every track in order (validation).
+    epoch_factor : int
+        ``len(dataset) = epoch_factor * sum(frames) // patch``; 4 reproduces
+        the article's epoch, ``sum(frames) // 128 // 64 * 4`` iterations at
+        batch 64.
+    seed : int or None
+
+    Notes
+    -----
+    ``get_example(i)`` returns ``(X, Y)``, both float32 of shape
+    ``(1, 512, patch)``: bins 1..512 of the mix and of the target. In random
+    mode ``i`` selects the track (longer tracks are drawn more often) and the
+    crop start is drawn at random. Each worker process of a
+    ``MultiprocessIterator`` draws from its own random stream.
+    """
+
+    def __init__(self, paths, target="vocal", patch=config.PATCH, random=True,
+                 epoch_factor=4, seed=None):
+        if target not in ("vocal", "inst"):
+            raise UserError(f"target must be 'vocal' or 'inst', not {target!r}")
+        self.files = list_tracks(paths)
+        if not self.files:
+            raise UserError(f"no cached tracks (*.npy) in {paths}")
+        self.target = PARTS.index(target)
+        self.patch = patch
+        self.random = random
+        self.seed = seed
+        self._arrays = {}
+        self.frames = np.array([self._frames(f) for f in self.files], dtype=np.int64)
+        counts = np.maximum(1, self.frames // patch)
+        self._bounds = np.cumsum(counts)
+        self._len = int(self._bounds[-1]) * (epoch_factor if random else 1)
+        self._rng, self._pid = None, None
+
+    def _frames(self, f):
+        return int(self._array(f).shape[2])
+
+    def _array(self, f):
+        arr = self._arrays.get(f)
+        if arr is None:
+            arr = self._arrays[f] = open_track(f)
+        return arr
+
+    def __getstate__(self):  # do not pickle memory maps into worker processes
+        state = dict(self.__dict__)
+        state["_arrays"] = {}
+        state["_rng"] = None
+        return state
+
+    def __len__(self):
+        return self._len
+
+    def _random(self):
+        pid = os.getpid()
+        if self._rng is None or self._pid != pid:
+            seq = np.random.SeedSequence(None if self.seed is None else [self.seed, pid])
+            self._rng, self._pid = np.random.default_rng(seq), pid
+        return self._rng
+
+    def get_example(self, i):
+        """One ``(X, Y)`` pair, each ``(1, 512, patch)`` float32."""
+        j = int(np.searchsorted(self._bounds, i % int(self._bounds[-1]), side="right"))
+        arr = self._array(self.files[j])
+        t = arr.shape[2]
+        if self.random:
+            start = int(self._random().integers(0, max(1, t - self.patch + 1)))
+        else:
+            first = int(self._bounds[j - 1]) if j else 0
+            start = (i - first) * self.patch
+        x = np.zeros((1, config.N_BINS, self.patch), dtype=np.float32)
+        y = np.zeros_like(x)
+        n = min(self.patch, t - start)
+        x[0, :, :n] = arr[0, 1:, start:start + n]
+        y[0, :, :n] = arr[self.target, 1:, start:start + n]
+        return x, y
+
+
+def article_iterations_per_epoch(dataset, batchsize=config.BATCH):
+    """The article's epoch: ``sum(frames) // 128 // batchsize * 4`` iterations.
+
+    Parameters
+    ----------
+    dataset : SpectrogramDataset
+    batchsize : int
+
+    Returns
+    -------
+    int
+    """
+    return int(dataset.frames.sum()) // dataset.patch // batchsize * 4

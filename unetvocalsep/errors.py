@@ -1,0 +1,74 @@
+"""Exceptions that carry a message meant for the user.
+
+The command-line front ends catch :class:`UserError` (and a few OS errors such
+as a full disk) and print one line on stderr instead of a traceback.
+"""
+import errno
+import sys
+
+
+class UserError(Exception):
+    """An error caused by the user's input (bad path, bad audio, bad model...)."""
+
+
+class AudioError(UserError):
+    """The input could not be decoded as audio, or the audio is unusable."""
+
+
+class ModelError(UserError):
+    """A model file is missing, corrupt, or does not match the network."""
+
+
+class DeviceError(UserError):
+    """The requested compute device is not available."""
+
+
+def describe_os_error(exc):
+    """Return a one-line description of an :class:`OSError` for the user.
+
+    Parameters
+    ----------
+    exc : OSError
+
+    Returns
+    -------
+    str
+    """
+    if exc.errno == errno.ENOSPC:
+        return "no space left on device" + (f": {exc.filename}" if exc.filename else "")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "permission denied" + (f": {exc.filename}" if exc.filename else "")
+    msg = exc.strerror or str(exc)
+    return msg + (f": {exc.filename}" if exc.filename else "")
+
+
+def run_cli(main_func, argv=None, prog="unetvocalsep"):
+    """Run a CLI body, turning user-facing errors into one line and an exit code.
+
+    Parameters
+    ----------
+    main_func : callable
+        Called with ``argv``; returns an int exit status or None.
+    argv : list of str or None
+    prog : str
+        Prefix of the error line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 1 on a user error, 130 on Ctrl-C.
+    """
+    try:
+        return main_func(argv) or 0
+    except UserError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{prog}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"{prog}: error: out of memory", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

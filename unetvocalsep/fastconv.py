@@ -1,0 +1,510 @@
+"""Faster CPU kernels for the U-Net's 4x4 / stride-2 / pad-1 (de)convolutions.
+
+Chainer 7.8.1 computes a CPU convolution as ``im2col`` (a strided gather into
+an ``(N, C, kh, kw, out_h, out_w)`` array), a ``numpy.tensordot`` that first
+transposes that array into a GEMM operand (a second full copy), and a
+``rollaxis``; the deconvolution does the GEMM first and then ``col2im`` with
+sixteen strided scatter-adds. On a 2-core AVX2 CPU about 80 % of the U-Net's
+time goes into those copies, not into the GEMM.
+
+This module computes the same functions with one large contiguous GEMM per
+call and cheap copies around it:
+
+* **space-to-depth**: the padded input ``xp`` (``H + 2`` rows) is split into
+  its four stride-2 phases ``s[n, I, J, p, q, c] = xp[n, c, 2I + p, 2J + q]``.
+  Kernel tap ``(ki, kj) = (2a + p, 2b + q)`` then reads ``s[n, i + a, j + b,
+  p, q, c]``, so the 4x4 / stride-2 convolution over ``C`` channels is a
+  2x2 / stride-1 convolution over ``4 C`` channels.
+* **im2col of that 2x2 convolution** is a copy of contiguous runs (``8 C``
+  floats in the channels-last layout, one image row in the channels-first
+  layout) into a ``(M, 16 C)`` matrix, ``M = N * out_h * out_w``; the
+  convolution is then one GEMM ``(M, 16 C) @ (16 C, O)``.
+* the **deconvolution** (the transpose of the convolution) is one GEMM
+  ``(M, C_in) @ (C_in, 16 C_out)`` followed by the transposed scatter
+  (``col2im``), done as sixteen slice-adds straight into the four output
+  phases.
+* backward passes reuse the same two primitives: the input gradient of a
+  convolution is a deconvolution of ``gy`` and vice versa, the weight
+  gradients are one GEMM each against the retained im2col matrix.
+
+Two memory layouts are used for the ``M`` axis, chosen per call from the
+shapes: *channels-last* (``cl``, rows ``(n, i, j)``, channels contiguous; best
+for the deep layers with many channels and few pixels) and *channels-first*
+(``cf``, the transposed matrices, image rows contiguous; best for the shallow
+layers with few channels and long rows). Outputs are NCHW-shaped views of
+that memory, as chainer's own convolution returns a ``rollaxis`` view; the
+next layer reads either kind without an extra copy.
+
+The switch: :func:`use_fast_conv` (also a context manager) and the
+environment variable ``UNETVOCALSEP_FASTCONV`` (``0`` or ``1``, read at
+import). The default is on. :meth:`unetvocalsep.network.UNet._conv` calls
+:func:`conv4x4s2` / :func:`deconv4x4s2` with the links' own ``W`` and ``b``
+parameters when the switch is on and the input is a NumPy array; CuPy arrays
+always go through the plain links. See ``docs/FASTCONV.md``.
+"""
+import contextlib
+import os
+
+from . import _compat  # noqa: F401  (must precede chainer)
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+import chainer
+import chainer.functions as F
+from chainer import function_node
+
+__all__ = [
+    "conv4x4s2",
+    "deconv4x4s2",
+    "use_fast_conv",
+    "fast_conv_enabled",
+    "is_fast_input",
+]
+
+_ENV_VAR = "UNETVOCALSEP_FASTCONV"
+
+
+def _env_default():
+    value = os.environ.get(_ENV_VAR, "1").strip().lower()
+    if value in ("0", "false", "no", "off"):
+        return False
+    if value in ("", "1", "true", "yes", "on"):
+        return True
+    raise ValueError(
+        "%s must be 0 or 1, got %r" % (_ENV_VAR, os.environ.get(_ENV_VAR)))
+
+
+_state = {"enabled": _env_default()}
+
+
+def fast_conv_enabled():
+    """Whether the fast CPU (de)convolution path is switched on.
+
+    Returns
+    -------
+    bool
+    """
+    return _state["enabled"]
+
+
+class use_fast_conv:  # noqa: N801  (function-like name, also a context manager)
+    """Switch the fast CPU path on or off.
+
+    Used as a plain call it sets the switch for the rest of the process; used
+    as a context manager it restores the previous value on exit::
+
+        use_fast_conv(False)              # from now on
+        with use_fast_conv(False):        # only inside the block
+            mask = unet(X)
+
+    Parameters
+    ----------
+    enabled : bool
+        ``True`` to use :func:`conv4x4s2` / :func:`deconv4x4s2` for NumPy
+        inputs in :class:`~unetvocalsep.network.UNet`, ``False`` for chainer's
+        own ``Convolution2D`` / ``Deconvolution2D`` links.
+    """
+
+    def __init__(self, enabled=True):
+        self._previous = _state["enabled"]
+        _state["enabled"] = bool(enabled)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state["enabled"] = self._previous
+        return False
+
+
+def is_fast_input(x):
+    """Whether ``x`` (array or Variable) would take the fast path.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, cupy.ndarray or chainer.Variable
+
+    Returns
+    -------
+    bool
+        True when the switch is on and ``x`` holds a NumPy array.
+    """
+    data = x.array if isinstance(x, chainer.Variable) else x
+    return _state["enabled"] and isinstance(data, np.ndarray)
+
+
+# --------------------------------------------------------------------------
+# Layout helpers. A "matrix" below is a 2-D view of shape (M, K) whose rows
+# are the pixels (n, i, j) of one image grid. In layout "cl" it is C-ordered
+# (K contiguous); in layout "cf" it is the transpose of a C-ordered (K, M)
+# array (M contiguous).
+# --------------------------------------------------------------------------
+
+def _choose_layout(channels, width):
+    """Pick ``"cl"`` or ``"cf"`` for a grid with ``channels`` and ``width``.
+
+    Measured on the U-Net's layers (see ``docs/FASTCONV.md``): the
+    channels-first layout wins while image rows are longer than the channel
+    runs, channels-last once there are many channels and short rows.
+    """
+    return "cl" if channels >= 2 * width else "cf"
+
+
+def _mm(a, b, layout):
+    """``a @ b`` for an ``(M, K)`` matrix ``a``, returned in ``layout``.
+
+    Parameters
+    ----------
+    a : ndarray, shape (M, K)
+    b : ndarray, shape (K, P)
+    layout : {"cl", "cf"}
+
+    Returns
+    -------
+    ndarray, shape (M, P); C-ordered for "cl", F-ordered for "cf".
+    """
+    if layout == "cf":
+        return np.matmul(b.T, a.T).T
+    return np.matmul(a, b)
+
+
+def _to_matrix(x, layout):
+    """NCHW array -> ``(N*H*W, C)`` matrix in ``layout`` (copy only if needed).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W), any strides
+    layout : {"cl", "cf"}
+
+    Returns
+    -------
+    ndarray, shape (N*H*W, C)
+    """
+    n, c, h, w = x.shape
+    if layout == "cf":
+        return np.ascontiguousarray(x.transpose(1, 0, 2, 3)).reshape(c, n * h * w).T
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(n * h * w, c)
+
+
+def _from_matrix(m, shape, layout):
+    """``(N*H*W, C)`` matrix in ``layout`` -> NCHW view (no copy).
+
+    Parameters
+    ----------
+    m : ndarray, shape (N*H*W, C)
+    shape : tuple (N, C, H, W)
+    layout : {"cl", "cf"}
+
+    Returns
+    -------
+    ndarray, shape (N, C, H, W), a view of ``m``
+    """
+    n, c, h, w = shape
+    if layout == "cf":
+        return m.T.reshape(c, n, h, w).transpose(1, 0, 2, 3)
+    return m.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+
+
+def _empty_nhwc(shape, layout, dtype):
+    """Uninitialised canonical ``(N, H, W, *rest, C)`` array in ``layout``.
+
+    ``cl`` stores it in that order; ``cf`` stores the trailing channel-like
+    axes ``(*rest, C)`` first and ``(N, H, W)`` last.
+    """
+    ndim = len(shape)
+    if layout == "cl":
+        return np.empty(shape, dtype)
+    perm = tuple(range(3, ndim)) + (0, 1, 2)
+    mem = np.empty([shape[p] for p in perm], dtype)
+    return mem.transpose(np.argsort(perm))
+
+
+def _weight_matrix(W):
+    """Conv weight ``(O, C, 4, 4)`` -> ``(16 C, O)``, rows ordered (a, b, p, q, c).
+
+    Tap ``(ki, kj) = (2a + p, 2b + q)``.
+    """
+    o, c = W.shape[:2]
+    return np.ascontiguousarray(
+        W.reshape(o, c, 2, 2, 2, 2).transpose(2, 4, 3, 5, 1, 0)).reshape(16 * c, o)
+
+
+def _weight_from_matrix(Wm, o, c):
+    """Inverse of :func:`_weight_matrix`: ``(16 C, O)`` -> ``(O, C, 4, 4)``."""
+    return np.ascontiguousarray(
+        Wm.reshape(2, 2, 2, 2, c, o).transpose(5, 4, 0, 2, 1, 3)).reshape(o, c, 4, 4)
+
+
+def _im2col(x, layout):
+    """im2col of the 4x4 / stride-2 / pad-1 convolution, space-to-depth order.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W), H and W even, any strides
+    layout : {"cl", "cf"}
+
+    Returns
+    -------
+    ndarray, shape (N*H/2*W/2, 16*C)
+        Row ``(n, i, j)``, column ``(a, b, p, q, c)`` holds
+        ``xpad[n, c, 2i + 2a + p, 2j + 2b + q]``.
+    """
+    n, c, h, w = x.shape
+    ho, wo = h // 2, w // 2
+    xt = x.transpose(0, 2, 3, 1)  # canonical (N, H, W, C)
+    # space-to-depth: s[n, I, J, p, q, c] = xpad[n, c, 2I + p, 2J + q]
+    s = _empty_nhwc((n, ho + 1, wo + 1, 2, 2, c), layout, x.dtype)
+    # padded row 2I + p is input row 2I + p - 1: p = 0 -> odd rows at I >= 1,
+    # p = 1 -> even rows at I < ho. Same for columns.
+    def phase(ph, size):  # (destination slice in s, source slice in x)
+        return (slice(1, None), slice(1, None, 2)) if ph == 0 else (
+            slice(0, size), slice(0, None, 2))
+
+    for p in (0, 1):
+        di, si = phase(p, ho)
+        for q in (0, 1):
+            dj, sj = phase(q, wo)
+            s[:, di, dj, p, q, :] = xt[:, si, sj, :]
+    s[:, 0, :, 0, :, :] = 0
+    s[:, ho, :, 1, :, :] = 0
+    s[:, :, 0, :, 0, :] = 0
+    s[:, :, wo, :, 1, :] = 0
+    sn, si, sj, sp, sq, sc = s.strides
+    view = as_strided(s, shape=(n, ho, wo, 2, 2, 2, 2, c),
+                      strides=(sn, si, sj, si, sj, sp, sq, sc), writeable=False)
+    col = _empty_nhwc((n, ho, wo, 2, 2, 2, 2, c), layout, x.dtype)
+    col[...] = view
+    m, k = n * ho * wo, 16 * c
+    if layout == "cf":
+        return col.transpose(3, 4, 5, 6, 7, 0, 1, 2).reshape(k, m).T
+    return col.reshape(m, k)
+
+
+# For output phase p (output row 2k + 1 - p) and tap a, the contributing
+# input row is i = k + d with d = (1 - p) - a; valid for 0 <= k, k + d < size.
+def _shift_slices(d, size):
+    if d == 0:
+        return slice(0, size), slice(0, size)
+    if d == 1:
+        return slice(0, size - 1), slice(1, size)
+    return slice(1, size), slice(0, size - 1)
+
+
+def _col2im(gcol, shape, layout, bias=None):
+    """Transpose of :func:`_im2col`: scatter-add a column matrix into an image.
+
+    Parameters
+    ----------
+    gcol : ndarray, shape (N*Ho*Wo, 16*C), in ``layout``
+    shape : tuple (N, C, 2*Ho, 2*Wo)
+        Shape of the result.
+    layout : {"cl", "cf"}
+    bias : ndarray, shape (C,), optional
+        Added to every output pixel.
+
+    Returns
+    -------
+    ndarray, shape (N, C, 2*Ho, 2*Wo)
+        NCHW view of a channels-last (``cl``) or channel-major (``cf``)
+        buffer.
+    """
+    n, c, h, w = shape
+    ho, wo = h // 2, w // 2
+    if layout == "cf":
+        g = gcol.T.reshape(2, 2, 2, 2, c, n, ho, wo).transpose(5, 6, 7, 0, 1, 2, 3, 4)
+    else:
+        g = gcol.reshape(n, ho, wo, 2, 2, 2, 2, c)
+    out = _empty_nhwc((n, h, w, c), layout, gcol.dtype)
+    for p in (0, 1):
+        for q in (0, 1):
+            # output rows 2k + 1 - p, columns 2l + 1 - q
+            dst = out[:, 1 - p::2, 1 - q::2, :]
+            if bias is None:
+                dst[...] = g[:, :, :, 1 - p, 1 - q, p, q, :]
+            else:
+                np.add(g[:, :, :, 1 - p, 1 - q, p, q, :], bias, out=dst)
+            for a, b in ((p, 1 - q), (1 - p, q), (p, q)):
+                # tap (a, b): (a, b) = (1 - p, 1 - q) is the unshifted one
+                ko, ki = _shift_slices((1 - p) - a, ho)
+                lo, li = _shift_slices((1 - q) - b, wo)
+                dst[:, ko, lo, :] += g[:, ki, li, a, b, p, q, :]
+    return out.transpose(0, 3, 1, 2)
+
+
+def _bias_grad(gy2):
+    return gy2.sum(axis=0)
+
+
+class _DoubleBackpropError(NotImplementedError):
+    pass
+
+
+def _no_double_backprop():
+    if chainer.config.enable_backprop:
+        raise _DoubleBackpropError(
+            "unetvocalsep.fastconv does not support double backpropagation; "
+            "switch it off with unetvocalsep.fastconv.use_fast_conv(False) "
+            "or UNETVOCALSEP_FASTCONV=0")
+
+
+def _check_types(in_types, x_channel_axis, w_channel_axis, even):
+    type_check = chainer.utils.type_check
+    type_check._argname(in_types[:2], ("x", "W"))
+    x, W = in_types[:2]
+    type_check.expect(
+        x.dtype.kind == "f",
+        W.dtype == x.dtype,
+        x.ndim == 4,
+        W.ndim == 4,
+        W.shape[2] == 4,
+        W.shape[3] == 4,
+        x.shape[x_channel_axis] == W.shape[w_channel_axis],
+    )
+    if even:
+        type_check.expect(x.shape[2] % 2 == 0, x.shape[3] % 2 == 0)
+    if len(in_types) == 3:
+        b = in_types[2]
+        type_check.expect(
+            b.dtype == x.dtype, b.ndim == 1, b.shape[0] == W.shape[1 - w_channel_axis])
+
+
+class Conv4x4S2(function_node.FunctionNode):
+    """Convolution2D(k=4, s=2, p=1) as one GEMM over a space-to-depth im2col.
+
+    Inputs ``x (N, C, H, W)``, ``W (O, C, 4, 4)``, optional ``b (O,)``;
+    output ``(N, O, H/2, W/2)``.
+    """
+
+    def check_type_forward(self, in_types):
+        _check_types(in_types, x_channel_axis=1, w_channel_axis=1, even=True)
+
+    def forward_cpu(self, inputs):
+        x, W = inputs[:2]
+        n, c, h, w = x.shape
+        o = W.shape[0]
+        self.layout = _choose_layout(c, w // 2)
+        self.x_shape = x.shape
+        col = _im2col(x, self.layout)
+        Wm = _weight_matrix(W)
+        y2 = _mm(col, Wm, self.layout)
+        if len(inputs) == 3:
+            y2 += inputs[2]
+        # kept for the weight gradient (only when a graph is being built)
+        self.col = col if chainer.config.enable_backprop else None
+        self.retain_inputs((1,))
+        return _from_matrix(y2, (n, o, h // 2, w // 2), self.layout),
+
+    def backward(self, indexes, grad_outputs):
+        _no_double_backprop()
+        gy = grad_outputs[0].array
+        W = self.get_retained_inputs()[0].array
+        layout = self.layout
+        gy2 = _to_matrix(gy, layout)
+        ret = []
+        if 0 in indexes:
+            gcol = _mm(gy2, _weight_matrix(W).T, layout)
+            ret.append(chainer.Variable(_col2im(gcol, self.x_shape, layout)))
+        if 1 in indexes:
+            gWm = np.matmul(self.col.T, gy2)
+            ret.append(chainer.Variable(_weight_from_matrix(gWm, W.shape[0], W.shape[1])))
+        if 2 in indexes:
+            ret.append(chainer.Variable(_bias_grad(gy2)))
+        self.col = None
+        return ret
+
+
+class Deconv4x4S2(function_node.FunctionNode):
+    """Deconvolution2D(k=4, s=2, p=1): one GEMM, then a phase-wise col2im.
+
+    Inputs ``x (N, C_in, H, W)``, ``W (C_in, C_out, 4, 4)``, optional
+    ``b (C_out,)``; output ``(N, C_out, 2H, 2W)``.
+    """
+
+    def check_type_forward(self, in_types):
+        _check_types(in_types, x_channel_axis=1, w_channel_axis=0, even=False)
+
+    def forward_cpu(self, inputs):
+        x, W = inputs[:2]
+        n, cin, h, w = x.shape
+        cout = W.shape[1]
+        self.layout = _choose_layout(cout, w)
+        x2 = _to_matrix(x, self.layout)
+        gcol = _mm(x2, _weight_matrix(W).T, self.layout)
+        bias = inputs[2] if len(inputs) == 3 else None
+        self.x2 = x2 if chainer.config.enable_backprop else None
+        self.retain_inputs((1,))
+        return _col2im(gcol, (n, cout, 2 * h, 2 * w), self.layout, bias),
+
+    def backward(self, indexes, grad_outputs):
+        _no_double_backprop()
+        gy = grad_outputs[0].array
+        W = self.get_retained_inputs()[0].array
+        layout = self.layout
+        n, cout, h2, w2 = gy.shape
+        ret = []
+        if 0 in indexes or 1 in indexes:
+            col = _im2col(gy, layout)
+            if 0 in indexes:
+                gx2 = _mm(col, _weight_matrix(W), layout)
+                ret.append(chainer.Variable(
+                    _from_matrix(gx2, (n, W.shape[0], h2 // 2, w2 // 2), layout)))
+            if 1 in indexes:
+                gWm = np.matmul(col.T, self.x2)
+                ret.append(chainer.Variable(_weight_from_matrix(gWm, W.shape[0], cout)))
+        if 2 in indexes:
+            ret.append(chainer.Variable(gy.sum(axis=(0, 2, 3))))
+        self.x2 = None
+        return ret
+
+
+def _inputs(x, W, b):
+    return (x, W) if b is None else (x, W, b)
+
+
+def _is_numpy(x):
+    data = x.array if isinstance(x, chainer.Variable) else x
+    return isinstance(data, np.ndarray)
+
+
+def conv4x4s2(x, W, b=None):
+    """Convolution2D with kernel 4, stride 2, pad 1, fast on CPU.
+
+    Same result as ``chainer.functions.convolution_2d(x, W, b, 2, 1)``; NumPy
+    inputs go through :class:`Conv4x4S2`, CuPy inputs through chainer.
+
+    Parameters
+    ----------
+    x : array or Variable, shape (N, C, H, W), float32 or float64
+        ``H`` and ``W`` even.
+    W : array or Variable (e.g. a link's ``W`` Parameter), shape (O, C, 4, 4)
+    b : array or Variable, shape (O,), optional
+
+    Returns
+    -------
+    chainer.Variable, shape (N, O, H/2, W/2)
+    """
+    if not _is_numpy(x):
+        return F.convolution_2d(x, W, b, 2, 1)
+    return Conv4x4S2().apply(_inputs(x, W, b))[0]
+
+
+def deconv4x4s2(x, W, b=None):
+    """Deconvolution2D with kernel 4, stride 2, pad 1, fast on CPU.
+
+    Same result as ``chainer.functions.deconvolution_2d(x, W, b, 2, 1)``;
+    NumPy inputs go through :class:`Deconv4x4S2`, CuPy inputs through chainer.
+
+    Parameters
+    ----------
+    x : array or Variable, shape (N, C_in, H, W), float32 or float64
+    W : array or Variable (e.g. a link's ``W`` Parameter), shape (C_in, C_out, 4, 4)
+    b : array or Variable, shape (C_out,), optional
+
+    Returns
+    -------
+    chainer.Variable, shape (N, C_out, 2H, 2W)
+    """
+    if not _is_numpy(x):
+        return F.deconvolution_2d(x, W, b, 2, 1)
+    return Deconv4x4S2().apply(_inputs(x, W, b))[0]

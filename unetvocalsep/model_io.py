@@ -1,0 +1,189 @@
+"""Saving and loading models: an npz of the UNet's weights plus a JSON of its settings.
+
+The npz is exactly what ``chainer.serializers.save_npz(path, unet)`` writes,
+so it loads into the article's own ``UNet`` class. The JSON next to it
+(``model.npz`` -> ``model.json``) records the hyperparameters the weights
+were trained with; :func:`load_model` checks them against the article's
+constants so that a model is never run with the wrong STFT.
+"""
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from . import config
+from .errors import ModelError
+
+#: The bundled default model (``unetvocalsep/models/default.npz`` + ``.json``).
+DEFAULT_MODEL = os.path.join(os.path.dirname(__file__), "models", "default.npz")
+
+#: Settings a model must agree with to be used by this package.
+_REQUIRED = {"sr": config.SR, "n_fft": config.N_FFT, "hop": config.HOP}
+
+
+def default_config(**extra):
+    """The settings stored next to every model.
+
+    Parameters
+    ----------
+    **extra
+        Training facts to record (``target``, ``iterations``, ``data``...).
+
+    Returns
+    -------
+    dict
+    """
+    from . import __version__
+
+    cfg = {
+        "architecture": "UNet (Jansson et al. 2017, Chainer article)",
+        "sr": config.SR,
+        "n_fft": config.N_FFT,
+        "win_length": config.WIN_LENGTH,
+        "hop": config.HOP,
+        "patch": config.PATCH,
+        "n_bins": config.N_BINS,
+        "target": "vocal",
+        "package_version": __version__,
+    }
+    cfg.update(extra)
+    return cfg
+
+
+def config_path(model_path):
+    """The JSON file that belongs to ``model_path``.
+
+    Parameters
+    ----------
+    model_path : str
+
+    Returns
+    -------
+    str
+    """
+    return os.path.splitext(os.fspath(model_path))[0] + ".json"
+
+
+def save_model(path, unet, cfg=None, dtype=None):
+    """Write ``unet`` to ``path`` (npz) and its settings to the matching JSON, atomically.
+
+    Parameters
+    ----------
+    path : str
+        Ends in ``.npz``.
+    unet : UNet
+    cfg : dict or None
+        Settings; :func:`default_config` is used for missing keys.
+    dtype : {None, 'float16'}
+        Store the weights as float16 (half the size); they are converted back
+        to float32 on loading.
+    """
+    from .audio import atomic_path
+    from . import _compat  # noqa: F401
+    from chainer import serializers
+
+    path = os.fspath(path)
+    full = default_config()
+    full.update(cfg or {})
+    full["storage_dtype"] = dtype or "float32"
+    with atomic_path(path, overwrite=True) as tmp:
+        if dtype is None:
+            serializers.save_npz(tmp, unet, compression=True)
+        else:
+            target = {}  # the same keys that save_npz writes
+            serializers.DictionarySerializer(target).save(unet)
+            arrays = {k: (np.asarray(v).astype(dtype) if np.asarray(v).dtype.kind == "f" else np.asarray(v))
+                      for k, v in target.items()}
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, **arrays)
+    with atomic_path(config_path(path), overwrite=True) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(full, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+
+def read_config(path):
+    """Read the settings JSON of a model; defaults to the article's when absent.
+
+    Parameters
+    ----------
+    path : str
+        The npz path.
+
+    Returns
+    -------
+    dict
+    """
+    cpath = config_path(path)
+    if not os.path.exists(cpath):
+        return default_config(note="no settings file; the article's settings were assumed")
+    try:
+        with open(cpath) as f:
+            cfg = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read model settings {cpath}: {exc}") from None
+    if not isinstance(cfg, dict):
+        raise ModelError(f"model settings are not a JSON object: {cpath}")
+    for key, want in _REQUIRED.items():
+        if key in cfg and cfg[key] != want:
+            raise ModelError(f"model {path} was trained with {key}={cfg[key]}, this package uses {want}")
+    return cfg
+
+
+def load_model(path=None):
+    """Load a UNet and its settings.
+
+    Parameters
+    ----------
+    path : str or None
+        An npz written by :func:`save_model`, by ``serializers.save_npz(path,
+        unet)`` (the article's ``unet.model``), or a trainer snapshot. ``None``
+        loads the model bundled with the package.
+
+    Returns
+    -------
+    unet : UNet
+    cfg : dict
+
+    Raises
+    ------
+    ModelError
+        Missing, corrupt or wrong-shaped file.
+    """
+    from .network import UNet
+    from chainer import serializers
+
+    if path is None:
+        path = DEFAULT_MODEL
+        if not os.path.exists(path):
+            raise ModelError(
+                "no bundled model in this installation; train one with "
+                "'python -m unetvocalsep.train CACHE_DIR --out result' and pass "
+                "--model result/unet.npz")
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ModelError(f"no such model file: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ModelError(f"not a model file (expected a chainer npz): {path}")
+    try:
+        with np.load(path) as npz:
+            keys = list(npz.keys())
+    except Exception as exc:
+        raise ModelError(f"corrupt model file {path}: {exc}") from None
+    prefix = ""
+    if "conv1/W" not in keys:
+        snap = [k[:-len("conv1/W")] for k in keys if k.endswith("/conv1/W")]
+        if not snap:
+            raise ModelError(f"not a UNet model (no conv1/W weights): {path}")
+        prefix = snap[0]
+    cfg = read_config(path)
+    unet = UNet()
+    try:
+        serializers.load_npz(path, unet, path=prefix)
+    except Exception as exc:
+        raise ModelError(f"model {path} does not fit the UNet: {type(exc).__name__}: {exc}") from None
+    for name, param in unet.namedparams():
+        if not np.all(np.isfinite(param.array)):
+            raise ModelError(f"model {path} has non-finite weights in {name}")
+    return unet, cfg

@@ -1,0 +1,657 @@
+"""Separation: the mask from the network, applied at the input's own rate, in overlapping chunks.
+
+The data flow for one chunk of audio at the working rate ``sr`` (the input's
+rate unless ``--sr`` is given):
+
+1. mix the channels to mono and resample to 16 kHz;
+2. STFT (1024 / 512), magnitude bins 1..512, divided by the **whole track's**
+   maximum (the article's normalisation; computed in a first, cheap pass);
+3. the UNet gives a mask (DC bin: 0);
+4. the mask is mapped onto the STFT grid of each channel at ``sr`` (window
+   and hop scaled by ``sr / 16000`` so the time resolution is the same),
+   by linear interpolation in time and frequency;
+5. vocals = STFT · mask, accompaniment = STFT · (1 − mask), both inverted with
+   the mixture phase.
+
+Above 8 kHz the model sees nothing. By default (``highband='average'``) those
+bins get, frame by frame, the mean mask of the 4-8 kHz octave, so sibilants
+and breaths follow the voice and cymbals follow the band; ``'zero'`` sends
+everything above 8 kHz to the accompaniment. With a soft mask the two stems
+always add up to the input.
+
+Long inputs are cut into windows of ``chunk_seconds`` plus ``margin_seconds``
+of context on each side; neighbouring windows are cross-faded linearly over
+``2 * crossfade_seconds`` in the middle of their overlap, so memory stays
+flat and there are no clicks at the joins. With ``sr=16000, mono=True`` a
+short input gives exactly the article's output.
+"""
+import contextlib
+import os
+
+import numpy as np
+
+from . import config
+from .errors import AudioError, UserError
+
+#: Default length of one processing window, seconds.
+CHUNK_SECONDS = 60.0
+#: Context on each side of a window, seconds.
+MARGIN_SECONDS = 2.5
+#: Half-length of the linear cross-fade between windows, seconds.
+CROSSFADE_SECONDS = 0.5
+#: Shortest input accepted, seconds (one STFT hop at 16 kHz).
+MIN_SECONDS = 0.02
+
+
+def compute_mask(unet, mag, hard=False, device=None):
+    """The mask of the article's ``ComputeMask``.
+
+    Parameters
+    ----------
+    unet : UNet
+    mag : numpy.ndarray, shape (513, frames), float32
+        Normalised magnitude (divided by its maximum).
+    hard : bool
+        Return the binary mask ``mask > 0.5``.
+    device : chainer.backend.Device or None
+        Device of ``unet``; the CPU when ``None``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (513, frames), float32
+        The DC row is 0.
+    """
+    import chainer
+
+    t = mag.shape[1]
+    padded_t = max(config.TIME_MULTIPLE, -(-t // config.TIME_MULTIPLE) * config.TIME_MULTIPLE)
+    x = np.zeros((1, 1, config.N_BINS, padded_t), dtype=np.float32)
+    x[0, 0, :, :t] = mag[1:, :]
+    if device is not None:
+        x = device.send(x)
+    with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
+        m = unet(x).array
+    m = chainer.backend.CpuDevice().send(m)[0, 0, :, :t]
+    mask = np.zeros((config.N_BINS + 1, t), dtype=np.float32)
+    mask[1:] = m
+    if hard:
+        mask = (mask > config.HARD_MASK_THRESHOLD).astype(np.float32)
+    return mask
+
+
+def stft_params(sr):
+    """Window and hop at rate ``sr`` with the same time span as 1024 / 512 at 16 kHz.
+
+    Parameters
+    ----------
+    sr : int
+
+    Returns
+    -------
+    (int, int)
+        ``(n_fft, hop)`` with ``n_fft == 2 * hop``.
+    """
+    if sr == config.SR:
+        return config.N_FFT, config.HOP
+    hop = max(1, int(round(config.HOP * sr / config.SR)))
+    return 2 * hop, hop
+
+
+def map_mask(mask, sr, n_frames_out, highband="average"):
+    """Map a 16 kHz mask onto the STFT grid of rate ``sr``.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray, shape (513, frames16), float32
+    sr : int
+        Target rate; its grid is given by :func:`stft_params`.
+    n_frames_out : int
+        Number of frames of the target STFT.
+    highband : {'average', 'zero'}
+        Mask above 8 kHz: the frame's mean over 4-8 kHz, or 0.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_fft // 2 + 1, n_frames_out), float32
+    """
+    n_fft, hop = stft_params(sr)
+    if sr == config.SR and n_frames_out == mask.shape[1]:
+        return mask
+    bins = n_fft // 2 + 1
+    freqs = np.arange(bins) * (sr / n_fft)
+    pos = freqs / (config.SR / config.N_FFT)          # fractional 16 kHz bin
+    weights = np.zeros((bins, mask.shape[0]), dtype=np.float32)
+    low = pos <= config.N_BINS
+    i0 = np.minimum(np.floor(pos[low]).astype(int), config.N_BINS - 1)
+    frac = (pos[low] - i0).astype(np.float32)
+    rows = np.nonzero(low)[0]
+    weights[rows, i0] = 1 - frac
+    weights[rows, i0 + 1] += frac
+    if highband == "average":
+        top = config.N_BINS // 2
+        weights[~low, top:] = 1.0 / (config.N_BINS + 1 - top)
+    elif highband != "zero":
+        raise UserError(f"unknown highband policy {highband!r} (average or zero)")
+    mf = weights @ mask                                # (bins, frames16)
+    tpos = np.arange(n_frames_out) * (hop / sr) / (config.HOP / config.SR)
+    tpos = np.minimum(tpos, mask.shape[1] - 1)
+    t0 = np.minimum(np.floor(tpos).astype(int), max(mask.shape[1] - 2, 0))
+    tf = (tpos - t0).astype(np.float32)
+    t1 = np.minimum(t0 + 1, mask.shape[1] - 1)
+    return mf[:, t0] * (1 - tf) + mf[:, t1] * tf
+
+
+class Separator:
+    """Load a model once and separate any number of signals or files with it.
+
+    Parameters
+    ----------
+    model : str, UNet or None
+        Path of an npz model, a UNet instance, or ``None`` for the bundled model.
+    device : int or str
+        ``-1`` for the CPU, ``N`` or ``'@cupy:N'`` for a GPU.
+    hard_mask : bool
+        Use the binary mask ``mask > 0.5``.
+    highband : {'average', 'zero'}
+        What the mask is above 8 kHz (see the module docstring).
+    chunk_seconds, margin_seconds, crossfade_seconds : float
+        Window length, context per side and half cross-fade for long inputs.
+    """
+
+    def __init__(self, model=None, device=-1, hard_mask=False, highband="average",
+                 chunk_seconds=CHUNK_SECONDS, margin_seconds=MARGIN_SECONDS,
+                 crossfade_seconds=CROSSFADE_SECONDS):
+        from .device import get_device
+        from .model_io import default_config, load_model
+        from .network import UNet
+
+        if isinstance(model, UNet):
+            self.unet, self.config = model, default_config()
+        else:
+            self.unet, self.config = load_model(model)
+        self.device = get_device(device)
+        self.unet.to_device(self.device)
+        self.hard_mask = hard_mask
+        if highband not in ("average", "zero"):
+            raise UserError(f"unknown highband policy {highband!r} (average or zero)")
+        self.highband = highband
+        if not crossfade_seconds <= margin_seconds or chunk_seconds <= 2 * margin_seconds:
+            raise UserError("need crossfade <= margin and chunk > 2 * margin")
+        self.chunk_seconds = chunk_seconds
+        self.margin_seconds = margin_seconds
+        self.crossfade_seconds = crossfade_seconds
+
+    # -- the three steps of one window ------------------------------------------------
+    def mask16(self, y, sr, peak):
+        """Vocal mask of a window at 16 kHz.
+
+        Parameters
+        ----------
+        y : numpy.ndarray, shape (channels, samples), float32
+        sr : int
+        peak : float
+            Normalisation divisor (maximum of the track's 16 kHz magnitude).
+
+        Returns
+        -------
+        numpy.ndarray, shape (513, frames16), float32
+        """
+        from .spectrogram import spectrogram
+
+        mag, _ = spectrogram(y, sr)
+        mask = compute_mask(self.unet, mag / np.float32(peak), device=self.device)
+        if self.config.get("target", "vocal") in ("inst", "accompaniment"):
+            mask = 1.0 - mask
+        return mask
+
+    def separate_window(self, y, sr, peak):
+        """Separate one window.
+
+        Parameters
+        ----------
+        y : numpy.ndarray, shape (channels, samples), float32
+        sr : int
+        peak : float
+
+        Returns
+        -------
+        vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
+        """
+        from .spectrogram import istft, stft
+
+        mask = self.mask16(y, sr, peak)
+        n_fft, hop = stft_params(sr)
+        spec = stft(y, n_fft, hop)
+        m = map_mask(mask, sr, spec.shape[-1], self.highband)
+        if self.hard_mask:
+            m = (m > config.HARD_MASK_THRESHOLD).astype(np.float32)
+        vocals = istft(spec * m, y.shape[-1], hop)
+        accompaniment = istft(spec * (1.0 - m), y.shape[-1], hop)
+        return vocals, accompaniment
+
+    # -- streaming over windows -------------------------------------------------------
+    def _windows(self, read, sr):
+        """Yield ``(start, window, is_last)`` over a sequential reader."""
+        c = int(round(self.chunk_seconds * sr))
+        m = int(round(self.margin_seconds * sr))
+        buf = np.zeros((0, 0), dtype=np.float32)
+        buf_start, eof, k = 0, False, 0
+        while True:
+            ws, we = max(0, k * c - m), k * c + c + m
+            parts = [buf]
+            have = buf_start + buf.shape[1]
+            while not eof and have < we + 1:   # one sample beyond tells whether it is the end
+                block = read(max(we + 1 - have, sr))
+                if block.shape[1] == 0:
+                    eof = True
+                    break
+                parts.append(block)
+                have += block.shape[1]
+            if len(parts) > 1:
+                parts = [p for p in parts if p.size] or [parts[-1]]
+                buf = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+            buf, buf_start = buf[:, ws - buf_start:], ws
+            window = buf[:, :we - ws]
+            is_last = eof and buf_start + buf.shape[1] <= we
+            if window.shape[1] == 0:
+                return
+            yield ws, window, is_last
+            if is_last:
+                return
+            k += 1
+
+    def track_peak(self, read, sr):
+        """First pass: the maximum 16 kHz magnitude over the whole input.
+
+        Parameters
+        ----------
+        read : callable
+            ``read(n) -> array (channels, m)``, sequential.
+        sr : int
+
+        Returns
+        -------
+        float
+        """
+        from .spectrogram import spectrogram
+
+        peak = 0.0
+        for _, window, _ in self._windows(read, sr):
+            mag, _ = spectrogram(window, sr)
+            peak = max(peak, float(mag.max()))
+        return peak if peak > 0 else 1.0
+
+    def stream(self, read, sr, peak, progress=None):
+        """Separate a sequential input; yields output blocks in order.
+
+        Parameters
+        ----------
+        read : callable
+            ``read(n) -> numpy.ndarray (channels, m)``; ``m == 0`` at the end.
+        sr : int
+        peak : float
+            From :meth:`track_peak`.
+        progress : tqdm or None
+            Updated with seconds of audio done.
+
+        Yields
+        ------
+        vocals, accompaniment : numpy.ndarray, shape (channels, n), float32
+            Consecutive blocks; together they cover the whole input.
+        """
+        c = int(round(self.chunk_seconds * sr))
+        f = int(round(self.crossfade_seconds * sr))
+        prev = None   # stems of the previous window over [k*c - f, k*c + f)
+        for ws, window, is_last in self._windows(read, sr):
+            k = (ws + c - 1) // c if ws else 0
+            v, a = self.separate_window(window, sr, peak)
+            we = ws + window.shape[1]
+            out_start = k * c - f if k else 0
+            if prev is not None:
+                n = prev[0].shape[1]
+                lo = out_start - ws
+                ramp = (np.arange(n, dtype=np.float32) + 0.5) / np.float32(2 * f)
+                yield (prev[0] * (1 - ramp) + v[:, lo:lo + n] * ramp,
+                       prev[1] * (1 - ramp) + a[:, lo:lo + n] * ramp)
+                out_start += n
+            end = we if is_last else (k + 1) * c - f
+            yield v[:, out_start - ws:end - ws], a[:, out_start - ws:end - ws]
+            if not is_last:
+                hi = min((k + 1) * c + f, we)
+                prev = (v[:, end - ws:hi - ws], a[:, end - ws:hi - ws])
+            if progress is not None:
+                progress.update((end - (k * c - f if k else 0)) / sr)
+
+    # -- public entry points --------------------------------------------------------------
+    def separate(self, y, sr, out_sr=None, mono=False, progress=None):
+        """Separate an array.
+
+        Parameters
+        ----------
+        y : numpy.ndarray, shape (samples,) or (channels, samples)
+        sr : int
+        out_sr : int or None
+            Output rate; the input's rate when ``None``.
+        mono : bool
+            Mix the output down to one channel.
+        progress : tqdm or None
+
+        Returns
+        -------
+        dict
+            ``{'vocals': array, 'accompaniment': array}``, each shaped like
+            ``y`` (after ``mono`` / ``out_sr``), float32.
+        """
+        from .audio import resample, to_mono
+
+        one_d = np.ndim(y) == 1
+        x = np.atleast_2d(np.asarray(y, dtype=np.float32))
+        _check_signal(x, sr, "input")
+        if mono:
+            x = to_mono(x)
+        if out_sr and out_sr != sr:
+            x = resample(x, sr, out_sr)
+            sr = out_sr
+        peak = self.track_peak(_array_reader(x), sr)
+        blocks = list(self.stream(_array_reader(x), sr, peak, progress))
+        out = {}
+        for i, name in enumerate(config.STEMS):
+            s = np.concatenate([b[i] for b in blocks], axis=1)
+            out[name] = s[0] if one_d else s
+        return out
+
+    def separate_file(self, path, output_dir="separated", fmt="wav", bits=16, overwrite=False,
+                      out_sr=None, mono=False, progress=True):
+        """Separate one file into ``<output_dir>/<track>/{vocals,accompaniment}.<fmt>``.
+
+        Parameters
+        ----------
+        path : str
+        output_dir : str
+        fmt : {'wav', 'flac', 'ogg', 'mp3'}
+        bits : {16, 24, 32}
+        overwrite : bool
+            Replace existing outputs; otherwise :class:`UserError` is raised
+            before any work is done.
+        out_sr : int or None
+        mono : bool
+        progress : bool
+            Show a progress bar counting seconds of audio.
+
+        Returns
+        -------
+        dict
+            Stem name -> written path.
+        """
+        from .audio import AudioReader, AudioWriter, check_format
+
+        check_format(fmt, bits)
+        outputs = output_paths(path, output_dir, fmt)
+        src = os.path.realpath(path)
+        for out in outputs.values():
+            if os.path.realpath(out) == src:
+                raise UserError(f"output would overwrite the input: {out}")
+            if os.path.exists(out) and not overwrite:
+                raise UserError(f"output exists (use --overwrite to replace it): {out}")
+        with AudioReader(path) as reader:
+            sr_in, channels = reader.sr, reader.channels
+            if reader.duration < MIN_SECONDS:
+                raise AudioError(f"audio too short ({reader.duration:.3f} s): {path}")
+        sr = out_sr or sr_in
+        ch = 1 if mono else channels
+
+        def opened():
+            reader = AudioReader(path)
+            read = reader.read
+            if mono:
+                read = _mono(read)
+            if sr != sr_in:
+                read = _resampled(read, sr_in, sr, ch)
+            return reader, read
+
+        reader, read = opened()
+        with reader:
+            peak = self.track_peak(read, sr)
+        track_dir = os.path.dirname(outputs["vocals"])
+        created = not os.path.isdir(track_dir)
+        try:
+            os.makedirs(track_dir, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create output folder {track_dir}: {exc.strerror}") from None
+        bar = _progress_bar(reader.duration, os.path.basename(path)) if progress else None
+        try:
+            reader, read = opened()
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(reader)
+                writers = [stack.enter_context(AudioWriter(outputs[n], sr, ch, fmt, bits, overwrite))
+                           for n in config.STEMS]
+                for blocks in self.stream(read, sr, peak, bar):
+                    for w, b in zip(writers, blocks):
+                        w.write(b)
+        except BaseException:
+            if created:
+                with contextlib.suppress(OSError):
+                    os.rmdir(track_dir)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        return outputs
+
+
+def _check_signal(x, sr, what):
+    if not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise UserError(f"invalid sample rate: {sr!r}")
+    if x.ndim != 2 or x.shape[1] == 0:
+        raise AudioError(f"{what} has no samples")
+    if x.shape[1] < MIN_SECONDS * sr:
+        raise AudioError(f"{what} too short ({x.shape[1] / sr:.3f} s)")
+    if not np.all(np.isfinite(x)):
+        raise AudioError(f"{what} contains NaN or infinite samples")
+
+
+def _array_reader(x):
+    pos = [0]
+
+    def read(n):
+        block = x[:, pos[0]:pos[0] + n]
+        pos[0] += block.shape[1]
+        return block
+    return read
+
+
+def _mono(read):
+    from .audio import to_mono
+
+    return lambda n: to_mono(read(n))
+
+
+def _resampled(read, sr_in, sr_out, channels):
+    """Wrap a reader with soxr's streaming resampler (identical to one-shot resampling)."""
+    import soxr
+
+    rs = soxr.ResampleStream(sr_in, sr_out, channels, dtype="float32", quality="HQ")
+    done = [False]
+
+    def read_out(n):
+        out = np.zeros((channels, 0), dtype=np.float32)
+        while out.shape[1] == 0 and not done[0]:
+            block = read(max(1, int(n * sr_in / sr_out)))
+            last = block.shape[1] == 0
+            y = rs.resample_chunk(np.ascontiguousarray(block.T), last=last)
+            done[0] = last
+            out = np.ascontiguousarray(np.asarray(y, dtype=np.float32).reshape(-1, channels).T)
+        return out
+    return read_out
+
+
+def _progress_bar(seconds, desc):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=round(seconds, 2), unit="s", desc=desc[:30], leave=False,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio "
+                           "[{elapsed}<{remaining}, {rate_fmt}]")
+
+
+def track_name(path):
+    """The output folder name of an input file: its name without the extension.
+
+    Parameters
+    ----------
+    path : str
+
+    Returns
+    -------
+    str
+    """
+    base = os.path.basename(os.fspath(path))
+    for ext in (".stem.mp4",):
+        if base.lower().endswith(ext):
+            return base[:-len(ext)]
+    return os.path.splitext(base)[0] or base
+
+
+def output_paths(path, output_dir, fmt="wav"):
+    """Where the stems of ``path`` are written.
+
+    Parameters
+    ----------
+    path : str
+    output_dir : str
+    fmt : str
+
+    Returns
+    -------
+    dict
+        ``{'vocals': '<output_dir>/<track>/vocals.<fmt>', 'accompaniment': ...}``
+    """
+    folder = os.path.join(os.fspath(output_dir), track_name(path))
+    return {name: os.path.join(folder, f"{name}.{fmt}") for name in config.STEMS}
+
+
+def separate(y, sr, model=None, hard_mask=False, device=-1, out_sr=None, mono=False, **kwargs):
+    """Separate vocals and accompaniment of a signal (for notebooks).
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (samples,) or (channels, samples)
+    sr : int
+    model : str, UNet, Separator or None
+        ``None`` uses the bundled model. Pass a :class:`Separator` to avoid
+        reloading the model for every call.
+    hard_mask : bool
+    device : int or str
+    out_sr : int or None
+    mono : bool
+    **kwargs
+        Further :class:`Separator` options (``highband``, ``chunk_seconds``...).
+
+    Returns
+    -------
+    dict
+        ``{'vocals': numpy.ndarray, 'accompaniment': numpy.ndarray}`` shaped like ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np, unetvocalsep
+    >>> y = np.random.randn(2, 44100).astype(np.float32) * 0.1
+    >>> stems = unetvocalsep.separate(y, 44100)          # doctest: +SKIP
+    >>> stems['vocals'].shape                             # doctest: +SKIP
+    (2, 44100)
+    """
+    sep = model if isinstance(model, Separator) else Separator(
+        model, device=device, hard_mask=hard_mask, **kwargs)
+    return sep.separate(y, sr, out_sr=out_sr, mono=mono)
+
+
+def separate_file(path, output_dir="separated", model=None, **kwargs):
+    """Separate one file with a (new or given) :class:`Separator`; see :meth:`Separator.separate_file`.
+
+    Parameters
+    ----------
+    path : str
+    output_dir : str
+    model : str, UNet, Separator or None
+    **kwargs
+        Passed to :meth:`Separator.separate_file`.
+
+    Returns
+    -------
+    dict
+        Stem name -> written path.
+    """
+    sep = model if isinstance(model, Separator) else Separator(model)
+    return sep.separate_file(path, output_dir, **kwargs)
+
+
+# -- command line -------------------------------------------------------------------------
+def get_parser():
+    """The ``python -m unetvocalsep.separate`` argument parser."""
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="python -m unetvocalsep.separate",
+        description="Separate songs into vocals and accompaniment with the U-Net of "
+                    "Jansson et al. (2017). Writes OUTPUT_DIR/<track>/vocals.<fmt> and "
+                    "accompaniment.<fmt>.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio files (wav, flac, ogg, mp3, ...)")
+    p.add_argument("-o", "--output-dir", default="separated", help="output folder (default: separated)")
+    p.add_argument("--format", default="wav", choices=["wav", "flac", "ogg", "mp3"],
+                   help="output format (default: wav)")
+    p.add_argument("--bits", type=int, default=16, choices=[16, 24, 32],
+                   help="sample size for wav/flac; 32 = float wav (default: 16)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--model", default=None, help="model npz (default: the bundled model)")
+    p.add_argument("--hard-mask", action="store_true", help="binary mask: mask > 0.5 -> 1, else 0")
+    p.add_argument("--device", default="-1",
+                   help="-1 for the CPU, 0 for the first GPU, or chainer's @cupy:0 form (default: -1)")
+    p.add_argument("--sr", type=int, default=None,
+                   help="output sample rate (default: the input's); --sr 16000 --mono gives "
+                        "the article's output")
+    p.add_argument("--mono", action="store_true", help="mix the input down to mono first")
+    p.add_argument("--highband", default="average", choices=["average", "zero"],
+                   help="mask above 8 kHz, where the model sees nothing: the 4-8 kHz mean "
+                        "per frame (default) or 0 (all to the accompaniment)")
+    p.add_argument("--chunk-seconds", type=float, default=CHUNK_SECONDS,
+                   help=f"length of one processing window (default: {CHUNK_SECONDS:g})")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _main(argv=None):
+    import sys
+
+    args = get_parser().parse_args(argv)
+    if args.sr is not None and args.sr < 1000:
+        raise UserError(f"--sr {args.sr} is too low")
+    names = {}
+    for f in args.files:
+        names.setdefault(track_name(f), []).append(f)
+    clash = [v for v in names.values() if len(v) > 1]
+    if clash:
+        raise UserError(f"two inputs would write to the same folder: {' and '.join(clash[0])}")
+    sep = Separator(args.model, device=args.device, hard_mask=args.hard_mask,
+                    highband=args.highband, chunk_seconds=args.chunk_seconds)
+    failed = 0
+    for f in args.files:
+        try:
+            outs = sep.separate_file(f, args.output_dir, fmt=args.format, bits=args.bits,
+                                     overwrite=args.overwrite, out_sr=args.sr, mono=args.mono,
+                                     progress=not args.no_progress)
+        except UserError as exc:
+            print(f"unetvocalsep.separate: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{f} -> {os.path.dirname(outs['vocals'])}{os.sep} (vocals, accompaniment)")
+    return 1 if failed else 0
+
+
+def main(argv=None):
+    """Entry point of ``python -m unetvocalsep.separate``; returns the exit status."""
+    from .errors import run_cli
+
+    return run_cli(_main, argv, prog="unetvocalsep.separate")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,185 @@
+"""STFT, inverse STFT and the article's magnitude normalisation.
+
+The transform matches ``librosa.stft(y, n_fft=1024, hop_length=512,
+win_length=1024, window='hann', center=True)`` frame for frame (zero padding
+of ``n_fft // 2`` at the start), except that it adds frames at the end until
+every sample is covered by two windows. That keeps the inverse exact for every
+length (``istft(stft(y), length=len(y))`` returns ``y`` to float32
+precision), where the last half-covered samples would otherwise be divided by
+a window that is nearly zero.
+"""
+import numpy as np
+
+from . import config
+
+
+def hann(n):
+    """Periodic Hann window (as ``scipy.signal.get_window('hann', n)``).
+
+    Parameters
+    ----------
+    n : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,), float32
+    """
+    k = np.arange(n, dtype=np.float64)
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * k / n)).astype(np.float32)
+
+
+def n_frames(n_samples, hop=config.HOP):
+    """Number of STFT frames for a signal of ``n_samples``.
+
+    Parameters
+    ----------
+    n_samples : int
+    hop : int
+
+    Returns
+    -------
+    int
+        ``1 + ceil(n_samples / hop)``.
+    """
+    return 1 + -(-int(n_samples) // hop)
+
+
+def stft(y, n_fft=config.N_FFT, hop=config.HOP):
+    """Short-time Fourier transform with a Hann window of length ``n_fft``.
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (..., samples)
+    n_fft : int
+        FFT size and window length.
+    hop : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., n_fft // 2 + 1, frames), complex64
+        ``frames == n_frames(samples, hop)``; frame ``t`` is centred on
+        sample ``t * hop``.
+    """
+    import scipy.fft
+
+    y = np.asarray(y, dtype=np.float32)
+    n = y.shape[-1]
+    t = n_frames(n, hop)
+    pad_left = n_fft // 2
+    total = (t - 1) * hop + n_fft
+    padded = np.zeros(y.shape[:-1] + (total,), dtype=np.float32)
+    padded[..., pad_left:pad_left + n] = y
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :]
+    frames = frames * hann(n_fft)
+    spec = scipy.fft.rfft(frames, axis=-1)
+    return np.ascontiguousarray(np.swapaxes(spec, -1, -2)).astype(np.complex64, copy=False)
+
+
+def istft(spec, length, hop=config.HOP):
+    """Inverse of :func:`stft` by weighted overlap-add.
+
+    Parameters
+    ----------
+    spec : numpy.ndarray, shape (..., n_fft // 2 + 1, frames), complex
+    length : int
+        Number of samples to return (the original signal length).
+    hop : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., length), float32
+    """
+    import scipy.fft
+
+    spec = np.asarray(spec)
+    n_fft = 2 * (spec.shape[-2] - 1)
+    t = spec.shape[-1]
+    window = hann(n_fft)
+    frames = scipy.fft.irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1).astype(np.float32)
+    frames *= window
+    total = (t - 1) * hop + n_fft
+    out = np.zeros(spec.shape[:-2] + (total,), dtype=np.float32)
+    norm = np.zeros(total, dtype=np.float32)
+    wsq = window * window
+    # n_fft / hop passes, each adding non-overlapping frames with one reshape
+    step = n_fft // hop if n_fft % hop == 0 else None
+    if step:
+        for k in range(step):
+            idx = np.arange(k, t, step)
+            if not len(idx):
+                continue
+            start = k * hop
+            seg = frames[..., idx, :].reshape(spec.shape[:-2] + (len(idx) * n_fft,))
+            out[..., start:start + seg.shape[-1]] += seg
+            norm[start:start + seg.shape[-1]] += np.tile(wsq, len(idx))
+    else:
+        for i in range(t):
+            out[..., i * hop:i * hop + n_fft] += frames[..., i, :]
+            norm[i * hop:i * hop + n_fft] += wsq
+    pad_left = n_fft // 2
+    out = out[..., pad_left:pad_left + length]
+    norm = norm[pad_left:pad_left + length]
+    return out / np.maximum(norm, np.finfo(np.float32).tiny)
+
+
+def magphase(spec):
+    """Split a complex spectrogram into magnitude and unit phase.
+
+    Parameters
+    ----------
+    spec : numpy.ndarray, shape (..., bins, frames), complex
+
+    Returns
+    -------
+    mag : numpy.ndarray, same shape, float32
+    phase : numpy.ndarray, same shape, complex64
+        ``spec == mag * phase``; 1 where ``mag == 0``.
+    """
+    mag = np.abs(spec).astype(np.float32)
+    phase = np.ones_like(spec, dtype=np.complex64)
+    np.divide(spec, mag, out=phase, where=mag > 0)
+    return mag, phase
+
+
+def normalise(mag, peak=None):
+    """The article's normalisation: divide by the maximum of the mixture.
+
+    Parameters
+    ----------
+    mag : numpy.ndarray, shape (bins, frames)
+    peak : float or None
+        Divide by this instead of ``mag.max()`` (for example the maximum of
+        the mixture when ``mag`` is one of its stems).
+
+    Returns
+    -------
+    mag : numpy.ndarray, shape (bins, frames), float32
+    peak : float
+        The divisor (1 when the input is silent).
+    """
+    if peak is None:
+        peak = float(np.max(mag)) if mag.size else 0.0
+    if not peak > 0:
+        peak = 1.0
+    return (np.asarray(mag, dtype=np.float32) / np.float32(peak)), peak
+
+
+def spectrogram(y, sr):
+    """The network's input: 16 kHz mono magnitude and phase (the article's ``LoadAudio``).
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (channels, samples) or (samples,)
+    sr : int
+
+    Returns
+    -------
+    mag : numpy.ndarray, shape (513, frames), float32
+        Not normalised.
+    phase : numpy.ndarray, shape (513, frames), complex64
+    """
+    from .audio import resample
+
+    y = np.atleast_2d(np.asarray(y, dtype=np.float32)).mean(axis=0)
+    y = resample(y, sr, config.SR)
+    return magphase(stft(y))

@@ -1,0 +1,80 @@
+"""``python -m unetvocalsep.synth``: write a synthetic multitrack corpus.
+
+Writes ``OUT/synth_<seed>_<index>/{mixture,vocals,accompaniment}.wav``
+(44.1 kHz stereo float32, mixture = vocals + accompaniment exactly) and a
+``meta.json`` per track.  Existing tracks are skipped unless ``--overwrite``.
+"""
+import argparse
+import sys
+
+from ..errors import UserError, run_cli
+
+PROG = "python -m unetvocalsep.synth"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors become one :class:`UserError` line."""
+
+    def error(self, message):
+        raise UserError(message)
+
+
+def get_parser():
+    """Build the command-line parser.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    from .cache import default_cache_dir
+    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[-1])
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="output folder (one sub-folder per track)")
+    p.add_argument("--tracks", type=int, required=True, help="number of tracks")
+    p.add_argument("--seconds", type=float, default=30.0, help="track length (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="regenerate tracks that already exist")
+    p.add_argument("--cache-dir", default=None,
+                   help=f"analysis cache (default {default_cache_dir()})")
+    p.add_argument("--klettres-dir", default="/usr/share/klettres",
+                   help="KLettres data root (default /usr/share/klettres)")
+    p.add_argument("--soundfont", action="append", default=None, metavar="SF2",
+                   help="sound font to render with (repeatable; default FluidR3_GM and "
+                        "TimGM6mb)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _main(argv):
+    args = get_parser().parse_args(argv)
+    from . import generate_corpus
+    res = generate_corpus(args.output, args.tracks, args.seconds, args.seed, jobs=args.jobs,
+                          overwrite=args.overwrite, cache_dir=args.cache_dir,
+                          klettres_dir=args.klettres_dir, soundfonts=args.soundfont,
+                          progress=not args.quiet)
+    if not args.quiet:
+        print(f"{len(res['written'])} track(s) written, {len(res['skipped'])} skipped "
+              f"(already there) in {args.output}", file=sys.stderr)
+    return 0
+
+
+def main(argv=None):
+    """Run the CLI.
+
+    Parameters
+    ----------
+    argv : list of str or None
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    return run_cli(_main, argv, prog=PROG)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

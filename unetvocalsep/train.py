@@ -1,0 +1,260 @@
+"""Training the U-Net with a ``chainer.training.Trainer``.
+
+``train(...)`` is the plain function; ``python -m unetvocalsep.train`` wraps it.
+The defaults are the article's: random 128-frame crops, batch 64, Adam with
+default settings, L1 loss on ``X * mask`` against the target magnitude, and
+the article's epoch (``sum(frames) // 128 // 64 * 4`` iterations).
+"""
+import os
+
+from . import config
+from .errors import UserError
+
+#: Trainer extensions print these columns.
+PRINT_KEYS = ["epoch", "iteration", "main/loss", "validation/main/loss", "elapsed_time"]
+
+
+class SaveUNet:
+    """Trainer extension: write ``unet.npz`` + ``unet.json`` (the model and its settings).
+
+    Parameters
+    ----------
+    unet : UNet
+    path : str
+    cfg : dict
+        Settings stored with the weights; ``iterations`` and ``epoch`` are
+        filled in at each save.
+    """
+
+    trigger = (1, "epoch")
+    priority = -100  # after LogReport, so the log is current
+
+    def __init__(self, unet, path, cfg):
+        self.unet, self.path, self.cfg = unet, path, dict(cfg)
+
+    def __call__(self, trainer):
+        from .model_io import save_model
+
+        cfg = dict(self.cfg)
+        cfg["iterations"] = int(trainer.updater.iteration)
+        cfg["epoch_detail"] = float(trainer.updater.epoch_detail)
+        cfg["training_seconds"] = float(trainer.elapsed_time)
+        unet = self.unet.copy(mode="copy")
+        unet.to_cpu()
+        save_model(self.path, unet, cfg)
+
+    def finalize(self):
+        pass
+
+
+def split_validation(files, fraction, seed=0):
+    """Hold out a fraction of the tracks for validation.
+
+    Parameters
+    ----------
+    files : list of str
+    fraction : float
+        In [0, 1).
+    seed : int
+
+    Returns
+    -------
+    (list of str, list of str)
+        Training and validation tracks (disjoint).
+    """
+    import numpy as np
+
+    if not 0 <= fraction < 1:
+        raise UserError("--val-fraction must be in [0, 1)")
+    n_val = int(round(len(files) * fraction))
+    if fraction > 0 and n_val == 0 and len(files) > 1:
+        n_val = 1
+    order = np.random.RandomState(seed).permutation(len(files))
+    val = sorted(files[i] for i in order[:n_val])
+    return sorted(set(files) - set(val)), val
+
+
+def train(data, out="result", validation=None, val_fraction=0.0, batchsize=config.BATCH,
+          epoch=40, iteration=None, device=-1, target="vocal", seed=0, resume=None,
+          snapshot_interval=1000, log_interval=50, loaderjob=0, progress=True,
+          init_model=None, comm=None):
+    """Train a UNet on cached spectrograms.
+
+    Parameters
+    ----------
+    data : str or list of str
+        Cache folders or files (see :mod:`unetvocalsep.dataset`).
+    out : str
+        Output folder: ``unet.npz`` + ``unet.json``, ``log``, ``loss.png``, snapshots.
+    validation : str, list of str or None
+        Held-out cache folders/files for the ``Evaluator``.
+    val_fraction : float
+        Hold out this fraction of the ``data`` tracks when ``validation`` is None.
+    batchsize : int
+    epoch : int
+        Article epochs to train (ignored when ``iteration`` is given).
+    iteration : int or None
+    device : int or str
+        ``-1`` CPU, ``N`` / ``'@cupy:N'`` GPU; batches are moved by the updater.
+    target : {'vocal', 'inst'}
+    seed : int
+    resume : str or None
+        A trainer snapshot to continue from.
+    snapshot_interval, log_interval : int
+        In iterations.
+    loaderjob : int
+        Worker processes for a ``MultiprocessIterator`` (0: ``SerialIterator``).
+    progress : bool
+    init_model : str or None
+        Start from these weights (fine-tuning).
+    comm : chainermn communicator or None
+        For data-parallel training (one process per device).
+
+    Returns
+    -------
+    chainer.training.Trainer
+        After ``run()``; ``out/unet.npz`` holds the final model.
+    """
+    import numpy as np
+
+    from . import _compat  # noqa: F401
+    import chainer
+    from chainer import iterators, optimizers, training
+    from chainer.training import extensions
+
+    from .dataset import SpectrogramDataset, list_tracks, article_iterations_per_epoch
+    from .device import get_device
+    from .model_io import default_config, load_model
+    from .network import UNet, UNetTrainmodel
+
+    rank0 = comm is None or comm.rank == 0
+    np.random.seed(seed + (comm.rank if comm is not None else 0))
+    dev = get_device(device)
+    files = list_tracks(data)
+    if validation:
+        val_files = list_tracks(validation)
+        overlap = {os.path.basename(f) for f in files} & {os.path.basename(f) for f in val_files}
+        files = [f for f in files if os.path.basename(f) not in overlap]
+    else:
+        files, val_files = split_validation(files, val_fraction, seed)
+    if not files:
+        raise UserError("no training tracks left")
+    train_set = SpectrogramDataset(files, target=target, random=True, seed=seed)
+    val_set = SpectrogramDataset(val_files, target=target, random=False) if val_files else None
+    if comm is not None:
+        import chainermn
+
+        train_set = chainermn.scatter_dataset(train_set if rank0 else None, comm, shuffle=True, seed=seed)
+        if val_set is not None:
+            val_set = chainermn.scatter_dataset(val_set if rank0 else None, comm)
+
+    unet = load_model(init_model)[0] if init_model else UNet()
+    model = UNetTrainmodel(unet)
+    model.to_device(dev)
+    optimizer = optimizers.Adam()
+    if comm is not None:
+        optimizer = chainermn.create_multi_node_optimizer(optimizer, comm)
+    optimizer.setup(model)
+
+    if loaderjob:
+        train_iter = iterators.MultiprocessIterator(train_set, batchsize, n_processes=loaderjob,
+                                                    shared_mem=4 * 2 * config.N_BINS * config.PATCH * 4)
+    else:
+        train_iter = iterators.SerialIterator(train_set, batchsize)
+    updater = training.updaters.StandardUpdater(train_iter, optimizer, device=dev)
+    stop = (iteration, "iteration") if iteration else (epoch, "epoch")
+    trainer = training.Trainer(updater, stop, out=out)
+
+    if val_set is not None:
+        val_iter = iterators.SerialIterator(val_set, batchsize, repeat=False, shuffle=False)
+        evaluator = extensions.Evaluator(val_iter, model, device=dev)
+        if comm is not None:
+            evaluator = chainermn.create_multi_node_evaluator(evaluator, comm)
+        trainer.extend(evaluator, trigger=(log_interval * 4, "iteration"))
+    if rank0:
+        cfg = default_config(
+            target=target, batchsize=batchsize, optimizer="Adam (chainer defaults)",
+            data=[os.path.abspath(p) for p in ([data] if isinstance(data, str) else data)],
+            train_tracks=len(files), validation_tracks=len(val_files),
+            train_frames=int(sum(SpectrogramDataset(files, random=False).frames)),
+            article_iterations_per_epoch=article_iterations_per_epoch(
+                SpectrogramDataset(files), batchsize),
+            seed=seed, device=str(dev), processes=comm.size if comm is not None else 1)
+        trainer.extend(extensions.LogReport(trigger=(log_interval, "iteration")))
+        trainer.extend(extensions.PrintReport(PRINT_KEYS), trigger=(log_interval, "iteration"))
+        if progress:
+            trainer.extend(extensions.ProgressBar(update_interval=1))
+        if extensions.PlotReport.available():
+            trainer.extend(extensions.PlotReport(["main/loss", "validation/main/loss"],
+                                                 x_key="iteration", file_name="loss.png",
+                                                 trigger=(log_interval, "iteration")))
+        trainer.extend(extensions.snapshot(filename="snapshot_iter_{.updater.iteration}", n_retains=2),
+                       trigger=(snapshot_interval, "iteration"))
+        save = SaveUNet(unet, os.path.join(out, "unet.npz"), cfg)
+        trainer.extend(save, name="save_unet", trigger=(snapshot_interval, "iteration"))
+    if resume:
+        if not os.path.isfile(resume):
+            raise UserError(f"no such snapshot: {resume}")
+        try:
+            chainer.serializers.load_npz(resume, trainer)
+        except Exception as exc:
+            raise UserError(f"cannot resume from {resume}: {exc}") from None
+    trainer.run()
+    if rank0:
+        save(trainer)
+    return trainer
+
+
+def get_parser():
+    """The ``python -m unetvocalsep.train`` argument parser."""
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="python -m unetvocalsep.train",
+        description="Train the U-Net on cached spectrograms (see python -m unetvocalsep.prepare). "
+                    "Defaults are the article's: 128-frame crops, batch 64, Adam.")
+    p.add_argument("data", nargs="+", help="cache folders (or .npy / article .npz files)")
+    p.add_argument("-o", "--out", default="result", help="output folder (default: result)")
+    p.add_argument("--validation", nargs="+", default=None,
+                   help="held-out cache folders/files for the Evaluator")
+    p.add_argument("--val-fraction", type=float, default=0.0,
+                   help="hold out this fraction of the training tracks instead")
+    p.add_argument("-b", "--batchsize", type=int, default=config.BATCH)
+    p.add_argument("-e", "--epoch", type=int, default=40,
+                   help="article epochs (sum(frames)//128//batch*4 iterations each; default 40)")
+    p.add_argument("-i", "--iteration", type=int, default=None, help="train this many iterations instead")
+    p.add_argument("-d", "--device", default="-1", help="-1 CPU, 0 first GPU, or @cupy:0")
+    p.add_argument("--target", default="vocal", choices=["vocal", "inst"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", default=None, help="trainer snapshot to resume from")
+    p.add_argument("--init-model", default=None, help="start from these weights")
+    p.add_argument("--snapshot-interval", type=int, default=1000, help="iterations (default 1000)")
+    p.add_argument("--log-interval", type=int, default=50, help="iterations (default 50)")
+    p.add_argument("-j", "--loaderjob", type=int, default=0,
+                   help="worker processes for a MultiprocessIterator (default 0: serial)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def _main(argv=None):
+    args = get_parser().parse_args(argv)
+    if args.batchsize < 1 or (args.iteration is not None and args.iteration < 1) or args.epoch < 1:
+        raise UserError("batch size, epochs and iterations must be positive")
+    train(args.data, out=args.out, validation=args.validation, val_fraction=args.val_fraction,
+          batchsize=args.batchsize, epoch=args.epoch, iteration=args.iteration,
+          device=args.device, target=args.target, seed=args.seed, resume=args.resume,
+          snapshot_interval=args.snapshot_interval, log_interval=args.log_interval,
+          loaderjob=args.loaderjob, progress=not args.no_progress, init_model=args.init_model)
+    print(f"model written to {os.path.join(args.out, 'unet.npz')}")
+    return 0
+
+
+def main(argv=None):
+    """Entry point of ``python -m unetvocalsep.train``; returns the exit status."""
+    from .errors import run_cli
+
+    return run_cli(_main, argv, prog="unetvocalsep.train")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
