@@ -20,11 +20,14 @@ install_requires = [
     # behaviour we reproduce; later changes cannot happen (the project is
     # frozen), earlier ones lack Link.to_device / n_retains used here.
     "chainer==7.8.1",
-    # chainer 7.8.1 imports pkg_resources at run time, and setuptools >= 74
-    # removed distutils.msvccompiler that its environment check imports.
-    "setuptools<74",
-    # chainer 7.8.1 uses np.sctypes (removed in NumPy 2) at import time.
-    "numpy>=1.21,<2",
+    # No run-time pin on setuptools: chainer 7.8.1's import-time environment
+    # check needs pkg_resources (and setuptools < 74 for numpy.distutils), but
+    # unetvocalsep/_compat.py stands in for that check when it would fail, so
+    # any setuptools -- or none -- works at run time (docs/COMPAT.md). chainer
+    # itself lists plain "setuptools" as a requirement, so one gets installed.
+    # NumPy 2 is supported through unetvocalsep/_compat.py (np.sctypes, NEP 50
+    # checks; tested with 2.4). 1.21 is the oldest NumPy with Python 3.10 wheels.
+    "numpy>=1.21",
     "scipy>=1.7",
     # soundfile >= 0.12 bundles a libsndfile that reads and writes mp3.
     "soundfile>=0.12",
@@ -36,10 +39,20 @@ install_requires = [
 ]
 
 extras = {
-    # CuPy for CUDA 12 drivers; CuPy 13 is the last series that supports NumPy < 2.
-    "gpu": ["cupy-cuda12x>=13,<14"],
+    # CuPy for CUDA 12 drivers. The CuPy series must match the NumPy series,
+    # and environment markers cannot see the installed NumPy, so there are two
+    # extras and the NumPy requirement is stated in each to keep pip consistent:
+    #   [gpu]        CuPy 14 (needs NumPy >= 2): the default, and the only
+    #                choice on Python >= 3.13 (no NumPy 1.x wheels there);
+    #   [gpu-numpy1] CuPy 13 (the last series for NumPy < 2), for environments
+    #                held on NumPy 1.26 by other packages.
+    # chainer 7.8.1 expects CuPy 7 but runs with 13 and 14 (docs/COMPAT.md).
+    "gpu": ["cupy-cuda12x>=14,<15", "numpy>=2"],
+    "gpu-numpy1": ["cupy-cuda12x>=13,<14", "numpy>=1.21,<2"],
     "eval": ["museval>=0.4", "fast-bss-eval>=0.1.4", "matplotlib>=3.5"],
     "web": ["flask>=2.2"],
+    # ChainerMN ships inside chainer; it needs mpi4py and an MPI library
+    # (Debian: openmpi-bin libopenmpi-dev) to build and run it. See docs/DISTRIBUTED.md.
     "mpi": ["mpi4py>=3.1"],
     "plot": ["matplotlib>=3.5"],
     "synth": ["pyworld>=0.3.4", "pretty_midi>=0.2.10", "music21>=8"],

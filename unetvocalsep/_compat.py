@@ -1,6 +1,202 @@
 """Compatibility layer imported before chainer everywhere in the package.
 
-Chainer 7.8.1 is frozen (2020). This module makes ``import chainer`` work on the
-Python / NumPy / setuptools versions listed in README.md. Each patch below is
-applied only when the running versions need it.
+Chainer 7.8.1 is frozen (2020). This module makes ``import chainer`` and the
+code paths the package uses work on Python 3.10-3.13, NumPy 1.21-2.x and any
+setuptools (or none). Each patch is applied only when the running versions need
+it; :data:`APPLIED` lists the ones applied in this process. docs/COMPAT.md
+describes every patch and how it was checked.
+
+Patches
+-------
+``environment-check``
+    ``import chainer`` runs ``chainer/_environment_check.py``, whose first lines
+    are ``import numpy.distutils.system_info`` and ``import pkg_resources``.
+    They fail on Python >= 3.12 or NumPy >= 2.5 (no ``numpy.distutils``), with
+    setuptools >= 74 (``numpy.distutils`` imports the removed
+    ``distutils.msvccompiler``) and without setuptools or with a setuptools that
+    no longer ships ``pkg_resources``. The module only *warns*: about Python
+    3.5.0, about Apple's Accelerate BLAS on macOS, and about CuPy / iDeep
+    versions outside chainer's ``cupy-cudaXXX>=7.7,<8`` list. When (and only
+    when) those two imports fail, a stand-in module is registered as
+    ``chainer._environment_check`` whose ``check()`` does nothing; chainer never
+    uses the module for anything else. Nothing is lost on the supported
+    matrix: the Python 3.5.0 check cannot fire, and the CuPy check does not know
+    the ``cupy-cuda12x`` package name, so it never fired for the supported CuPy.
+
+``np.sctypes``
+    NumPy 2 removed ``numpy.sctypes``. ``chainer/functions/array/as_strided.py``
+    reads ``np.sctypes['int']`` when chainer is imported and
+    ``np.sctypes['float']`` in ``F.as_strided``'s backward. When the attribute is
+    missing it is restored with NumPy 1.26's contents, built from the scalar
+    types NumPy 2 still has. Only new attribute is added; no existing NumPy
+    name changes meaning.
+
+Not patched (checked, see docs/COMPAT.md and tests/test_compat.py): NEP 50
+promotion in the layers, the L1 loss, Adam and BatchNormalization keeps
+float32 float32; ``np.array(..., copy=False)`` is not used on these code paths;
+``numpy.float`` (``F.resize_images``) is not used by the package.
 """
+import importlib
+import sys
+import warnings
+
+import numpy
+
+#: Names of the patches applied in this process (in order).
+APPLIED = []
+
+#: The imports at the top of ``chainer/_environment_check.py`` (chainer 7.8.1).
+ENVIRONMENT_CHECK_IMPORTS = ("numpy.distutils.system_info", "pkg_resources")
+
+
+def environment_check_fails(import_module=importlib.import_module):
+    """Whether chainer's own environment check would fail to import.
+
+    Tries exactly the imports ``chainer/_environment_check.py`` starts with,
+    silencing the deprecation warnings they emit (chainer would emit them too,
+    and the same modules are then imported again by the real check).
+
+    Parameters
+    ----------
+    import_module : callable
+        ``importlib.import_module`` (tests pass a stand-in).
+
+    Returns
+    -------
+    bool
+        True when any of :data:`ENVIRONMENT_CHECK_IMPORTS` raises.
+    """
+    for name in ENVIRONMENT_CHECK_IMPORTS:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import_module(name)
+        except Exception:  # ImportError, or AttributeError / others from inside
+            return True
+    return False
+
+
+def make_environment_check_stub():
+    """The module registered as ``chainer._environment_check`` when needed.
+
+    Returns
+    -------
+    types.ModuleType
+        With a ``check()`` that does nothing (see the module docstring).
+    """
+    import types
+
+    module = types.ModuleType(
+        "chainer._environment_check",
+        "Stand-in for chainer's import-time environment check (unetvocalsep._compat).")
+
+    def check():
+        """Do nothing: the real checks only warn, and cannot import here."""
+
+    module.check = check
+    module.__unetvocalsep_stub__ = True
+    return module
+
+
+def install_environment_check_stub(modules=None, import_module=importlib.import_module):
+    """Register the stand-in check if chainer is not imported yet and its own would fail.
+
+    Parameters
+    ----------
+    modules : dict or None
+        The module table (``sys.modules``; tests pass a copy).
+    import_module : callable
+        Passed to :func:`environment_check_fails`.
+
+    Returns
+    -------
+    bool
+        Whether the stand-in was registered.
+    """
+    modules = sys.modules if modules is None else modules
+    if "chainer" in modules or "chainer._environment_check" in modules:
+        return False  # too late, or already decided
+    if not environment_check_fails(import_module):
+        return False
+    modules["chainer._environment_check"] = make_environment_check_stub()
+    return True
+
+
+def sctypes_missing(np=numpy):
+    """Whether ``np.sctypes`` is gone (NumPy >= 2).
+
+    Parameters
+    ----------
+    np : module
+        ``numpy`` (tests pass a stand-in).
+
+    Returns
+    -------
+    bool
+    """
+    try:
+        np.sctypes
+    except AttributeError:
+        return True
+    return False
+
+
+def numpy1_sctypes(np=numpy):
+    """NumPy 1.26's ``numpy.sctypes``, rebuilt from the scalar types.
+
+    Parameters
+    ----------
+    np : module
+
+    Returns
+    -------
+    dict of str to list of type
+        Keys ``int``, ``uint``, ``float``, ``complex``, ``others``; the
+        sized types by increasing size, the extended-precision ones only
+        where they are wider than double (as NumPy 1.26 builds it).
+    """
+    extended_float = [np.longdouble] if np.dtype(np.longdouble).itemsize > 8 else []
+    extended_complex = [np.clongdouble] if np.dtype(np.clongdouble).itemsize > 16 else []
+    return {
+        "int": [np.int8, np.int16, np.int32, np.int64],
+        "uint": [np.uint8, np.uint16, np.uint32, np.uint64],
+        "float": [np.float16, np.float32, np.float64] + extended_float,
+        "complex": [np.complex64, np.complex128] + extended_complex,
+        "others": [bool, object, bytes, str, np.void],
+    }
+
+
+def restore_sctypes(np=numpy):
+    """Put ``np.sctypes`` back if it is missing.
+
+    Parameters
+    ----------
+    np : module
+
+    Returns
+    -------
+    bool
+        Whether it was added.
+    """
+    if not sctypes_missing(np):
+        return False
+    np.sctypes = numpy1_sctypes(np)
+    return True
+
+
+def apply():
+    """Apply the patches the running versions need (idempotent).
+
+    Returns
+    -------
+    list of str
+        :data:`APPLIED`.
+    """
+    if "environment-check" not in APPLIED and install_environment_check_stub():
+        APPLIED.append("environment-check")
+    if "np.sctypes" not in APPLIED and restore_sctypes():
+        APPLIED.append("np.sctypes")
+    return APPLIED
+
+
+apply()

@@ -11,6 +11,8 @@ import chainer.functions as F
 import chainer.links as L
 from chainer import Chain
 
+from . import fastconv
+
 #: Encoder channel progression (input 1 channel, six stride-2 convolutions).
 ENCODER_CHANNELS = (1, 16, 32, 64, 128, 256, 512)
 #: (in, out) channels of the six deconvolutions; from the 2nd on the input is
@@ -61,8 +63,20 @@ class UNet(Chain):
             self.deconv6 = L.Deconvolution2D(32, 1, 4, 2, 1)
 
     def _conv(self, name, x):
-        """Apply convolution link ``name`` (hook point for faster CPU kernels)."""
-        return getattr(self, name)(x)
+        """Apply convolution link ``name`` (hook point for faster CPU kernels).
+
+        With :func:`unetvocalsep.fastconv.use_fast_conv` on (the default) and
+        a NumPy input, the link's own ``W`` and ``b`` parameters go through
+        :func:`~unetvocalsep.fastconv.conv4x4s2` /
+        :func:`~unetvocalsep.fastconv.deconv4x4s2` (same result, same
+        gradients, faster on CPU); otherwise the link itself is called.
+        """
+        link = getattr(self, name)
+        if fastconv.is_fast_input(x):
+            fn = fastconv.function_for(link)
+            if fn is not None:
+                return fn(x, link.W, link.b)
+        return link(x)
 
     def forward(self, X):
         """Compute the soft mask.

@@ -13,6 +13,11 @@ from .errors import UserError
 #: Trainer extensions print these columns.
 PRINT_KEYS = ["epoch", "iteration", "main/loss", "validation/main/loss", "elapsed_time"]
 
+#: ChainerMN communicators offered by ``--communicator`` (see docs/DISTRIBUTED.md).
+COMMUNICATORS = ("naive", "flat", "non_cuda_aware", "pure_nccl")
+#: Those that exchange gradients between GPUs (each process then uses GPU ``intra_rank``).
+GPU_COMMUNICATORS = ("flat", "non_cuda_aware", "pure_nccl")
+
 
 class SaveUNet:
     """Trainer extension: write ``unet.npz`` + ``unet.json`` (the model and its settings).
@@ -108,7 +113,13 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
     init_model : str or None
         Start from these weights (fine-tuning).
     comm : chainermn communicator or None
-        For data-parallel training (one process per device).
+        For data-parallel training, one process per device: rank 0 scatters
+        the tracks, gradients are averaged by a multi-node optimizer, the
+        validation loss and the reported training loss are averaged over all
+        processes, BatchNormalization statistics are averaged before each
+        evaluation and save, and only rank 0 writes the log, the snapshots and
+        the model. A GPU ``device`` becomes GPU ``comm.intra_rank``.
+        ``batchsize`` is per process.
 
     Returns
     -------
@@ -129,8 +140,12 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
 
     rank0 = comm is None or comm.rank == 0
     np.random.seed(seed + (comm.rank if comm is not None else 0))
+    if comm is not None and get_device(device).xp is not np:
+        device = comm.intra_rank  # one process per GPU of the node
     dev = get_device(device)
     files = list_tracks(data)
+    if not files:
+        raise UserError(f"no cached tracks (*.npy) in {data}")
     if validation:
         val_files = list_tracks(validation)
         overlap = {os.path.basename(f) for f in files} & {os.path.basename(f) for f in val_files}
@@ -171,6 +186,28 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
         if comm is not None:
             evaluator = chainermn.create_multi_node_evaluator(evaluator, comm)
         trainer.extend(evaluator, trigger=(log_interval * 4, "iteration"))
+    if comm is not None:
+        # main/loss in the log: the mean over all processes, not rank 0's alone.
+        # (chainermn's ObservationAggregator needs ChainerX, absent from the
+        # chainer 7.8.1 sdist build, hence this one-liner.)
+        @training.make_extension(trigger=(1, "iteration"),
+                                 priority=training.PRIORITY_EDITOR)
+        def mean_loss_over_processes(t):
+            if "main/loss" in t.observation:
+                loss = float(chainer.as_array(t.observation["main/loss"]))
+                t.observation["main/loss"] = comm.allreduce_obj(loss) / comm.size
+
+        trainer.extend(mean_loss_over_processes)
+        # BatchNorm running statistics are not parameters, so the multi-node
+        # optimizer does not average them: do it before evaluations and saves.
+        eval_every = log_interval * 4 if val_set is not None else None
+
+        def persistent_trigger(t):
+            it = t.updater.iteration
+            return it % snapshot_interval == 0 or bool(eval_every and it % eval_every == 0)
+
+        average_bn = chainermn.extensions.AllreducePersistent(model, comm)
+        trainer.extend(average_bn, trigger=persistent_trigger)
     if rank0:
         cfg = default_config(
             target=target, batchsize=batchsize, optimizer="Adam (chainer defaults)",
@@ -200,6 +237,8 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
         except Exception as exc:
             raise UserError(f"cannot resume from {resume}: {exc}") from None
     trainer.run()
+    if comm is not None:
+        average_bn(trainer)  # collective: every rank ends with the same model
     if rank0:
         save(trainer)
     return trainer
@@ -233,19 +272,61 @@ def get_parser():
     p.add_argument("-j", "--loaderjob", type=int, default=0,
                    help="worker processes for a MultiprocessIterator (default 0: serial)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--communicator", default=None, choices=COMMUNICATORS,
+                   help="data-parallel training with ChainerMN, one process per device, "
+                        "launched by mpiexec: pure_nccl (GPUs, recommended), flat, "
+                        "non_cuda_aware, or naive (CPUs, or testing); --batchsize is per process "
+                        "(see docs/DISTRIBUTED.md)")
     return p
+
+
+def create_communicator(name):
+    """A ChainerMN communicator, or a :class:`UserError` saying what is missing.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`COMMUNICATORS`.
+
+    Returns
+    -------
+    chainermn.CommunicatorBase
+    """
+    from . import _compat  # noqa: F401
+    import chainer
+
+    if name in GPU_COMMUNICATORS and not chainer.backends.cuda.available:
+        raise UserError(f"the {name} communicator needs CuPy and a CUDA GPU; "
+                        "use --communicator naive on CPUs")
+    try:
+        import mpi4py.MPI  # noqa: F401
+    except ImportError as exc:
+        raise UserError(f"--communicator needs mpi4py and an MPI library "
+                        f"(pip install 'unetvocalsep[mpi]'): {exc}") from None
+    import chainermn
+
+    try:
+        return chainermn.create_communicator(name)
+    except Exception as exc:
+        raise UserError(f"cannot create the {name} communicator: {exc}") from None
 
 
 def _main(argv=None):
     args = get_parser().parse_args(argv)
     if args.batchsize < 1 or (args.iteration is not None and args.iteration < 1) or args.epoch < 1:
         raise UserError("batch size, epochs and iterations must be positive")
+    comm = create_communicator(args.communicator) if args.communicator else None
+    device = args.device
+    if comm is not None and args.communicator in GPU_COMMUNICATORS:
+        device = comm.intra_rank
     train(args.data, out=args.out, validation=args.validation, val_fraction=args.val_fraction,
           batchsize=args.batchsize, epoch=args.epoch, iteration=args.iteration,
-          device=args.device, target=args.target, seed=args.seed, resume=args.resume,
+          device=device, target=args.target, seed=args.seed, resume=args.resume,
           snapshot_interval=args.snapshot_interval, log_interval=args.log_interval,
-          loaderjob=args.loaderjob, progress=not args.no_progress, init_model=args.init_model)
-    print(f"model written to {os.path.join(args.out, 'unet.npz')}")
+          loaderjob=args.loaderjob, progress=not args.no_progress, init_model=args.init_model,
+          comm=comm)
+    if comm is None or comm.rank == 0:
+        print(f"model written to {os.path.join(args.out, 'unet.npz')}")
     return 0
 
 

@@ -184,7 +184,7 @@ def write_track(out_dir, track, overwrite=False):
     str
         The track folder.
     """
-    import soundfile as sf
+    from scipy.io import wavfile
     name = track["meta"]["name"]
     final = os.path.join(out_dir, name)
     if os.path.exists(final) and not overwrite:
@@ -192,9 +192,12 @@ def write_track(out_dir, track, overwrite=False):
     os.makedirs(out_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=out_dir)
     try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a track folder is not
         for stem in STEM_NAMES:
-            sf.write(os.path.join(tmp, f"{stem}.wav"), track[stem], FS,
-                     subtype="FLOAT", format="WAV")
+            # scipy writes plain IEEE-float WAV (soundfile subtype FLOAT) with
+            # no timestamped PEAK chunk, so the same seed gives the same bytes.
+            wavfile.write(os.path.join(tmp, f"{stem}.wav"), FS,
+                          np.ascontiguousarray(track[stem], dtype=np.float32))
         with open(os.path.join(tmp, "meta.json"), "w", encoding="utf-8") as f:
             json.dump(track["meta"], f, indent=1)
         if os.path.exists(final):

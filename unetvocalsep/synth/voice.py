@@ -386,7 +386,11 @@ def render_vocals(notes, phrase_ends, seconds, rng, syllables, cache_dir, singer
     paths = singer["paths"]
     bounds = np.concatenate([[0.0], np.asarray(phrase_ends, dtype=float), [np.inf]])
     phrase_of = np.searchsorted(bounds, notes[:, 0], side="right") - 1 if len(notes) else []
-    skipped = {p for p in range(len(bounds)) if rng.random() < singer["skip_phrase"]}
+    # Some phrases are left to the band, but never all of them.
+    with_notes = sorted({int(p) for p in phrase_of})
+    skipped = {p for p in with_notes if rng.random() < singer["skip_phrase"]}
+    if with_notes and len(skipped) == len(with_notes):
+        skipped.discard(with_notes[int(rng.integers(len(with_notes)))])
     prev_end, prev_pitch, prev_syl = -1.0, None, None
     sung = []
     for k, (start, end, pitch) in enumerate(notes):

@@ -1,0 +1,337 @@
+"""Tests of the fast CPU (de)convolution path (unetvocalsep.fastconv).
+
+The references are chainer's own ``L.Convolution2D(c, o, 4, 2, 1)`` and
+``L.Deconvolution2D(c, o, 4, 2, 1)``; gradients are checked numerically with
+``chainer.gradient_check.check_backward`` in float64.
+"""
+import numpy as np
+import pytest
+
+from unetvocalsep import _compat  # noqa: F401  (must precede chainer)
+
+import chainer
+import chainer.links as L
+from chainer import gradient_check
+
+from unetvocalsep import fastconv
+from unetvocalsep.network import UNet, UNetTrainmodel
+
+
+def rel_err(a, b):
+    """max|a - b| / max|b|."""
+    a = a.array if isinstance(a, chainer.Variable) else a
+    b = b.array if isinstance(b, chainer.Variable) else b
+    assert a.shape == b.shape
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+# (N, C_in, C_out, H, W): odd channel counts, non-square and tiny grids, and
+# the U-Net's own layer shapes (for a 512 x 64 input) on which both memory
+# layouts ("cl" and "cf") are chosen.
+CONV_SHAPES = [
+    (2, 1, 16, 512, 64),
+    (2, 16, 32, 256, 32),
+    (1, 64, 128, 64, 8),
+    (1, 256, 512, 16, 2),
+    (3, 5, 7, 6, 10),
+    (2, 3, 2, 2, 2),
+]
+DECONV_SHAPES = [
+    (1, 512, 256, 8, 1),
+    (1, 512, 128, 16, 2),
+    (2, 128, 32, 64, 8),
+    (2, 32, 1, 256, 32),
+    (3, 5, 7, 3, 5),
+    (2, 3, 2, 1, 1),
+]
+
+
+@pytest.mark.parametrize("layout", ["auto", "cl", "cf"])
+@pytest.mark.parametrize("shape", CONV_SHAPES)
+def test_conv_matches_chainer(shape, layout, monkeypatch):
+    if layout != "auto":
+        monkeypatch.setattr(fastconv, "_choose_layout", lambda c, w: layout)
+    n, c, o, h, w = shape
+    rng = np.random.default_rng(1)
+    link = L.Convolution2D(c, o, 4, 2, 1)
+    link.b.array[...] = rng.standard_normal(o)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    ref = link(x)
+    y = fastconv.conv4x4s2(x, link.W, link.b)
+    assert y.dtype == np.float32
+    assert rel_err(y, ref) < 1e-5
+
+    gy = rng.standard_normal(ref.shape).astype(np.float32)
+    xr, xf = chainer.Variable(x.copy()), chainer.Variable(x.copy())
+    link.cleargrads()
+    yr = link(xr)
+    yr.grad = gy
+    yr.backward()
+    gW_ref, gb_ref = link.W.grad.copy(), link.b.grad.copy()
+    link.cleargrads()
+    yf = fastconv.conv4x4s2(xf, link.W, link.b)
+    yf.grad = gy
+    yf.backward()
+    assert rel_err(xf.grad, xr.grad) < 1e-5
+    assert rel_err(link.W.grad, gW_ref) < 1e-5
+    assert rel_err(link.b.grad, gb_ref) < 1e-5
+
+
+@pytest.mark.parametrize("layout", ["auto", "cl", "cf"])
+@pytest.mark.parametrize("shape", DECONV_SHAPES)
+def test_deconv_matches_chainer(shape, layout, monkeypatch):
+    if layout != "auto":
+        monkeypatch.setattr(fastconv, "_choose_layout", lambda c, w: layout)
+    n, c, o, h, w = shape
+    rng = np.random.default_rng(2)
+    link = L.Deconvolution2D(c, o, 4, 2, 1)
+    link.b.array[...] = rng.standard_normal(o)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    ref = link(x)
+    y = fastconv.deconv4x4s2(x, link.W, link.b)
+    assert y.shape == (n, o, 2 * h, 2 * w)
+    assert rel_err(y, ref) < 1e-5
+
+    gy = rng.standard_normal(ref.shape).astype(np.float32)
+    xr, xf = chainer.Variable(x.copy()), chainer.Variable(x.copy())
+    link.cleargrads()
+    yr = link(xr)
+    yr.grad = gy
+    yr.backward()
+    gW_ref, gb_ref = link.W.grad.copy(), link.b.grad.copy()
+    link.cleargrads()
+    yf = fastconv.deconv4x4s2(xf, link.W, link.b)
+    yf.grad = gy
+    yf.backward()
+    assert rel_err(xf.grad, xr.grad) < 1e-5
+    assert rel_err(link.W.grad, gW_ref) < 1e-5
+    assert rel_err(link.b.grad, gb_ref) < 1e-5
+
+
+def test_non_contiguous_inputs():
+    """Strided inputs (like BatchNorm output of a previous fast layer) work."""
+    rng = np.random.default_rng(3)
+    link = L.Convolution2D(6, 4, 4, 2, 1)
+    base = rng.standard_normal((2, 8, 12, 6)).astype(np.float32)
+    x = base.transpose(0, 3, 1, 2)  # NCHW view of NHWC memory
+    assert rel_err(fastconv.conv4x4s2(x, link.W, link.b), link(x)) < 1e-5
+    dlink = L.Deconvolution2D(6, 3, 4, 2, 1)
+    x = base[:, ::2].transpose(0, 3, 1, 2)
+    assert rel_err(fastconv.deconv4x4s2(x, dlink.W, dlink.b), dlink(x)) < 1e-5
+
+
+@pytest.mark.parametrize("layout", ["cl", "cf"])
+def test_conv_gradient_check(layout, monkeypatch):
+    monkeypatch.setattr(fastconv, "_choose_layout", lambda c, w: layout)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 6, 4))
+    W = rng.standard_normal((5, 3, 4, 4))
+    b = rng.standard_normal(5)
+    gy = rng.standard_normal((2, 5, 3, 2))
+    gradient_check.check_backward(
+        fastconv.conv4x4s2, (x, W, b), gy, dtype=np.float64, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("layout", ["cl", "cf"])
+def test_deconv_gradient_check(layout, monkeypatch):
+    monkeypatch.setattr(fastconv, "_choose_layout", lambda c, w: layout)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 3, 2))
+    W = rng.standard_normal((3, 4, 4, 4))
+    b = rng.standard_normal(4)
+    gy = rng.standard_normal((2, 4, 6, 4))
+    gradient_check.check_backward(
+        fastconv.deconv4x4s2, (x, W, b), gy, dtype=np.float64, atol=1e-6, rtol=1e-5)
+
+
+def test_without_bias_and_float64():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 2, 4, 4))
+    link = L.Convolution2D(2, 3, 4, 2, 1, nobias=True)
+    link.W.array = link.W.array.astype(np.float64)
+    y = fastconv.conv4x4s2(x, link.W)
+    assert y.dtype == np.float64
+    assert rel_err(y, link(x)) < 1e-12
+
+
+def test_double_backprop_raises_clearly():
+    rng = np.random.default_rng(7)
+    x = chainer.Variable(rng.standard_normal((1, 2, 4, 4)).astype(np.float32))
+    link = L.Convolution2D(2, 3, 4, 2, 1)
+    y = fastconv.conv4x4s2(x, link.W, link.b)
+    with pytest.raises(NotImplementedError, match="double backprop"):
+        chainer.grad([chainer.functions.sum(y * y)], [x], enable_double_backprop=True)
+
+
+def test_bad_shapes_rejected():
+    link = L.Convolution2D(2, 3, 4, 2, 1)
+    with pytest.raises(chainer.utils.type_check.InvalidType):
+        fastconv.conv4x4s2(np.zeros((1, 2, 5, 4), np.float32), link.W, link.b)
+    with pytest.raises(chainer.utils.type_check.InvalidType):
+        fastconv.conv4x4s2(np.zeros((1, 3, 4, 4), np.float32), link.W, link.b)
+
+
+def test_function_for_accepts_only_unet_links():
+    assert fastconv.function_for(L.Convolution2D(2, 3, 4, 2, 1)) is fastconv.conv4x4s2
+    assert fastconv.function_for(L.Deconvolution2D(2, 3, 4, 2, 1)) is fastconv.deconv4x4s2
+    assert fastconv.function_for(L.Convolution2D(2, 3, 3, 1, 1)) is None
+    assert fastconv.function_for(L.Convolution2D(2, 3, 4, 2, 0)) is None
+    assert fastconv.function_for(L.Deconvolution2D(2, 3, 4, 2, 1, outsize=(8, 8))) is None
+    assert fastconv.function_for(L.Convolution2D(None, 3, 4, 2, 1)) is None
+
+
+def _unet_pass(fast, unet, X, Y):
+    model = UNetTrainmodel(unet)
+    model.cleargrads()
+    with fastconv.use_fast_conv(fast), chainer.using_config("train", True):
+        # dropout masks must be identical in both runs
+        np.random.seed(0)
+        mask = unet(X)
+        np.random.seed(0)
+        loss = model(X, Y)
+        loss.backward()
+    grads = {name: p.grad.copy() for name, p in model.namedparams()}
+    return mask.array, float(loss.array), grads
+
+
+def _grad_errors(g_fast, g_plain):
+    """Per-parameter error max|a - b| / (max|b| over the parameter's link).
+
+    The convolution biases feed BatchNorm, so their exact gradient is 0 and
+    the computed one is rounding noise; they are measured against the scale
+    of their link's weight gradient instead of their own.
+    """
+    scale = {}
+    for name, g in g_plain.items():
+        link = name.rsplit("/", 1)[0]
+        scale[link] = max(scale.get(link, 0.0), float(np.abs(g).max()))
+    return {name: float(np.abs(g_fast[name] - g).max()) / scale[name.rsplit("/", 1)[0]]
+            for name, g in g_plain.items()}
+
+
+@pytest.mark.parametrize("dtype, grad_tol", [(np.float64, 1e-5), (np.float32, 1e-4)])
+def test_unet_fast_equals_plain(dtype, grad_tol):
+    """Mask, loss and all 46 parameter gradients agree with the plain links.
+
+    float64 checks the gradients at 1e-5; in float32 twelve layers of
+    rounding in two different summation orders already differ by ~2e-5
+    (plain chainer against itself with another BLAS blocking does too), so
+    float32 gradients get 1e-4 while mask and loss keep 1e-5.
+    """
+    rng = np.random.default_rng(8)
+    with chainer.using_config("dtype", dtype):
+        unet = UNet()
+    X = rng.random((2, 1, 512, 64)).astype(dtype)
+    Y = rng.random((2, 1, 512, 64)).astype(dtype)
+    m_fast, l_fast, g_fast = _unet_pass(True, unet, X, Y)
+    m_plain, l_plain, g_plain = _unet_pass(False, unet, X, Y)
+    assert m_fast.dtype == dtype
+    assert rel_err(m_fast, m_plain) < 1e-5
+    assert abs(l_fast - l_plain) / abs(l_plain) < 1e-5
+    assert set(g_fast) == set(g_plain) and len(g_fast) == 46
+    errors = _grad_errors(g_fast, g_plain)
+    worst = max(errors, key=errors.get)
+    assert errors[worst] < grad_tol, (worst, errors[worst])
+    # and the weight gradients themselves are far from zero
+    assert all(np.abs(g_plain[k]).max() > 0 for k in g_plain if k.endswith("/W"))
+
+
+def test_unet_inference_fast_equals_plain():
+    rng = np.random.default_rng(9)
+    unet = UNet()
+    X = rng.random((1, 1, 512, 128), dtype=np.float32)
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        with fastconv.use_fast_conv(True):
+            fast = unet(X).array
+        with fastconv.use_fast_conv(False):
+            plain = unet(X).array
+    assert rel_err(fast, plain) < 1e-5
+
+
+def _count_calls(monkeypatch):
+    calls = {"conv": 0, "deconv": 0}
+    conv, deconv = fastconv.conv4x4s2, fastconv.deconv4x4s2
+
+    def counting_conv(*a):
+        calls["conv"] += 1
+        return conv(*a)
+
+    def counting_deconv(*a):
+        calls["deconv"] += 1
+        return deconv(*a)
+
+    monkeypatch.setattr(fastconv, "conv4x4s2", counting_conv)
+    monkeypatch.setattr(fastconv, "deconv4x4s2", counting_deconv)
+    return calls
+
+
+def test_switch_really_switches(monkeypatch):
+    calls = _count_calls(monkeypatch)
+    unet = UNet()
+    X = np.zeros((1, 1, 512, 64), np.float32)
+    with chainer.using_config("train", False):
+        with fastconv.use_fast_conv(False):
+            assert not fastconv.fast_conv_enabled()
+            unet(X)
+        assert calls == {"conv": 0, "deconv": 0}
+        with fastconv.use_fast_conv(True):
+            assert fastconv.fast_conv_enabled()
+            unet(X)
+        assert calls == {"conv": 6, "deconv": 6}
+        # a chainer.Variable input also takes the fast path
+        with fastconv.use_fast_conv(True):
+            unet(chainer.Variable(X))
+        assert calls == {"conv": 12, "deconv": 12}
+
+
+def test_switch_plain_call_and_restore():
+    before = fastconv.fast_conv_enabled()
+    try:
+        fastconv.use_fast_conv(False)
+        assert not fastconv.fast_conv_enabled()
+        with fastconv.use_fast_conv(True):
+            assert fastconv.fast_conv_enabled()
+        assert not fastconv.fast_conv_enabled()
+    finally:
+        fastconv.use_fast_conv(before)
+    assert fastconv.fast_conv_enabled() == before
+
+
+@pytest.mark.parametrize("value, expected", [("0", False), ("1", True), ("", True),
+                                             ("off", False)])
+def test_env_var(value, expected, monkeypatch):
+    monkeypatch.setenv("UNETVOCALSEP_FASTCONV", value)
+    assert fastconv._env_default() is expected
+
+
+def test_env_var_bad_value(monkeypatch):
+    monkeypatch.setenv("UNETVOCALSEP_FASTCONV", "maybe")
+    with pytest.raises(ValueError, match="UNETVOCALSEP_FASTCONV"):
+        fastconv._env_default()
+
+
+def test_env_var_read_at_import():
+    import subprocess
+    import sys
+    code = ("from unetvocalsep import fastconv; "
+            "print(fastconv.fast_conv_enabled())")
+    import os
+    env = dict(os.environ, UNETVOCALSEP_FASTCONV="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True, cwd=os.path.dirname(os.path.dirname(
+                             os.path.abspath(__file__))))
+    assert out.stdout.strip() == "False"
+
+
+def test_non_numpy_input_uses_plain_link(monkeypatch):
+    """Anything that is not a NumPy array (e.g. CuPy) goes through the link."""
+    calls = _count_calls(monkeypatch)
+
+    class FakeDeviceArray:
+        pass
+
+    assert not fastconv.is_fast_input(FakeDeviceArray())
+    assert fastconv.is_fast_input(np.zeros(1, np.float32))
+    with fastconv.use_fast_conv(False):
+        assert not fastconv.is_fast_input(np.zeros(1, np.float32))
+    assert calls == {"conv": 0, "deconv": 0}

@@ -1,0 +1,26 @@
+"""The example notebook runs top to bottom and finds real stems."""
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_notebook_runs():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    path = os.path.join(ROOT, "examples", "separate.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": os.path.join(ROOT, "examples")}})
+    client.execute()
+    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "'vocals'" in outputs
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert images, "the spectrogram figure was not drawn"
+    audio = [o for c in nb.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})
+             and "<audio" in o["data"]["text/html"]]
+    assert len(audio) == 3
+    last = nb.cells[-1].outputs[0]["text"]
+    scores = eval(last)  # {'vocals': x, 'accompaniment': y}
+    assert scores["vocals"] > 0 and scores["accompaniment"] > 0

@@ -1,0 +1,266 @@
+"""Separation: library API, the article's exact path, chunking, the CLI and bad input."""
+import errno
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import sdr, toy_stems
+from unetvocalsep import config
+from unetvocalsep.audio import resample, to_mono
+from unetvocalsep.model_io import DEFAULT_MODEL, load_model, save_model
+from unetvocalsep.separate import Separator, compute_mask, main, map_mask, separate
+from unetvocalsep.spectrogram import istft, magphase, stft
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "unetvocalsep.separate", *args],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+def assert_one_line_error(proc):
+    assert proc.returncode != 0
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "error" in lines[0] and "Traceback" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def sep(random_model):
+    return Separator(random_model)
+
+
+def test_separate_function_shapes_and_sum(sep, toy_song):
+    _, v, a, sr = toy_song
+    y = v + a
+    out = separate(y, sr, model=sep)
+    assert set(out) == {"vocals", "accompaniment"}
+    for s in out.values():
+        assert s.shape == y.shape and s.dtype == np.float32
+    # with a soft mask the stems add up to the input, to float precision
+    assert np.max(np.abs(out["vocals"] + out["accompaniment"] - y)) < 1e-5
+    mono = separate(y[0], sr, model=sep)
+    assert mono["vocals"].shape == y[0].shape
+
+
+def _article_path(unet, y, sr, hard=False):
+    """The article's LoadAudio -> ComputeMask -> SaveAudio, written out by hand."""
+    y16 = resample(to_mono(y), sr, 16000)[0]
+    spec = stft(y16)
+    mag, phase = magphase(spec)
+    mask = compute_mask(unet, mag / mag.max(), hard=hard)
+    assert np.all(mask[0] == 0)                      # the DC bin gets mask 0
+    return istft(mag * mask * phase, len(y16)), istft(mag * (1 - mask) * phase, len(y16))
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_sr16k_mono_is_the_article_output(sep, toy_song, tmp_path, hard):
+    path, v, a, sr = toy_song
+    s = Separator(sep.unet, hard_mask=hard)
+    outs = s.separate_file(path, str(tmp_path), bits=32, out_sr=16000, mono=True, progress=False)
+    voc, sr_v = sf.read(outs["vocals"], dtype="float32")
+    acc, _ = sf.read(outs["accompaniment"], dtype="float32")
+    ref_v, ref_a = _article_path(sep.unet, v + a, sr, hard)
+    assert sr_v == 16000 and voc.shape == ref_v.shape
+    np.testing.assert_allclose(voc, ref_v, atol=1e-5)
+    np.testing.assert_allclose(acc, ref_a, atol=1e-5)
+
+
+def test_hard_mask_is_binary():
+    mag = np.random.default_rng(0).random((513, 64)).astype(np.float32)
+    from unetvocalsep.network import UNet
+    m = compute_mask(UNet(), mag, hard=True)
+    assert set(np.unique(m)) <= {0.0, 1.0}
+
+
+def test_map_mask_identity_and_highband():
+    rng = np.random.default_rng(1)
+    mask = rng.random((513, 40)).astype(np.float32)
+    np.testing.assert_array_equal(map_mask(mask, 16000, 40), mask)
+    m44 = map_mask(mask, 44100, 40)
+    n_fft = 2 * round(512 * 44100 / 16000)
+    assert m44.shape == (n_fft // 2 + 1, 40)
+    # at 1 kHz (exactly bin 64 at 16 kHz) the mask is the model's own value, frame 0 too
+    f_bin = 1000 / (44100 / n_fft)
+    i = int(round(f_bin))
+    assert abs(m44[i, 0] - np.interp(i * 44100 / n_fft / 15.625, np.arange(513), mask[:, 0])) < 1e-5
+    top = mask[256:, 0].mean()
+    assert abs(m44[-1, 0] - top) < 1e-5                  # 'average' above 8 kHz
+    assert np.all(map_mask(mask, 44100, 40, highband="zero")[-1] == 0)
+
+
+def test_chunked_equals_one_pass_within_0_1_db():
+    """Cross-faded windows give the same separation quality as one pass."""
+    if not os.path.exists(DEFAULT_MODEL):
+        pytest.fail("the bundled model is missing")
+    unet, _ = load_model()
+    v, a = toy_stems(seconds=24.0, sr=22050, channels=1, seed=3)
+    y = v + a
+    one = Separator(unet).separate(y, 22050)                  # 60 s windows: one pass
+    many = Separator(unet, chunk_seconds=6.0, margin_seconds=2.5,
+                     crossfade_seconds=0.5).separate(y, 22050)  # 4+ windows
+    for name, ref in (("vocals", v), ("accompaniment", a)):
+        d = sdr(ref, many[name]) - sdr(ref, one[name])
+        assert abs(d) < 0.1, (name, d)
+    assert np.max(np.abs(many["vocals"] + many["accompaniment"] - y)) < 1e-5
+    # no click at the joins: the sample-to-sample step is never much larger than in one pass
+    step_many = np.max(np.abs(np.diff(many["vocals"][0])))
+    step_one = np.max(np.abs(np.diff(one["vocals"][0])))
+    assert step_many < 1.2 * step_one + 1e-4
+
+
+def test_windows_cover_input_exactly(sep):
+    sr = 8000
+    for seconds in (0.1, 5.9, 6.0, 6.1, 17.3):
+        y = np.random.default_rng(7).standard_normal((1, int(seconds * sr))).astype(np.float32) * 0.1
+        s = Separator(sep.unet, chunk_seconds=6.0, margin_seconds=2.0, crossfade_seconds=0.5)
+        out = s.separate(y, sr)
+        assert out["vocals"].shape == y.shape
+        assert np.max(np.abs(out["vocals"] + out["accompaniment"] - y)) < 1e-5
+
+
+def test_cli_writes_stems_and_keeps_existing(random_model, toy_song, tmp_path):
+    path, v, a, sr = toy_song
+    out = tmp_path / "sep"
+    proc = run_cli(path, "-o", str(out), "--model", random_model)
+    assert proc.returncode == 0, proc.stderr
+    track = out / "toy song"
+    assert sorted(os.listdir(track)) == ["accompaniment.wav", "vocals.wav"]
+    info = sf.info(str(track / "vocals.wav"))
+    assert info.samplerate == sr and info.channels == 2 and info.frames == v.shape[1]
+    assert "s audio" in proc.stderr                       # progress counts seconds of audio
+    before = (track / "vocals.wav").read_bytes()
+    (track / "vocals.wav").write_bytes(b"user's file")
+    proc = run_cli(path, "-o", str(out), "--model", random_model)
+    assert proc.returncode != 0 and "--overwrite" in proc.stderr
+    assert (track / "vocals.wav").read_bytes() == b"user's file"
+    proc = run_cli(path, "-o", str(out), "--model", random_model, "--overwrite", "--format", "flac")
+    assert proc.returncode == 0
+    assert (track / "vocals.flac").exists()
+    proc = run_cli(path, "-o", str(out), "--model", random_model, "--overwrite")
+    assert proc.returncode == 0 and (track / "vocals.wav").read_bytes() == before
+
+
+def test_cli_never_writes_over_its_input(random_model, toy_song, tmp_path):
+    src = tmp_path / "out" / "vocals"
+    src.mkdir(parents=True)
+    target = src / "vocals.wav"
+    target.write_bytes(open(toy_song[0], "rb").read())
+    before = target.read_bytes()
+    proc = run_cli(str(target), "-o", str(tmp_path / "out"), "--model", random_model, "--overwrite")
+    assert_one_line_error(proc)
+    assert "input" in proc.stderr
+    assert target.read_bytes() == before
+
+
+def test_model_loaded_once_for_many_files(random_model, toy_song, tmp_path, monkeypatch):
+    import unetvocalsep.model_io as mio
+
+    calls = []
+    real = mio.load_model
+    monkeypatch.setattr(mio, "load_model", lambda p=None: calls.append(p) or real(p))
+    files = []
+    for i in range(3):
+        f = tmp_path / f"s{i}.wav"
+        sf.write(str(f), (toy_song[1] + toy_song[2]).T[:22050], 44100)
+        files.append(str(f))
+    assert main([*files, "-o", str(tmp_path / "o"), "--model", random_model, "--no-progress"]) == 0
+    assert len(calls) == 1
+    assert all((tmp_path / "o" / f"s{i}" / "vocals.wav").exists() for i in range(3))
+
+
+def test_very_short_file(random_model, tmp_path):
+    f = tmp_path / "short.wav"
+    y = np.random.default_rng(0).standard_normal((4410, 2)).astype(np.float32) * 0.1
+    sf.write(str(f), y, 44100, subtype="FLOAT")
+    proc = run_cli(str(f), "-o", str(tmp_path / "o"), "--model", random_model, "--bits", "32")
+    assert proc.returncode == 0, proc.stderr
+    voc, _ = sf.read(str(tmp_path / "o" / "short" / "vocals.wav"), dtype="float32")
+    acc, _ = sf.read(str(tmp_path / "o" / "short" / "accompaniment.wav"), dtype="float32")
+    assert voc.shape == y.shape == acc.shape
+    assert np.max(np.abs(voc + acc - y)) < 1e-5
+
+
+@pytest.mark.parametrize("case", ["missing", "not_audio", "empty", "nan", "folder", "too_short"])
+def test_bad_input_one_line(random_model, tmp_path, case):
+    f = tmp_path / "in.wav"
+    if case == "not_audio":
+        f.write_text("hello\n" * 200)
+    elif case == "empty":
+        f.write_bytes(b"")
+    elif case == "nan":
+        y = np.zeros(16000, np.float32)
+        y[5000] = np.nan
+        sf.write(str(f), y, 16000, subtype="FLOAT")
+    elif case == "folder":
+        f.mkdir()
+    elif case == "too_short":
+        sf.write(str(f), np.zeros(3, np.float32), 16000)
+    out = tmp_path / "out"
+    proc = run_cli(str(f), "-o", str(out), "--model", random_model)
+    assert_one_line_error(proc)
+    assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))
+
+
+@pytest.mark.parametrize("case", ["corrupt", "wrong_shape", "missing", "text"])
+def test_bad_model_one_line(toy_song, tmp_path, case):
+    m = tmp_path / "m.npz"
+    if case == "corrupt":
+        m.write_bytes(b"PK\x03\x04" + os.urandom(300))
+    elif case == "wrong_shape":
+        np.savez(str(m), **{"conv1/W": np.zeros((3, 3), np.float32)})
+    elif case == "text":
+        m.write_text("not a model")
+    proc = run_cli(toy_song[0], "-o", str(tmp_path / "o"), "--model", str(m))
+    assert_one_line_error(proc)
+    assert "model" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_unwritable_output_folder(random_model, toy_song, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = run_cli(toy_song[0], "-o", str(blocker / "sub"), "--model", random_model)
+    assert_one_line_error(proc)
+
+
+def test_full_disk_leaves_no_file(random_model, toy_song, tmp_path, monkeypatch, capsys):
+    import unetvocalsep.audio as audio
+
+    def full(self, y):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(audio.AudioWriter, "write", full)
+    rc = main([toy_song[0], "-o", str(tmp_path / "o"), "--model", random_model, "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "no space left" in err.lower() and "Traceback" not in err
+    assert not any(p.is_file() for p in (tmp_path / "o").rglob("*")) if (tmp_path / "o").exists() else True
+
+
+def test_gpu_request_without_gpu_is_clear(random_model, toy_song, tmp_path):
+    import chainer
+    if chainer.backends.cuda.available:
+        pytest.skip("a GPU is present")
+    proc = run_cli(toy_song[0], "-o", str(tmp_path / "o"), "--model", random_model, "--device", "0")
+    assert_one_line_error(proc)
+    assert "GPU" in proc.stderr
+
+
+def test_missing_bundled_model_says_how_to_train(monkeypatch, tmp_path):
+    import unetvocalsep.model_io as mio
+    from unetvocalsep.errors import ModelError
+
+    monkeypatch.setattr(mio, "DEFAULT_MODEL", str(tmp_path / "none.npz"))
+    with pytest.raises(ModelError, match="unetvocalsep.train"):
+        mio.load_model()
+
+
+def test_float16_model_loads(tmp_path):
+    from unetvocalsep.network import UNet
+    u = UNet()
+    save_model(str(tmp_path / "h.npz"), u, dtype="float16")
+    back, cfg = load_model(str(tmp_path / "h.npz"))
+    assert cfg["storage_dtype"] == "float16" and back.conv3.W.dtype == np.float32
+    np.testing.assert_allclose(back.conv3.W.array, u.conv3.W.array, atol=1e-3)

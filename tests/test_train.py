@@ -1,0 +1,117 @@
+"""End to end: a toy corpus -> cache -> Trainer -> model npz + json -> separation."""
+import json
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import toy_stems
+from unetvocalsep import config
+from unetvocalsep.dataset import SpectrogramDataset, article_iterations_per_epoch, cache_folder, make_example, open_track
+from unetvocalsep.errors import UserError
+from unetvocalsep.model_io import load_model
+from unetvocalsep.separate import Separator
+from unetvocalsep.spectrogram import normalise, spectrogram
+from unetvocalsep.train import main, split_validation, train
+
+
+@pytest.fixture(scope="module")
+def toy_corpus(tmp_path_factory):
+    """Five 8 s tracks in the synth layout, and their cache."""
+    root = tmp_path_factory.mktemp("corpus")
+    for i in range(5):
+        v, a = toy_stems(seconds=8.0, sr=22050, channels=2, seed=10 + i)
+        d = root / "raw" / f"track{i}"
+        d.mkdir(parents=True)
+        for name, x in (("mixture", v + a), ("vocals", v), ("accompaniment", a)):
+            sf.write(str(d / f"{name}.wav"), x.T, 22050, subtype="FLOAT")
+    cache = root / "cache"
+    cache_folder(str(root / "raw"), str(cache), progress=False)
+    return root
+
+
+def test_cache_is_the_articles_normalisation(toy_corpus):
+    arr = open_track(str(toy_corpus / "cache" / "track0.npy"))
+    assert isinstance(arr, np.memmap) and arr.dtype == np.float32 and arr.shape[:2] == (3, 513)
+    mix, sr = sf.read(str(toy_corpus / "raw" / "track0" / "mixture.wav"), dtype="float32")
+    voc, _ = sf.read(str(toy_corpus / "raw" / "track0" / "vocals.wav"), dtype="float32")
+    m, _ = spectrogram(mix.T, sr)
+    v, _ = spectrogram(voc.T, sr)
+    np.testing.assert_allclose(arr[0], m / m.max(), atol=1e-6)
+    np.testing.assert_allclose(arr[1], v / m.max(), atol=1e-6)   # same divisor: max of the mix
+    assert arr[0].max() == pytest.approx(1.0)
+
+
+def test_dataset_random_crops(toy_corpus):
+    ds = SpectrogramDataset(str(toy_corpus / "cache"), seed=0)
+    x, y = ds[0]
+    assert x.shape == y.shape == (1, 512, 128) and x.dtype == np.float32
+    arr = open_track(ds.files[0])
+    # the crop is a real window of the cached track, bins 1..512
+    row = arr[0, 1, :]
+    start = int(np.argmin([np.abs(row[s:s + 128] - x[0, 0]).sum() for s in range(arr.shape[2] - 127)]))
+    np.testing.assert_array_equal(arr[0, 1:, start:start + 128], x[0])
+    np.testing.assert_array_equal(arr[1, 1:, start:start + 128], y[0])
+    starts = {int(np.argmax(ds[0][0][0, 5] > -1)) for _ in range(3)}
+    assert len({ds[0][0].tobytes() for _ in range(6)}) > 1         # crops are random
+    frames = sum(open_track(f).shape[2] for f in ds.files)
+    assert article_iterations_per_epoch(ds, 64) == frames // 128 // 64 * 4
+    assert len(ds) == 4 * sum(max(1, open_track(f).shape[2] // 128) for f in ds.files)
+    assert starts
+
+
+def test_split_validation_is_disjoint():
+    files = [f"t{i}.npy" for i in range(10)]
+    tr, va = split_validation(files, 0.2, seed=1)
+    assert len(va) == 2 and not set(tr) & set(va) and sorted(tr + va) == sorted(files)
+
+
+def test_train_save_reload_separate(toy_corpus, tmp_path):
+    out = tmp_path / "result"
+    train(str(toy_corpus / "cache"), out=str(out), val_fraction=0.2, batchsize=4, iteration=40,
+          log_interval=5, snapshot_interval=20, progress=False, seed=0)
+    log = json.load(open(out / "log"))
+    losses = [e["main/loss"] for e in log]
+    assert len(losses) == 8
+    assert np.mean(losses[-2:]) < 0.8 * np.mean(losses[:2]), losses
+    assert any("validation/main/loss" in e for e in log)
+    cfg = json.load(open(out / "unet.json"))
+    assert cfg["iterations"] == 40 and cfg["sr"] == 16000 and cfg["hop"] == 512
+    assert cfg["target"] == "vocal" and cfg["batchsize"] == 4 and cfg["validation_tracks"] == 1
+    assert (out / "snapshot_iter_40").exists()
+    unet, cfg2 = load_model(str(out / "unet.npz"))
+    assert cfg2 == cfg
+    v, a = toy_stems(seconds=3.0, sr=44100, channels=2, seed=99)
+    stems = Separator(str(out / "unet.npz")).separate(v + a, 44100)
+    assert stems["vocals"].shape == (2, 3 * 44100)
+    outs = Separator(unet).separate_file(_write(tmp_path, v + a, 32000), str(tmp_path / "sep"),
+                                         progress=False)
+    info = sf.info(outs["accompaniment"])
+    assert info.samplerate == 32000 and info.channels == 2 and info.frames == 3 * 32000
+    # resume from the snapshot continues the iteration count
+    train(str(toy_corpus / "cache"), out=str(out), val_fraction=0.2, batchsize=4, iteration=45, log_interval=5,
+          snapshot_interval=20, progress=False, resume=str(out / "snapshot_iter_40"))
+    assert json.load(open(out / "unet.json"))["iterations"] == 45
+
+
+def _write(tmp_path, y, sr):
+    from unetvocalsep.audio import resample
+    path = tmp_path / "in32k.wav"
+    sf.write(str(path), resample(y, 44100, sr).T, sr)
+    return str(path)
+
+
+def test_train_cli_errors(tmp_path, capsys):
+    assert main([str(tmp_path / "nothing")]) == 1
+    assert "no such cache" in capsys.readouterr().err
+    assert main([str(tmp_path), "--target", "vocal", "-i", "1"]) == 1
+    assert "no cached tracks" in capsys.readouterr().err
+
+
+def test_make_example_uses_the_mix_maximum():
+    v, a = toy_stems(seconds=2.0, sr=16000, channels=1, seed=1)
+    arr = make_example(v + a, v, 16000)
+    m, _ = spectrogram(v + a, 16000)
+    assert arr[0].max() == pytest.approx(1.0)
+    np.testing.assert_allclose(arr[2], normalise(spectrogram(a, 16000)[0], m.max())[0], atol=1e-6)

@@ -1,0 +1,628 @@
+"""The web demo's job queue: uploads checked, queued, separated in worker threads, expired.
+
+Nothing here imports Flask, so the queue can be used (and tested) on its own.
+
+Layout on disk, one folder per job under ``jobs_dir``::
+
+    <jobs_dir>/<id>/input.<wav|flac|ogg|mp3>   the upload, as sent
+    <jobs_dir>/<id>/vocals.wav                  16-bit, the input's rate and channels
+    <jobs_dir>/<id>/accompaniment.wav
+    <jobs_dir>/<id>/spectrogram.png             mixture spectrogram and vocal mask
+
+``<id>`` is ``secrets.token_hex(16)``; the name the user gave the file is
+kept only in memory, for display and download names, and never reaches the
+file system. Every id from a URL is checked against :data:`ID_RE` and every
+stem against :data:`FILES` before any path is built.
+
+Workers share one :class:`~unetvocalsep.separate.Separator`. Its network
+call (:meth:`Separator.mask16`) is wrapped with a lock, so several workers
+overlap the STFT, resampling and file work but never run the network at the
+same time (chainer links are not documented as thread-safe, and a GPU gains
+nothing from it).
+"""
+import collections
+import contextlib
+import functools
+import logging
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+from .. import config
+from ..errors import AudioError, UserError, describe_os_error
+
+log = logging.getLogger("unetvocalsep.web")
+
+#: A job id: 32 lower-case hex digits (``secrets.token_hex(16)``).
+ID_RE = re.compile(r"^[0-9a-f]{32}$")
+#: libsndfile format name -> file extension of the stored upload.
+INPUT_FORMATS = {"WAV": "wav", "WAVEX": "wav", "FLAC": "flac", "OGG": "ogg", "MP3": "mp3"}
+#: Extension -> mimetype of the stored upload.
+MIMETYPES = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg",
+             "png": "image/png"}
+#: What ``GET /api/jobs/<id>/<stem>`` may serve: stem -> file name (``None``: the upload).
+FILES = {"vocals": "vocals.wav", "accompaniment": "accompaniment.wav",
+         "original": None, "spectrogram": "spectrogram.png"}
+#: Job states.
+STATES = ("queued", "running", "done", "failed")
+
+
+class RequestError(UserError):
+    """An upload refused; carries the HTTP status to answer with.
+
+    Parameters
+    ----------
+    message : str
+    status : int
+    """
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
+
+
+class Job:
+    """One separation job (state only; the work is in :class:`JobManager`).
+
+    Parameters
+    ----------
+    id : str
+    folder : str
+    ext : str
+        Extension of the stored upload (a value of :data:`INPUT_FORMATS`).
+    name : str
+        The user's file name, for display only.
+    duration : float
+        Seconds, from the file header.
+    sr, channels : int
+    """
+
+    def __init__(self, id, folder, ext, name, duration, sr, channels):
+        self.id, self.folder, self.ext, self.name = id, folder, ext, name
+        self.duration, self.sr, self.channels = float(duration), int(sr), int(channels)
+        self.status = "queued"
+        self.seconds_done = 0.0
+        self.error = None
+        self.created = time.time()
+        self.started = self.finished = None
+
+    @property
+    def input_path(self):
+        """Path of the stored upload."""
+        return os.path.join(self.folder, f"input.{self.ext}")
+
+    def path(self, stem):
+        """Path of a served file.
+
+        Parameters
+        ----------
+        stem : str
+            A key of :data:`FILES` (checked by the caller).
+
+        Returns
+        -------
+        str
+        """
+        name = FILES[stem]
+        return self.input_path if name is None else os.path.join(self.folder, name)
+
+    @property
+    def progress(self):
+        """Fraction of the audio separated, 0..1."""
+        if self.status == "done":
+            return 1.0
+        if self.duration <= 0:
+            return 0.0
+        return float(min(1.0, max(0.0, self.seconds_done / self.duration)))
+
+
+class _Progress:
+    """The ``progress`` object :meth:`Separator.stream` updates (like a tqdm bar)."""
+
+    def __init__(self, job):
+        self.job = job
+
+    def update(self, seconds):
+        self.job.seconds_done += float(seconds)
+
+
+# -- the spectrogram picture ---------------------------------------------------------------
+_recorder = threading.local()
+
+
+class MaskRecorder:
+    """Collect the 16 kHz mixture magnitude and mask of each window of a streamed job.
+
+    :meth:`Separator.stream` calls ``mask16`` once per window, in order; the
+    windows start at ``max(0, k * chunk - margin)`` samples. Each window's
+    frames from its own interior on (``k * chunk``) are placed on the global
+    16 kHz frame grid, thinned in time to at most ``max_columns`` columns.
+
+    Parameters
+    ----------
+    separator : Separator
+    sr : int
+        Rate the job streams at.
+    duration : float
+        Seconds (to choose the thinning factor up front).
+    max_columns : int
+    """
+
+    def __init__(self, separator, sr, duration, max_columns=2000):
+        from ..spectrogram import n_frames
+
+        self.sr = sr
+        self.chunk = int(round(separator.chunk_seconds * sr))
+        self.margin = int(round(separator.margin_seconds * sr))
+        total = n_frames(int(round(duration * config.SR)))
+        self.step = max(1, -(-total // max_columns))
+        self.k = 0
+        self.parts = []
+
+    def add(self, mag, mask):
+        """Record window ``k`` (called in order).
+
+        Parameters
+        ----------
+        mag, mask : numpy.ndarray, shape (513, frames16), float32
+        """
+        ws = max(0, self.k * self.chunk - self.margin)
+        frame0 = int(round(ws / self.sr * config.SR / config.HOP))
+        skip = int(round((self.k * self.chunk - ws) / self.sr * config.SR / config.HOP))
+        start = frame0 + skip
+        j0 = (-start) % self.step
+        self.parts.append(((start + j0) // self.step,
+                           mag[:, skip + j0::self.step].copy(), mask[:, skip + j0::self.step].copy()))
+        self.k += 1
+
+    def assemble(self):
+        """The whole track.
+
+        Returns
+        -------
+        mag, mask : numpy.ndarray, shape (513, columns), float32
+            Later windows overwrite the margins of earlier ones.
+        """
+        n = max((s + m.shape[1] for s, m, _ in self.parts), default=0)
+        mag = np.zeros((config.N_BINS + 1, n), dtype=np.float32)
+        mask = np.zeros_like(mag)
+        for s, m, k in self.parts:
+            mag[:, s:s + m.shape[1]] = m
+            mask[:, s:s + k.shape[1]] = k
+        return mag, mask
+
+
+def share_separator(separator):
+    """Make ``separator`` safe for several worker threads (idempotent).
+
+    Wraps the instance's ``mask16`` with a lock and with the hook that feeds
+    the current thread's :class:`MaskRecorder`, if any.
+
+    Parameters
+    ----------
+    separator : Separator
+
+    Returns
+    -------
+    Separator
+        The same object.
+    """
+    if getattr(separator, "_web_shared", False):
+        return separator
+    inner = separator.mask16
+    lock = threading.Lock()
+
+    @functools.wraps(inner)
+    def mask16(y, sr, peak):
+        with lock:
+            mask = inner(y, sr, peak)
+        rec = getattr(_recorder, "current", None)
+        if rec is not None:
+            from ..spectrogram import spectrogram
+
+            mag, _ = spectrogram(y, sr)
+            rec.add(mag, mask)
+        return mask
+
+    separator.mask16 = mask16
+    separator._web_shared = True
+    return separator
+
+
+def render_spectrogram(path, mag, mask, seconds, title=None):
+    """Write the picture: mixture log-magnitude above the vocal mask (matplotlib, Agg).
+
+    Parameters
+    ----------
+    path : str
+        PNG to write (atomically).
+    mag : numpy.ndarray, shape (513, columns)
+        16 kHz mixture magnitude (not normalised).
+    mask : numpy.ndarray, shape (513, columns)
+        Vocal mask, 0..1.
+    seconds : float
+        Length of the audio (x axis).
+    title : str or None
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from ..audio import atomic_path
+
+    db = 20 * np.log10(np.maximum(mag, 1e-10) / max(float(mag.max()), 1e-10))
+    extent = (0, max(seconds, 1e-3), 0, config.SR / 2000)
+    fig = Figure(figsize=(10, 5), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 1, sharex=True)
+    im = axes[0].imshow(db, origin="lower", aspect="auto", extent=extent, cmap="magma",
+                        vmin=-80, vmax=0, interpolation="nearest")
+    axes[0].set_title("Mixture spectrogram (16 kHz, log magnitude)" if title is None else title,
+                      fontsize=10)
+    fig.colorbar(im, ax=axes[0], label="dB")
+    im = axes[1].imshow(mask, origin="lower", aspect="auto", extent=extent, cmap="viridis",
+                        vmin=0, vmax=1, interpolation="nearest")
+    axes[1].set_title("Vocal mask (U-Net output)", fontsize=10)
+    fig.colorbar(im, ax=axes[1], label="mask")
+    for ax in axes:
+        ax.set_ylabel("kHz")
+    axes[1].set_xlabel("time (s)")
+    fig.tight_layout()
+    with atomic_path(path, overwrite=True) as tmp:
+        fig.savefig(tmp, format="png")
+
+
+def separate_job(separator, job):
+    """Do one job: stems next to the input, then the picture.
+
+    Parameters
+    ----------
+    separator : Separator
+        Shared with :func:`share_separator`.
+    job : Job
+        ``job.seconds_done`` is updated as the work goes on.
+    """
+    from ..audio import AudioReader, AudioWriter
+
+    with AudioReader(job.input_path) as reader:
+        peak = separator.track_peak(reader.read, reader.sr)
+    rec = MaskRecorder(separator, job.sr, job.duration)
+    _recorder.current = rec
+    try:
+        with contextlib.ExitStack() as stack:
+            reader = stack.enter_context(AudioReader(job.input_path))
+            writers = [stack.enter_context(AudioWriter(job.path(name), reader.sr, reader.channels,
+                                                       "wav", 16, overwrite=True))
+                       for name in config.STEMS]
+            for blocks in separator.stream(reader.read, reader.sr, peak, _Progress(job)):
+                for w, b in zip(writers, blocks):
+                    w.write(b)
+    finally:
+        _recorder.current = None
+    try:
+        import matplotlib  # noqa: F401  (the picture is optional)
+    except ImportError:
+        log.warning("matplotlib is not installed: no spectrogram picture")
+        return
+    mag, mask = rec.assemble()
+    render_spectrogram(job.path("spectrogram"), mag, mask, job.duration)
+
+
+class JobManager:
+    """Accept uploads, run them in worker threads, delete them when old.
+
+    Parameters
+    ----------
+    separator : Separator
+        Shared by all workers (see :func:`share_separator`).
+    jobs_dir : str or None
+        Where job folders go; a new temporary folder (removed by
+        :meth:`close`) when ``None``.
+    max_seconds : float
+        Longest audio accepted.
+    workers : int
+        Worker threads.
+    keep_minutes : float
+        Finished jobs (and their files) are deleted this long after they end.
+    max_queue : int
+        Most jobs waiting at once; more are refused with 503.
+    janitor_seconds : float or None
+        How often the janitor looks for old jobs; ``min(60, keep / 4)`` when ``None``.
+    process : callable or None
+        ``process(separator, job)``; :func:`separate_job` by default.
+    """
+
+    def __init__(self, separator, jobs_dir=None, max_seconds=600.0, workers=1, keep_minutes=60.0,
+                 max_queue=20, janitor_seconds=None, process=None):
+        if workers < 1:
+            raise UserError("--workers must be at least 1")
+        if not max_seconds > 0 or not keep_minutes > 0 or max_queue < 1:
+            raise UserError("--max-seconds, --keep-minutes and --max-queue must be positive")
+        self.separator = share_separator(separator)
+        self._own_dir = jobs_dir is None
+        if jobs_dir is None:
+            jobs_dir = tempfile.mkdtemp(prefix="unetvocalsep-web-")
+        else:
+            try:
+                os.makedirs(jobs_dir, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"cannot create the jobs folder: {describe_os_error(exc)}") from None
+        self.jobs_dir = os.path.abspath(jobs_dir)
+        self.max_seconds = float(max_seconds)
+        self.keep_seconds = float(keep_minutes) * 60.0
+        self.max_queue = int(max_queue)
+        self.process = process or separate_job
+        self.jobs = {}
+        self.queue = collections.deque()
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self.threads = [threading.Thread(target=self._work, name=f"unetvocalsep-worker-{i}", daemon=True)
+                        for i in range(int(workers))]
+        interval = janitor_seconds if janitor_seconds is not None else min(60.0, self.keep_seconds / 4)
+        self.threads.append(threading.Thread(target=self._janitor, args=(max(0.01, interval),),
+                                             name="unetvocalsep-janitor", daemon=True))
+        for t in self.threads:
+            t.start()
+
+    # -- uploads ------------------------------------------------------------------------
+    def submit(self, stream, filename=""):
+        """Store an upload, check it, and queue a job.
+
+        Parameters
+        ----------
+        stream : file-like
+            The uploaded bytes (``FileStorage.stream`` or any binary file).
+        filename : str
+            The user's name for it; for display only.
+
+        Returns
+        -------
+        Job
+
+        Raises
+        ------
+        RequestError
+            400 for anything that is not wav/flac/ogg/mp3 audio that decodes,
+            is long enough and not longer than ``max_seconds``; 503 when the
+            queue is full.
+        """
+        with self._cond:
+            if len(self.queue) >= self.max_queue:
+                raise RequestError(f"the server is busy ({len(self.queue)} songs waiting); "
+                                   "try again in a few minutes", 503)
+        job_id = secrets.token_hex(16)
+        folder = os.path.join(self.jobs_dir, job_id)
+        os.mkdir(folder, 0o700)
+        try:
+            upload = os.path.join(folder, "upload.part")
+            with open(upload, "wb") as f:
+                shutil.copyfileobj(stream, f, 1 << 20)
+            ext, info = check_upload(upload, self.max_seconds)
+            os.replace(upload, os.path.join(folder, f"input.{ext}"))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        job = Job(job_id, folder, ext, display_name(filename), *info)
+        with self._cond:
+            self.jobs[job_id] = job
+            self.queue.append(job_id)
+            self._cond.notify()
+        log.info("job %s queued: %s, %.1f s", job_id, job.name, job.duration)
+        return job
+
+    def get(self, job_id):
+        """The job with this id, or ``None`` (also for a malformed id).
+
+        Parameters
+        ----------
+        job_id : str
+
+        Returns
+        -------
+        Job or None
+        """
+        if not isinstance(job_id, str) or not ID_RE.match(job_id):
+            return None
+        with self._cond:
+            return self.jobs.get(job_id)
+
+    def queue_position(self, job):
+        """1 for the next job to start, 2 behind it...; 0 when not waiting.
+
+        Parameters
+        ----------
+        job : Job
+
+        Returns
+        -------
+        int
+        """
+        with self._cond:
+            try:
+                return self.queue.index(job.id) + 1
+            except ValueError:
+                return 0
+
+    def status(self, job):
+        """The job's state as a JSON-ready dict (URLs are added by the web layer).
+
+        Parameters
+        ----------
+        job : Job
+
+        Returns
+        -------
+        dict
+        """
+        return {"id": job.id, "name": job.name, "status": job.status,
+                "queue_position": self.queue_position(job), "progress": round(job.progress, 4),
+                "seconds_done": round(min(job.seconds_done, job.duration), 3),
+                "duration": round(job.duration, 3), "sample_rate": job.sr, "channels": job.channels,
+                "error": job.error}
+
+    # -- workers ------------------------------------------------------------------------
+    def _work(self):
+        while True:
+            with self._cond:
+                while not self.queue and not self._stop.is_set():
+                    self._cond.wait()
+                if self._stop.is_set():
+                    return
+                job = self.jobs[self.queue.popleft()]
+                job.status, job.started = "running", time.time()
+            self.run_job(job)
+
+    def run_job(self, job):
+        """Run one job in the calling thread; any error marks it failed.
+
+        Parameters
+        ----------
+        job : Job
+        """
+        try:
+            self.process(self.separator, job)
+        except UserError as exc:
+            job.error = str(exc)
+        except OSError as exc:
+            job.error = describe_os_error(exc)
+        except MemoryError:
+            job.error = "out of memory"
+        except Exception as exc:  # a bug or a broken model: say so, keep serving
+            log.exception("job %s failed", job.id)
+            job.error = f"internal error: {type(exc).__name__}: {exc}"
+        if job.error:  # the user never sees the server's paths
+            job.error = job.error.replace(job.input_path, "the uploaded file").replace(self.jobs_dir, "")
+        with self._cond:
+            job.finished = time.time()
+            job.status = "failed" if job.error else "done"
+        if job.error:
+            log.warning("job %s failed: %s", job.id, job.error)
+        else:
+            log.info("job %s done in %.1f s", job.id, job.finished - job.started)
+
+    # -- clean-up -----------------------------------------------------------------------
+    def cleanup(self, now=None):
+        """Delete the finished jobs older than ``keep_minutes`` and their files.
+
+        Parameters
+        ----------
+        now : float or None
+            ``time.time()`` when ``None``.
+
+        Returns
+        -------
+        list of str
+            The ids deleted.
+        """
+        now = time.time() if now is None else now
+        with self._cond:
+            old = [j for j in self.jobs.values()
+                   if j.finished is not None and now - j.finished >= self.keep_seconds]
+            for j in old:
+                del self.jobs[j.id]
+        for j in old:
+            shutil.rmtree(j.folder, ignore_errors=True)
+            log.info("job %s deleted", j.id)
+        return [j.id for j in old]
+
+    def _janitor(self, interval):
+        while not self._stop.wait(interval):
+            try:
+                self.cleanup()
+            except Exception:  # never let the janitor die
+                log.exception("janitor")
+
+    def close(self, timeout=5.0):
+        """Stop the threads (a running job may finish first) and remove a temporary jobs folder.
+
+        Parameters
+        ----------
+        timeout : float
+            Seconds to wait for each thread.
+        """
+        with self._cond:
+            self._stop.set()
+            self._cond.notify_all()
+        for t in self.threads:
+            if t is not threading.current_thread():
+                t.join(timeout)
+        if self._own_dir:
+            shutil.rmtree(self.jobs_dir, ignore_errors=True)
+
+
+def check_upload(path, max_seconds):
+    """Check a stored upload: a wav/flac/ogg/mp3 that decodes, of an acceptable length.
+
+    Only the header and the first second are decoded; the job decodes the rest.
+
+    Parameters
+    ----------
+    path : str
+    max_seconds : float
+
+    Returns
+    -------
+    ext : str
+        ``'wav'``, ``'flac'``, ``'ogg'`` or ``'mp3'``.
+    info : tuple
+        ``(duration, sr, channels)``.
+
+    Raises
+    ------
+    RequestError
+        400 with a message for the user.
+    """
+    import soundfile as sf
+
+    from ..audio import AudioReader
+    from ..separate import MIN_SECONDS
+
+    if os.path.getsize(path) == 0:
+        raise RequestError("the file is empty")
+    try:
+        fmt = sf.info(path).format
+    except Exception:
+        raise RequestError("not an audio file: upload a wav, flac, ogg or mp3 file") from None
+    ext = INPUT_FORMATS.get(fmt)
+    if ext is None:
+        raise RequestError(f"unsupported audio format {fmt}: upload a wav, flac, ogg or mp3 file")
+    try:
+        with AudioReader(path) as reader:
+            duration, sr, channels = reader.duration, reader.sr, reader.channels
+            first = reader.read(max(1, min(reader.frames, sr)))
+    except AudioError as exc:
+        detail = str(exc).split(f"{path}: ", 1)[-1].replace(path, "the file")
+        raise RequestError(f"the {fmt} audio cannot be decoded: {detail}") from None
+    except Exception as exc:
+        raise RequestError(f"the {fmt} audio cannot be decoded ({type(exc).__name__})") from None
+    if first.shape[1] == 0:
+        raise RequestError("the audio cannot be decoded (no samples)")
+    if duration < MIN_SECONDS:
+        raise RequestError(f"the audio is too short ({duration:.3f} s)")
+    if duration > max_seconds:
+        raise RequestError(f"the audio is too long ({duration:.0f} s); this server accepts "
+                           f"at most {max_seconds:g} s")
+    return ext, (duration, sr, channels)
+
+
+def display_name(filename):
+    """A safe, short display name for a user's file name (never used as a path).
+
+    Parameters
+    ----------
+    filename : str or None
+
+    Returns
+    -------
+    str
+        Letters, digits, ``-``, ``_``, ``.`` and spaces; at most 80 characters;
+        ``'song'`` when nothing is left.
+    """
+    base = re.split(r"[\\/]", filename or "")[-1]
+    base = re.sub(r"[^\w.\- ]+", "_", base).strip(" ._")[:80]
+    return base or "song"
