@@ -50,13 +50,15 @@ extras = {
     "gpu": ["cupy-cuda12x>=14,<15", "numpy>=2"],
     "gpu-numpy1": ["cupy-cuda12x>=13,<14", "numpy>=1.21,<2"],
     "eval": ["museval>=0.4", "fast-bss-eval>=0.1.4", "matplotlib>=3.5"],
-    "web": ["flask>=2.2"],
+    "web": ["flask>=2.2", "matplotlib>=3.5"],
     # ChainerMN ships inside chainer; it needs mpi4py and an MPI library
     # (Debian: openmpi-bin libopenmpi-dev) to build and run it. See docs/DISTRIBUTED.md.
     "mpi": ["mpi4py>=3.1"],
     "plot": ["matplotlib>=3.5"],
     "synth": ["pyworld>=0.3.4", "pretty_midi>=0.2.10", "music21>=8"],
-    "dev": ["pytest>=7", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "matplotlib>=3.5"],
+    # playwright's Python wheel drives the Debian chromium (no browser download).
+    "dev": ["pytest>=7", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "matplotlib>=3.5",
+            "playwright>=1.40"],
 }
 
 setup(

@@ -77,8 +77,8 @@ def test_two_process_naive_training(tmp_path):
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     cmd = [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-n", "2",
            sys.executable, str(wrapper), str(out),
-           cache, "-o", str(out), "--communicator", "naive", "-i", "24", "-b", "2",
-           "--log-interval", "4", "--snapshot-interval", "12", "--val-fraction", "0.34",
+           cache, "-o", str(out), "--communicator", "naive", "-i", "12", "-b", "2",
+           "--log-interval", "3", "--snapshot-interval", "6", "--val-fraction", "0.34",
            "--no-progress"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
@@ -90,28 +90,21 @@ def test_two_process_naive_training(tmp_path):
         if a[key].dtype.kind == "f":
             # parameters by the multi-node optimizer, BN statistics by AllreducePersistent
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    # parameters did change
-    from unetvocalsep.network import UNet
-    import chainer
-
-    np.random.seed(0)
-    fresh = UNet()
-    assert not np.array_equal(a["norm1/gamma"], fresh.norm1.gamma.array)
+    # the parameters did train (gamma starts at 1)
+    assert not np.allclose(a["norm1/gamma"], 1.0)
 
     # rank 0 alone wrote the log, the model and the snapshots
     log = json.loads((out / "log").read_text())
-    assert [e["iteration"] for e in log] == [4, 8, 12, 16, 20, 24]
+    assert [e["iteration"] for e in log] == [3, 6, 9, 12]
     losses = [e["main/loss"] for e in log]
-    print("losses", losses)
     assert losses[-1] < losses[0], losses
     assert any("validation/main/loss" in e for e in log)
     assert (out / "unet.npz").is_file() and (out / "unet.json").is_file()
     cfg = json.loads((out / "unet.json").read_text())
-    assert cfg.get("processes", cfg.get("training", {}).get("processes", 2)) == 2
+    assert cfg["processes"] == 2 and cfg["iterations"] == 12 and cfg["batchsize"] == 2
     assert sorted(p.name for p in out.glob("snapshot_iter_*")) == ["snapshot_iter_12",
-                                                                  "snapshot_iter_24"]
+                                                                  "snapshot_iter_6"]
     assert proc.stdout.count("model written to") == 1
-    del chainer
 
 
 def test_gpu_communicator_without_gpu_is_one_line(tmp_path):

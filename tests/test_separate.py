@@ -12,7 +12,7 @@ from conftest import sdr, toy_stems
 from unetvocalsep import config
 from unetvocalsep.audio import resample, to_mono
 from unetvocalsep.model_io import DEFAULT_MODEL, load_model, save_model
-from unetvocalsep.separate import Separator, compute_mask, main, map_mask, separate
+from unetvocalsep.separate import Separator, compute_mask, main, map_mask, separate, stft_params
 from unetvocalsep.spectrogram import istft, magphase, stft
 
 
@@ -81,7 +81,8 @@ def test_map_mask_identity_and_highband():
     mask = rng.random((513, 40)).astype(np.float32)
     np.testing.assert_array_equal(map_mask(mask, 16000, 40), mask)
     m44 = map_mask(mask, 44100, 40)
-    n_fft = 2 * round(512 * 44100 / 16000)
+    n_fft, hop = stft_params(44100)
+    assert n_fft == 2 * hop and 2822 <= n_fft <= 2822 * 1.03   # 32 ms, an FFT-friendly size
     assert m44.shape == (n_fft // 2 + 1, 40)
     # at 1 kHz (exactly bin 64 at 16 kHz) the mask is the model's own value, frame 0 too
     f_bin = 1000 / (44100 / n_fft)
@@ -264,3 +265,22 @@ def test_float16_model_loads(tmp_path):
     back, cfg = load_model(str(tmp_path / "h.npz"))
     assert cfg["storage_dtype"] == "float16" and back.conv3.W.dtype == np.float32
     np.testing.assert_allclose(back.conv3.W.array, u.conv3.W.array, atol=1e-3)
+
+
+def test_jobs_share_one_model_and_match_serial(random_model, toy_song, tmp_path):
+    files = []
+    for i in range(3):
+        f = tmp_path / f"j{i}.wav"
+        sf.write(str(f), (toy_song[1] + toy_song[2]).T[: 22050 * (i + 1)], 44100, subtype="FLOAT")
+        files.append(str(f))
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    rc = main([*files, str(bad), "-o", str(tmp_path / "par"), "--model", random_model, "-j", "3",
+               "--no-progress", "--bits", "32"])
+    assert rc == 1                                       # the bad file failed, the others went on
+    assert main([*files, "-o", str(tmp_path / "ser"), "--model", random_model,
+                 "--no-progress", "--bits", "32"]) == 0
+    for i in range(3):
+        a, _ = sf.read(str(tmp_path / "par" / f"j{i}" / "vocals.wav"))
+        b, _ = sf.read(str(tmp_path / "ser" / f"j{i}" / "vocals.wav"))
+        np.testing.assert_array_equal(a, b)

@@ -189,6 +189,9 @@ def test_too_large_is_413(make_app, separator):
     assert r.status_code == 413
     assert r.is_json and "too large" in r.json["error"] and "0.05 MB" in r.json["error"]
     assert job_folders(app) == []
+    small, _ = audio_bytes(seconds=0.5, sr=22050, channels=2)   # ~44 kB
+    assert len(small) < 0.05 * 1024 * 1024
+    assert post(app.test_client(), small).status_code == 202
 
 
 def test_not_audio_is_400(client):
@@ -374,7 +377,7 @@ def test_two_workers_give_the_same_stems(make_app, random_model):
     ids = [post(c, data).json["id"] for _ in range(3)]
     jobs = [wait(c, f"/api/jobs/{i}") for i in ids]
     assert all(j["status"] == "done" for j in jobs)
-    outs = [client_bytes for client_bytes in (c.get(j["stems"]["vocals"]).data for j in jobs)]
+    outs = [c.get(j["stems"]["vocals"]).data for j in jobs]
     assert outs[0] == outs[1] == outs[2]
     ref = Separator(random_model).separate(y.T.astype(np.float32), 16000)["vocals"]
     got, _ = sf.read(io.BytesIO(outs[0]), dtype="float32", always_2d=True)
@@ -534,16 +537,19 @@ def test_cli_serves_and_stops(random_model, tmp_path):
                              "--port", "0", "--quiet"],
                             stderr=subprocess.PIPE, text=True)
     try:
-        line = ""
+        lines = []
         end = time.time() + 120
-        while "http://" not in line and time.time() < end:
-            line = proc.stderr.readline()
-            assert line or proc.poll() is None, "server exited"
-        url = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)
+        while not any("http://" in x for x in lines) and time.time() < end:
+            lines.append(proc.stderr.readline())
+            assert lines[-1] or proc.poll() is None, f"server exited: {lines}"
+        jobs_dir = re.search(r"results in (\S+) \(deleted on exit\)", "".join(lines)).group(1)
+        url = re.search(r"http://127\.0\.0\.1:\d+/", lines[-1]).group(0)
         with urllib.request.urlopen(url, timeout=30) as r:
             assert r.status == 200 and b'id="drop"' in r.read()
-        proc.send_signal(signal.SIGINT)
+        assert os.path.isdir(jobs_dir)
+        proc.send_signal(signal.SIGTERM)     # like Ctrl-C: stops cleanly
         assert proc.wait(60) == 0
+        assert not os.path.exists(jobs_dir)
     finally:
         if proc.poll() is None:
             proc.kill()

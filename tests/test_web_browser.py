@@ -4,6 +4,10 @@ Needs Playwright for Python (``pip install playwright``; its own browser
 download is not used) and a Chromium (Debian: ``apt-get install chromium``;
 another one can be named with ``UNETVOCALSEP_CHROMIUM``). Skipped when either
 is missing.
+
+``UNETVOCALSEP_WEB_SCREENSHOT=docs/web-screenshot.png`` keeps a copy of the
+screenshot; ``UNETVOCALSEP_WEB_MODEL=PATH`` uses that model instead of a
+random one.
 """
 import base64
 import io
@@ -11,7 +15,6 @@ import os
 import shutil
 import threading
 
-import numpy as np
 import pytest
 
 pytest.importorskip("flask")
@@ -74,7 +77,9 @@ def server(random_model, tmp_path):
 
     from unetvocalsep.web import EXTENSION_KEY, create_app
 
-    app = create_app(model=random_model, jobs_dir=str(tmp_path / "jobs"))
+    # UNETVOCALSEP_WEB_MODEL: a trained model, for a screenshot that shows a real mask
+    model = os.environ.get("UNETVOCALSEP_WEB_MODEL") or random_model
+    app = create_app(model=model, jobs_dir=str(tmp_path / "jobs"))
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
@@ -137,13 +142,16 @@ def test_drop_a_song_and_play_the_stems(server, tmp_path):
             shot = tmp_path / "web.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
+            if os.environ.get("UNETVOCALSEP_WEB_SCREENSHOT"):   # e.g. docs/web-screenshot.png
+                shutil.copyfile(shot, os.environ["UNETVOCALSEP_WEB_SCREENSHOT"])
 
             # 2. the file picker, with a 2 s mono flac: the page starts over
             path = tmp_path / "other.flac"
             path.write_bytes(song(2.0, 44100, 1, "FLAC", "PCM_16", seed=1))
+            page.evaluate("() => { window.states = []; }")
             page.set_input_files("#file", str(path))
-            page.wait_for_function("() => document.body.dataset.state === 'uploading'", timeout=30_000)
-            page.wait_for_function("() => document.body.dataset.state === 'done'", timeout=120_000)
+            page.wait_for_function("() => window.states.includes('done')", timeout=120_000)
+            assert page.evaluate("window.states")[0] == "uploading"
             assert page.text_content("#file-name") == "other.flac"
             check_players(page, 2.0)
 

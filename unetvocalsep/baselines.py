@@ -198,8 +198,8 @@ def repet_sim(mixture, sr, width_seconds=2.0, margin_i=2.0, margin_v=10.0, power
     for y in x:
         spec = librosa.stft(y, n_fft=n_fft, hop_length=hop_length)
         s_full, phase = librosa.magphase(spec)
-        # nn_filter needs at least 2 * width + 1 frames to find a neighbour
-        width_c = max(1, min(width, (s_full.shape[1] - 2) // 2))
+        # nn_filter needs more than 2 * width + 1 frames (short inputs: a narrower width)
+        width_c = max(1, min(width, (s_full.shape[1] - 1) // 2 - 1))
         s_filter = librosa.decompose.nn_filter(s_full, aggregate=np.median, metric="cosine",
                                                width=width_c)
         s_filter = np.minimum(s_full, s_filter)

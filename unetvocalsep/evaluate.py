@@ -40,7 +40,6 @@ import math
 import os
 import sys
 import time
-from collections import namedtuple
 
 import numpy as np
 
@@ -60,12 +59,6 @@ METRICS = ("SDR", "SIR", "SAR", "ISR")
 #: Columns of summary.csv.
 CSV_COLUMNS = ("method", "rate", "track", "target", "SDR", "SIR", "SAR", "ISR", "NSDR",
                "seconds", "duration")
-#: Instruments whose MedleyDB stems count as vocals.
-MEDLEYDB_VOCALS = frozenset({
-    "female singer", "male singer", "male rapper", "female rapper", "male speaker",
-    "female speaker", "vocalists", "choir", "beatboxing"})
-
-_STEMS_4 = ("drums", "bass", "other")
 
 
 # -- metrics --------------------------------------------------------------------------------
@@ -213,8 +206,9 @@ def bss_eval_v3(references, estimates):
     keep = [j for j in range(ref.shape[0]) if np.any(ref[j])]
     if keep:
         e = _dither_silent(est[keep][:, None, :])[:, 0, :]
-        res = fast_bss_eval.bss_eval_sources(ref[keep], e, filter_length=512,
-                                             compute_permutation=False)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            res = fast_bss_eval.bss_eval_sources(ref[keep], e, filter_length=512,
+                                                 compute_permutation=False)
         for o, v in zip(out, res[:3]):
             v = np.asarray(v, dtype=np.float64)
             o[keep] = np.where(np.isfinite(v), v, np.nan)
@@ -247,249 +241,160 @@ def nsdr(references, estimates, mixture, mixture_sdr=None):
 
 
 # -- datasets -------------------------------------------------------------------------------
-#: One track of a dataset: its name, the reader to use and the files it needs.
-Track = namedtuple("Track", "name dataset files")
-
-
-def _audio_file(folder, stem):
-    for ext in (".wav", ".flac", ".WAV", ".FLAC"):
-        path = os.path.join(folder, stem + ext)
-        if os.path.isfile(path):
-            return path
-    return None
-
-
-def _need_dir(path, what):
-    if not os.path.isdir(path):
-        raise UserError(f"not a {what} folder: {path} does not exist")
-    return path
-
-
-def _musdb_split(names, split):
-    """Apply musdb's train/valid division to the names of the train folder."""
-    if split not in ("train", "valid"):
-        return names
-    try:
-        import musdb
-        import yaml
-
-        with open(os.path.join(os.path.dirname(musdb.__file__), "configs", "mus.yaml")) as f:
-            valid = set(yaml.safe_load(f)["validation_tracks"])
-    except Exception:
-        raise UserError("--split train/valid needs the musdb package (pip install museval)") from None
-    return [n for n in names if (n in valid) == (split == "valid")]
-
-
-def list_tracks(dataset, root, split="test"):
-    """The tracks of a dataset, sorted by name.
+def list_tracks(dataset, root, split=None):
+    """The tracks of a dataset, found by :func:`unetvocalsep.prepare.read_dataset`.
 
     Parameters
     ----------
     dataset : {'musdb18', 'musdb18hq', 'dsd100', 'ikala', 'medleydb', 'folder'}
-        ``folder``: ``ROOT/<track>/{mixture,vocals,accompaniment}.wav`` (what
-        ``python -m unetvocalsep.synth`` writes; the mixture is
-        ``vocals + accompaniment`` when missing). ``musdb18hq``:
-        ``ROOT/<split>/<track>/{mixture,drums,bass,other,vocals}.wav``.
-        ``musdb18``: ``ROOT/<split>/<track>.stem.mp4``. ``dsd100``:
-        ``ROOT/{Mixtures,Sources}/{Dev,Test}/<track>/``. ``ikala``:
-        ``ROOT/Wavfile/*.wav`` (left accompaniment, right vocals).
-        ``medleydb``: ``ROOT/Audio/<Track>/`` with its metadata YAML; tracks
-        without vocal stems are left out.
+        Layouts and stem rules as in :mod:`unetvocalsep.prepare` (``folder``:
+        ``ROOT/<track>/{mixture,vocals,accompaniment}.wav``, what
+        ``python -m unetvocalsep.synth`` writes).
     root : str
-    split : {'test', 'train', 'valid'}
-        MUSDB18 / MUSDB18-HQ: ``valid`` is musdb's 14 validation tracks and
-        ``train`` the other 86; DSD100: ``test`` -> ``Test``, ``train`` ->
-        ``Dev``. Ignored by the other datasets.
+    split : str or None
+        MUSDB18 / MUSDB18-HQ / DSD100 subset (see
+        :data:`unetvocalsep.prepare.SPLITS`); ``None``: ``test``. Not used
+        by the other datasets.
 
     Returns
     -------
-    list of Track
+    list of unetvocalsep.prepare.Track
+        Without the tracks ``prepare`` skips (instrumental MedleyDB tracks).
 
     Raises
     ------
     UserError
         If ``root`` does not hold a dataset of that kind.
     """
-    root = os.fspath(root)
-    if not os.path.isdir(root):
-        raise UserError(f"dataset root is not a folder: {root}")
-    if split not in ("test", "train", "valid"):
-        raise UserError(f"unknown split {split!r} (test, train or valid)")
-    tracks = []
-    if dataset == "folder":
-        for name in sorted(os.listdir(root)):
-            d = os.path.join(root, name)
-            files = {s: _audio_file(d, s) for s in ("mixture", "vocals", "accompaniment")}
-            if os.path.isdir(d) and files["vocals"] and files["accompaniment"]:
-                tracks.append(Track(name, dataset, files))
-        expected = "ROOT/<track>/{mixture,vocals,accompaniment}.wav"
-    elif dataset == "musdb18hq":
-        d = _need_dir(os.path.join(root, "test" if split == "test" else "train"), "MUSDB18-HQ split")
-        names = [n for n in sorted(os.listdir(d))
-                 if all(_audio_file(os.path.join(d, n), s) for s in ("mixture", "vocals") + _STEMS_4)]
-        for name in _musdb_split(names, split):
-            folder = os.path.join(d, name)
-            tracks.append(Track(name, dataset, {s: _audio_file(folder, s)
-                                                for s in ("mixture", "vocals") + _STEMS_4}))
-        expected = f"ROOT/{split}/<track>/{{mixture,drums,bass,other,vocals}}.wav"
-    elif dataset == "musdb18":
-        d = _need_dir(os.path.join(root, "test" if split == "test" else "train"), "MUSDB18 split")
-        names = [f[:-len(".stem.mp4")] for f in sorted(os.listdir(d)) if f.endswith(".stem.mp4")]
-        for name in _musdb_split(names, split):
-            tracks.append(Track(name, dataset, {"stems": os.path.join(d, name + ".stem.mp4")}))
-        expected = f"ROOT/{split}/<track>.stem.mp4"
-    elif dataset == "dsd100":
-        part = "Test" if split == "test" else "Dev"
-        mixes = _need_dir(os.path.join(root, "Mixtures", part), "DSD100 Mixtures")
-        sources = os.path.join(root, "Sources", part)
-        for name in sorted(os.listdir(mixes)):
-            files = {"mixture": _audio_file(os.path.join(mixes, name), "mixture")}
-            files.update({s: _audio_file(os.path.join(sources, name), s) for s in ("vocals",) + _STEMS_4})
-            if all(files.values()):
-                tracks.append(Track(name, dataset, files))
-        expected = f"ROOT/Mixtures/{part}/<track>/mixture.wav and ROOT/Sources/{part}/<track>/*.wav"
-    elif dataset == "ikala":
-        d = os.path.join(root, "Wavfile")
-        d = d if os.path.isdir(d) else root
-        for f in sorted(os.listdir(d)):
-            if f.lower().endswith(".wav"):
-                tracks.append(Track(os.path.splitext(f)[0], dataset, {"stereo": os.path.join(d, f)}))
-        expected = "ROOT/Wavfile/<id>.wav"
-    elif dataset == "medleydb":
-        tracks = _medleydb_tracks(root)
-        expected = "ROOT/Audio/<Track>/<Track>_STEMS/ and a <Track>_METADATA.yaml with vocal stems"
-    else:
+    from . import prepare
+
+    if dataset not in DATASETS:
         raise UserError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    if dataset in prepare.SPLITS:
+        split = split or "test"
+    elif split not in (None, "test"):
+        raise UserError(f"--split applies to {', '.join(sorted(prepare.SPLITS))} only, not {dataset}")
+    else:
+        split = None
+    tracks = [t for t in prepare.read_dataset(dataset, os.fspath(root), split) if t.load is not None]
     if not tracks:
-        raise UserError(f"no {dataset} tracks found under {root} (expected {expected})")
+        raise UserError(f"no {dataset} tracks with vocals under {root}")
     return tracks
 
 
-def _medleydb_tracks(root):
-    try:
-        import yaml
-    except ImportError:
-        raise UserError("reading MedleyDB needs PyYAML (pip install pyyaml)") from None
-    audio = _need_dir(os.path.join(root, "Audio"), "MedleyDB Audio")
-    tracks = []
-    for name in sorted(os.listdir(audio)):
-        folder = os.path.join(audio, name)
-        meta = [os.path.join(folder, f"{name}_METADATA.yaml"),
-                os.path.join(root, "Metadata", f"{name}_METADATA.yaml")]
-        meta = next((m for m in meta if os.path.isfile(m)), None)
-        if not os.path.isdir(folder) or meta is None:
-            continue
-        try:
-            with open(meta) as f:
-                info = yaml.safe_load(f) or {}
-        except Exception as exc:
-            print(f"unetvocalsep.evaluate: warning: skipped {name}: bad metadata {meta}: {exc}",
-                  file=sys.stderr)
-            continue
-        if str(info.get("instrumental", "no")).lower() in ("yes", "true"):
-            continue
-        stem_dir = os.path.join(folder, info.get("stem_dir") or f"{name}_STEMS")
-        vocals, others = [], []
-        for stem in (info.get("stems") or {}).values():
-            path = os.path.join(stem_dir, stem.get("filename", ""))
-            inst = stem.get("instrument")
-            insts = inst if isinstance(inst, list) else [inst]
-            (vocals if any(str(i).lower() in MEDLEYDB_VOCALS for i in insts) else others).append(path)
-        if vocals and others:
-            tracks.append(Track(name, "medleydb", {"vocals": tuple(vocals), "others": tuple(others)}))
-    return tracks
+def _load_stems_multichannel(mixture=None, vocals=(), accompaniment=None):
+    """:func:`unetvocalsep.prepare.load_stems` without the downmix (same rules)."""
+    from . import prepare
+
+    vocals = list(vocals)
+    acc = list(accompaniment) if accompaniment is not None else None
+    paths = ([mixture] if mixture else []) + vocals + (acc or [])
+    arrays, rates = [], set()
+    for path in paths:
+        y, sr = prepare._load(path, mono=False)
+        arrays.append(y)
+        rates.add(sr)
+    if len(rates) > 1:
+        raise prepare.TrackError(f"sample rates differ ({', '.join(map(str, sorted(rates)))} Hz)")
+    sr = rates.pop()
+    arrays = _match_channels(arrays)
+    arrays, _ = prepare.match_lengths(arrays, sr, ", ".join(os.path.basename(p) for p in paths))
+    mix = arrays.pop(0) if mixture else None
+    voc = np.sum(arrays[:len(vocals)], axis=0, dtype=np.float32)
+    if acc is None:
+        accomp = mix - voc
+    elif acc:
+        accomp = np.sum(arrays[len(vocals):], axis=0, dtype=np.float32)
+    else:
+        accomp = np.zeros_like(voc)
+    if mix is None:
+        mix = voc + accomp
+    return mix, voc, accomp, sr
 
 
-def _load_sum(paths):
-    """Sum of several stems (mono stems are spread over the channels of the others)."""
-    from .audio import load_audio
+def _load_musdb_multichannel(path):
+    """A MUSDB18 ``.stem.mp4`` in stereo: mixture = stream 0, vocals = 4, accompaniment = 1+2+3."""
+    from . import prepare
 
-    total, sr = None, None
-    for p in paths:
-        y, s = load_audio(p)
-        if sr is not None and s != sr:
-            raise AudioError(f"stems at different sample rates ({sr} and {s} Hz): {p}")
-        sr = s
-        if total is None:
-            total = y
-            continue
-        if y.shape[0] != total.shape[0]:
-            if y.shape[0] == 1:
-                y = np.repeat(y, total.shape[0], axis=0)
-            elif total.shape[0] == 1:
-                total = np.repeat(total, y.shape[0], axis=0)
-            else:
-                raise AudioError(f"stems with different channel counts: {p}")
-        n = max(total.shape[1], y.shape[1])
-        total = _fit_length(total, n) + _fit_length(y, n)
-    return np.asarray(total, dtype=np.float32), sr
+    if not os.path.isfile(path):
+        raise prepare.TrackError(f"missing file {path}")
+    streams = prepare.probe_streams(path)
+    if len(streams) < len(prepare.MUSDB_STREAMS):
+        raise prepare.TrackError(f"{path} has {len(streams)} audio streams, a MUSDB18 stem file has 5")
+    sr = streams[0][0]
+    arrays = [_decode_stereo(path, i, sr) for i in range(len(prepare.MUSDB_STREAMS))]
+    arrays, _ = prepare.match_lengths(arrays, sr, "streams")
+    mix, drums, bass, other, voc = arrays
+    return mix, voc, drums + bass + other, sr
+
+
+def _decode_stereo(path, index, sr):
+    import subprocess
+
+    from . import prepare
+
+    cmd = [prepare._ffmpeg("ffmpeg"), "-nostdin", "-v", "error", "-i", path, "-map", f"0:a:{index}",
+           "-f", "f32le", "-acodec", "pcm_f32le", "-ac", "2", "-ar", str(sr), "-"]
+    res = subprocess.run(cmd, capture_output=True)
+    y = np.frombuffer(res.stdout, dtype="<f4")
+    if res.returncode != 0 or y.size < 2:
+        raise prepare.TrackError(f"cannot decode stream {index} of {path}")
+    return np.ascontiguousarray(y[: y.size // 2 * 2].reshape(-1, 2).T)
+
+
+def _match_channels(arrays):
+    """Spread mono arrays over the channels of the others."""
+    c = max(a.shape[0] for a in arrays)
+    out = []
+    for a in arrays:
+        if a.shape[0] != c:
+            if a.shape[0] != 1:
+                raise AudioError(f"files with {a.shape[0]} and {c} channels in one track")
+            a = np.repeat(a, c, axis=0)
+        out.append(a)
+    return out
 
 
 def load_track(track):
-    """Read a track's mixture and references.
+    """Read a track's mixture and references with all their channels, at their own rate.
+
+    The readers of :mod:`unetvocalsep.prepare` mix everything down to mono
+    (the network's input); here the same files and the same stem rules are
+    read without the downmix, so that the ``full`` rate is scored on the
+    original channels. iKala clips give one channel per source.
 
     Parameters
     ----------
-    track : Track
+    track : unetvocalsep.prepare.Track
 
     Returns
     -------
     mixture, vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
-        Same shape; cut to the shortest of the files.
+        Same shape.
     sr : int
     """
-    from .audio import load_audio
+    import functools
 
-    f = track.files
-    if track.dataset == "musdb18":
-        try:
-            import stempeg
-        except ImportError:
-            raise UserError("reading MUSDB18 .stem.mp4 needs stempeg and ffmpeg "
-                            "(pip install 'unetvocalsep[eval]')") from None
-        try:
-            stems, sr = stempeg.read_stems(f["stems"], dtype=np.float32)
-        except Exception as exc:
-            raise AudioError(f"cannot decode {f['stems']}: {exc}") from None
-        stems = np.transpose(stems, (0, 2, 1))
-        mix, vocals, acc = stems[0], stems[4], stems[1] + stems[2] + stems[3]
-        sr = int(sr)
-    elif track.dataset == "ikala":
-        y, sr = load_audio(f["stereo"])
-        if y.shape[0] != 2:
-            raise AudioError(f"iKala clips are stereo (left accompaniment, right vocals): {f['stereo']}")
-        acc, vocals = y[:1], y[1:]
-        mix = acc + vocals
-    elif track.dataset == "medleydb":
-        vocals, sr = _load_sum(f["vocals"])
-        acc, sr2 = _load_sum(f["others"])
-        if sr2 != sr:
-            raise AudioError(f"stems of {track.name} are at different sample rates")
-        n = min(vocals.shape[1], acc.shape[1])
-        vocals, acc = vocals[:, :n], acc[:, :n]
-        mix = vocals + acc
-    else:
-        vocals, sr = load_audio(f["vocals"])
-        if "accompaniment" in f:
-            acc, sr2 = load_audio(f["accompaniment"])
-        else:
-            acc, sr2 = _load_sum([f[s] for s in _STEMS_4])
-        if f.get("mixture"):
-            mix, sr3 = load_audio(f["mixture"])
-        else:
-            n = min(vocals.shape[1], acc.shape[1])
-            mix, sr3 = vocals[:, :n] + acc[:, :n], sr
-        if not sr == sr2 == sr3:
-            raise AudioError(f"files of track {track.name} have different sample rates")
-    arrays = [np.atleast_2d(np.asarray(x, dtype=np.float32)) for x in (mix, vocals, acc)]
-    channels = {a.shape[0] for a in arrays}
-    if len(channels) > 1:
-        raise AudioError(f"files of track {track.name} have different channel counts")
+    from . import prepare
+
+    load = track.load
+    if load is None:
+        raise UserError(f"track skipped: {track.info.get('skip', 'no loader')}")
+    if isinstance(load, functools.partial) and load.func is prepare.load_stems:
+        mix, voc, acc, sr = _load_stems_multichannel(*load.args, **load.keywords)
+    elif isinstance(load, functools.partial) and load.func is prepare.load_musdb_stem:
+        mix, voc, acc, sr = _load_musdb_multichannel(*load.args, **load.keywords)
+    else:   # iKala (one channel per source) and anything else: the reader's own arrays
+        stems = load()
+        mix, voc, acc, sr = stems.mixture, stems.vocals, stems.accompaniment, stems.sr
+        if voc is None:
+            raise UserError("no isolated vocals to score against")
+    arrays = _match_channels([np.atleast_2d(np.asarray(x, dtype=np.float32)) for x in (mix, voc, acc)])
     n = min(a.shape[1] for a in arrays)
-    if n < sr * 0.1:
-        raise AudioError(f"track {track.name} is too short ({n / sr:.2f} s)")
-    mix, vocals, acc = (a[:, :n] for a in arrays)
-    return mix, vocals, acc, int(sr)
+    if n < 0.1 * sr:
+        raise AudioError(f"track too short ({n / sr:.2f} s)")
+    mix, voc, acc = (np.ascontiguousarray(a[:, :n]) for a in arrays)
+    return mix, voc, acc, int(sr)
 
 
 # -- one track ------------------------------------------------------------------------------
@@ -807,7 +712,7 @@ def _track_job(track, methods, rates, results_dir, overwrite, separator=None):
         return track.name, [], f"{type(exc).__name__}: {exc}"
 
 
-def evaluate_dataset(dataset, root, split="test", methods=METHODS, rates=RATES, model=None,
+def evaluate_dataset(dataset, root, split=None, methods=METHODS, rates=RATES, model=None,
                      results_dir="results", jobs=1, device=-1, max_tracks=None, overwrite=False,
                      progress=True, separator_kwargs=None, on_error=None):
     """Evaluate every track of a dataset; results are cached under ``results_dir``.
@@ -1083,8 +988,9 @@ def get_parser():
                     "summary.csv, summary.md and boxplot.png; finished results are reused.")
     p.add_argument("dataset", choices=DATASETS, help="dataset layout of ROOT")
     p.add_argument("root", metavar="ROOT", help="dataset folder")
-    p.add_argument("--split", default="test", choices=["test", "train", "valid"],
-                   help="MUSDB18(-HQ)/DSD100 subset (default: test)")
+    p.add_argument("--split", default=None,
+                   help="MUSDB18(-HQ): test, train, valid, train+valid, all; DSD100: test, dev, "
+                        "all (default: test)")
     p.add_argument("--model", default=None, help="model npz (default: the bundled model)")
     p.add_argument("--method", action="append", choices=METHODS, dest="methods",
                    help="method to run; repeat for several (default: all)")

@@ -206,7 +206,12 @@ def write_track(out_dir, track, overwrite=False):
             os.replace(tmp, final)
             shutil.rmtree(trash, ignore_errors=True)
         else:
-            os.replace(tmp, final)
+            try:
+                os.replace(tmp, final)
+            except OSError as exc:  # appeared meanwhile: never replace it silently
+                if os.path.isdir(final):
+                    raise UserError(f"{final} exists (use --overwrite to replace it)") from exc
+                raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -217,8 +222,18 @@ def _job(args):
     out_dir, seed, index, seconds, cache_dir, klettres_dir, soundfonts, overwrite, checked = args
     track = generate_track(seed, index, seconds, cache_dir, klettres_dir, soundfonts,
                            _checked=checked)
+    name = track["meta"]["name"]
+    if not overwrite and _complete(os.path.join(out_dir, name)):
+        return name  # another run on the same folder made it meanwhile (same bytes)
     write_track(out_dir, track, overwrite=overwrite)
-    return track["meta"]["name"]
+    return name
+
+
+def _mp_context():
+    """Worker processes are spawned, not forked: a fork of a process that has
+    already run FluidSynth/OpenBLAS threads (a notebook, pytest) can deadlock."""
+    import multiprocessing
+    return multiprocessing.get_context("spawn")
 
 
 def _warm_cache(syllables, cache_dir, jobs):
@@ -227,7 +242,7 @@ def _warm_cache(syllables, cache_dir, jobs):
     paths = [p for _, p in syllables]
     if jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(jobs) as ex:
+        with ProcessPoolExecutor(jobs, mp_context=_mp_context()) as ex:
             list(ex.map(voice.analyse_syllable, paths, [cache_dir] * len(paths),
                         chunksize=8))
     else:
@@ -297,7 +312,7 @@ def generate_corpus(out_dir, tracks, seconds, seed, jobs=1, overwrite=False,
                  checked) for i in todo]
         if jobs > 1 and len(todo) > 1:
             from concurrent.futures import ProcessPoolExecutor, as_completed
-            with ProcessPoolExecutor(min(jobs, len(todo))) as ex:
+            with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=_mp_context()) as ex:
                 futures = [ex.submit(_job, a) for a in args]
                 try:
                     for fut in as_completed(futures):

@@ -83,7 +83,8 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=50, max_
                          keep_minutes=keep_minutes, max_queue=max_queue,
                          janitor_seconds=janitor_seconds)
     app = flask.Flask(__name__, static_folder="static", template_folder="templates")
-    app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1024 * 1024)
+    # the limit is on the file; the multipart envelope around it gets 64 KiB more
+    app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1024 * 1024) + 65536
     app.json.sort_keys = False
     app.extensions[EXTENSION_KEY] = manager
 

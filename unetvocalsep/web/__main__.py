@@ -9,7 +9,9 @@ Examples
 """
 import argparse
 import logging
+import signal
 import sys
+import threading
 
 from ..errors import UserError, run_cli
 
@@ -64,11 +66,18 @@ def _main(argv):
                      max_seconds=args.max_seconds, workers=args.workers,
                      keep_minutes=args.keep_minutes, device=device, max_queue=args.max_queue)
     manager = app.extensions[EXTENSION_KEY]
+    old_handler = None
     try:
         server = make_server(args.host, args.port, app, threaded=True)
         host = f"[{args.host}]" if ":" in args.host else args.host
+        where = (f"{manager.jobs_dir} (deleted on exit)" if args.jobs_dir is None
+                 else manager.jobs_dir)
+        print(f"uploads and results in {where}", file=sys.stderr)
         print(f"unetvocalsep web demo on http://{host}:{server.server_port}/ "
               "(Ctrl-C to stop)", file=sys.stderr, flush=True)
+        if threading.current_thread() is threading.main_thread():
+            # `kill` (SIGTERM) stops the server as cleanly as Ctrl-C
+            old_handler = signal.signal(signal.SIGTERM, _interrupt)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -76,8 +85,14 @@ def _main(argv):
         finally:
             server.server_close()
     finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
         manager.close()
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv=None):
