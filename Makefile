@@ -8,7 +8,7 @@ EXTRAS ?= dev,eval,web,mpi,plot,synth
 comma := ,
 STAMP = $(VENV)/.installed-$(subst $(comma),_,$(EXTRAS))
 
-.PHONY: install demo test clean
+.PHONY: install sysdeps demo test clean
 
 $(STAMP): setup.py scripts/make-venv.sh
 	scripts/make-venv.sh "$(PYTHON)" "$(VENV)" '$(NUMPY)' '$(EXTRAS)'
@@ -20,7 +20,13 @@ demo:
 	$(MAKE) install EXTRAS=plot
 	$(VENV)/bin/python -m unetvocalsep.separate examples/example.wav -o separated --overwrite
 
-test: install
+# Debian packages for the synthetic corpus, MPI and browser tests (root or sudo).
+sysdeps:
+	@if [ "$$(id -u)" = 0 ]; then bash scripts/install-system-deps.sh; \
+	elif command -v sudo >/dev/null; then sudo bash scripts/install-system-deps.sh; \
+	else echo "not root: Debian packages not installed; tests needing them are skipped"; fi
+
+test: sysdeps install
 	$(VENV)/bin/python -m pytest -q tests
 
 clean:

@@ -132,3 +132,12 @@ def test_communicator_choices_in_help():
     assert set(COMMUNICATORS) >= {"naive", "flat", "pure_nccl"}
     with pytest.raises(SystemExit):
         get_parser().parse_args(["cache", "--communicator", "bogus"])
+
+
+@pytest.mark.parametrize("spec,gpu", [(-1, False), ("-1", False), (None, False), ("cpu", False),
+                                      ("@numpy", False), (0, True), ("1", True),
+                                      ("@cupy:0", True), ("cuda:2", True)])
+def test_wants_gpu(spec, gpu):
+    from unetvocalsep.train import wants_gpu
+
+    assert wants_gpu(spec) is gpu

@@ -27,6 +27,7 @@ short input gives exactly the article's output.
 """
 import contextlib
 import os
+import threading
 import time
 
 import numpy as np
@@ -197,6 +198,7 @@ class Separator:
         #: Seconds spent per stage (decode, resample, stft, network, istft, encode), summed
         #: over every call; reset it to measure one run.
         self.timings = {}
+        self._timings_lock = threading.Lock()
 
     @contextlib.contextmanager
     def _stage(self, name):
@@ -204,7 +206,8 @@ class Separator:
         try:
             yield
         finally:
-            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
+            with self._timings_lock:   # several threads may share this Separator
+                self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
 
     # -- the three steps of one window ------------------------------------------------
     def mask16(self, y, sr, peak):

@@ -52,6 +52,21 @@ class SaveUNet:
         pass
 
 
+def wants_gpu(spec):
+    """Whether a ``--device`` value asks for a GPU (without touching any GPU).
+
+    Parameters
+    ----------
+    spec : int, str or None
+
+    Returns
+    -------
+    bool
+    """
+    s = str(-1 if spec is None else spec).strip().lower()
+    return s.startswith(("@cupy", "cuda:")) or (s.lstrip("-").isdigit() and int(s) >= 0)
+
+
 def split_validation(files, fraction, seed=0):
     """Hold out a fraction of the tracks for validation.
 
@@ -140,7 +155,7 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
 
     rank0 = comm is None or comm.rank == 0
     np.random.seed(seed + (comm.rank if comm is not None else 0))
-    if comm is not None and get_device(device).xp is not np:
+    if comm is not None and wants_gpu(device):
         device = comm.intra_rank  # one process per GPU of the node
     dev = get_device(device)
     files = list_tracks(data)
