@@ -49,7 +49,8 @@ extras = {
     # chainer 7.8.1 expects CuPy 7 but runs with 13 and 14 (docs/COMPAT.md).
     "gpu": ["cupy-cuda12x>=14,<15", "numpy>=2"],
     "gpu-numpy1": ["cupy-cuda12x>=13,<14", "numpy>=1.21,<2"],
-    "eval": ["museval>=0.4", "fast-bss-eval>=0.1.4", "matplotlib>=3.5"],
+    # museval pulls pandas; pandas 3.1 needs NumPy 2, 2.x works with 1.26 and 2.x (tested).
+    "eval": ["museval>=0.4", "fast-bss-eval>=0.1.4", "matplotlib>=3.5", "pandas<3"],
     "web": ["flask>=2.2", "matplotlib>=3.5"],
     # ChainerMN ships inside chainer; it needs mpi4py and an MPI library
     # (Debian: openmpi-bin libopenmpi-dev) to build and run it. See docs/DISTRIBUTED.md.
@@ -57,7 +58,10 @@ extras = {
     "plot": ["matplotlib>=3.5"],
     "synth": ["pyworld>=0.3.4", "pretty_midi>=0.2.10", "music21>=8"],
     # playwright's Python wheel drives the Debian chromium (no browser download).
-    "dev": ["pytest>=7", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "matplotlib>=3.5",
+    # setuptools<81 in dev: chainer.testing (imported by chainer.gradient_check,
+    # which the tests use) imports pkg_resources, gone from setuptools 81 on.
+    # The package itself needs no setuptools at run time (unetvocalsep/_compat.py).
+    "dev": ["setuptools<81", "pytest>=7", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "matplotlib>=3.5",
             "playwright>=1.40"],
 }
 

@@ -12,7 +12,8 @@
 # Only PyPI is contacted (through pip). chainer 7.8.1 exists only as an sdist
 # whose setup.py imports pkg_resources, so it is built first, without build
 # isolation, against setuptools<70 (works on Python 3.10-3.13). On Python >= 3.12
-# setuptools is then upgraded to the newest release (which has no pkg_resources):
+# setuptools is then upgraded to the newest release the extras allow (the [dev]
+# extra keeps setuptools<81 for chainer.testing; the package itself needs none):
 # chainer's own environment check cannot work there anyway (no numpy.distutils),
 # and unetvocalsep/_compat.py makes chainer independent of setuptools
 # (docs/COMPAT.md). On 3.10/3.11 the old setuptools stays, so that environment
@@ -38,9 +39,10 @@ PY="$VENV/bin/python"
 "$PY" -m pip install -q --no-build-isolation 'chainer==7.8.1' "$NUMPY_SPEC"
 # 2. the package and its extras, with the requested NumPy series.
 "$PY" -m pip install -q -e "$ROOT[$EXTRAS]" "$NUMPY_SPEC"
-# 3. on Python >= 3.12, a current setuptools: nothing needs the old one at run time.
+# 3. on Python >= 3.12, a current setuptools: nothing needs the old one at run time
+#    (the newest one the extras allow: [dev] keeps pkg_resources for chainer.testing).
 if "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then
-    "$PY" -m pip install -q --upgrade setuptools
+    "$PY" -m pip install -q --upgrade setuptools -e "$ROOT[$EXTRAS]" "$NUMPY_SPEC"
 fi
 "$PY" - <<'PY'
 import sys

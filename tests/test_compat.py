@@ -146,6 +146,29 @@ def test_applied_patches_are_exactly_the_needed_ones():
         assert applied == []
 
 
+def test_works_without_setuptools_or_numpy_distutils():
+    """As if setuptools / pkg_resources and numpy.distutils were not installed at all."""
+    proc = run_python(
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('setuptools', 'pkg_resources', '_distutils_hack')"
+        " or name.startswith('numpy.distutils'):\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import numpy as np\n"
+        "from unetvocalsep.network import UNet, UNetTrainmodel\n"
+        "from unetvocalsep import _compat\n"
+        "import chainer\n"
+        "m = UNetTrainmodel(UNet())\n"
+        "x = np.random.rand(1, 1, 512, 64).astype(np.float32)\n"
+        "loss = m(x, x * 0.5); loss.backward()\n"
+        "assert 'pkg_resources' not in sys.modules and 'setuptools' not in sys.modules\n"
+        "print(_compat.APPLIED, loss.array.dtype)")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "environment-check" in proc.stdout and "float32" in proc.stdout
+
+
 def test_import_after_chainer_changes_nothing():
     proc = run_python(
         "import sys\n"

@@ -11,7 +11,7 @@ Patches
 ``environment-check``
     ``import chainer`` runs ``chainer/_environment_check.py``, whose first lines
     are ``import numpy.distutils.system_info`` and ``import pkg_resources``.
-    They fail on Python >= 3.12 or NumPy >= 2.5 (no ``numpy.distutils``), with
+    They fail on Python >= 3.12 (NumPy has no ``numpy.distutils`` there), with
     setuptools >= 74 (``numpy.distutils`` imports the removed
     ``distutils.msvccompiler``) and without setuptools or with a setuptools that
     no longer ships ``pkg_resources``. The module only *warns*: about Python
@@ -28,7 +28,7 @@ Patches
     reads ``np.sctypes['int']`` when chainer is imported and
     ``np.sctypes['float']`` in ``F.as_strided``'s backward. When the attribute is
     missing it is restored with NumPy 1.26's contents, built from the scalar
-    types NumPy 2 still has. Only new attribute is added; no existing NumPy
+    types NumPy 2 still has. Only this attribute is added; no existing NumPy
     name changes meaning.
 
 Not patched (checked, see docs/COMPAT.md and tests/test_compat.py): NEP 50
