@@ -335,3 +335,28 @@ def test_non_numpy_input_uses_plain_link(monkeypatch):
     with fastconv.use_fast_conv(False):
         assert not fastconv.is_fast_input(np.zeros(1, np.float32))
     assert calls == {"conv": 0, "deconv": 0}
+
+
+def test_leaky_relu_matches_chainer_and_gradient():
+    import chainer.functions as F
+    from chainer import gradient_check
+
+    from unetvocalsep.fastconv import leaky_relu
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 3, 8, 6)).astype(np.float32)
+    x[0, 0, 0, :3] = 0.0                              # the kink itself
+    np.testing.assert_array_equal(leaky_relu(x, 0.2).array, F.leaky_relu(x, 0.2).array)
+    xv = chainer.Variable(x.copy())
+    yv = chainer.Variable(x.copy())
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    a, b = leaky_relu(xv, 0.2), F.leaky_relu(yv, 0.2)
+    a.grad, b.grad = gy, gy
+    a.backward()
+    b.backward()
+    np.testing.assert_array_equal(xv.grad, yv.grad)
+    x64 = rng.standard_normal((3, 5)) + 0.5           # away from 0 for finite differences
+    x64[np.abs(x64) < 0.05] = 0.3
+    gradient_check.check_backward(lambda v: leaky_relu(v, 0.2), x64, rng.standard_normal((3, 5)))
+    with pytest.raises(ValueError):
+        leaky_relu(x, 1.5)
