@@ -56,6 +56,8 @@ extras = {
     # (Debian: openmpi-bin libopenmpi-dev) to build and run it. See docs/DISTRIBUTED.md.
     "mpi": ["mpi4py>=3.1"],
     "plot": ["matplotlib>=3.5"],
+    # MedleyDB's metadata is YAML (prepare medleydb only).
+    "data": ["pyyaml>=5.1"],
     "synth": ["pyworld>=0.3.4", "pretty_midi>=0.2.10", "music21>=8"],
     # playwright's Python wheel drives the Debian chromium (no browser download).
     # setuptools<81 in dev: chainer.testing (imported by chainer.gradient_check,

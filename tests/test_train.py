@@ -115,3 +115,12 @@ def test_make_example_uses_the_mix_maximum():
     m, _ = spectrogram(v + a, 16000)
     assert arr[0].max() == pytest.approx(1.0)
     np.testing.assert_allclose(arr[2], normalise(spectrogram(a, 16000)[0], m.max())[0], atol=1e-6)
+
+
+def test_crops_do_not_keep_the_cache_mapped(toy_corpus):
+    """RSS must not grow with the cache: no track stays memory-mapped after a crop."""
+    ds = SpectrogramDataset(str(toy_corpus / "cache"), seed=1)
+    for i in range(20):
+        ds[i]
+    maps = open("/proc/self/maps").read()
+    assert not any(os.path.basename(f) in maps for f in ds.files)
