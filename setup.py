@@ -58,7 +58,9 @@ extras = {
     "plot": ["matplotlib>=3.5"],
     # MedleyDB's metadata is YAML (prepare medleydb only).
     "data": ["pyyaml>=5.1"],
-    "synth": ["pyworld>=0.3.4", "pretty_midi>=0.2.10", "music21>=8"],
+    # The synthetic corpus (docs/SYNTH.md). pretty_midi >= 0.2.11 renders with
+    # Instrument.fluidsynth(synthesizer=...); pyfluidsynth needs Debian libfluidsynth3.
+    "synth": ["pyworld>=0.3.4", "pretty_midi>=0.2.11", "pyfluidsynth>=1.3", "music21>=9"],
     # playwright's Python wheel drives the Debian chromium (no browser download).
     # setuptools<81 in dev: chainer.testing (imported by chainer.gradient_check,
     # which the tests use) imports pkg_resources, gone from setuptools 81 on.
