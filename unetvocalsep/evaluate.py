@@ -183,6 +183,42 @@ def nanmedian(x, axis=None):
         return np.nanmedian(np.asarray(x, dtype=np.float64), axis=axis)
 
 
+def _fast_bss_eval_numpy2_fix():
+    """Give fast-bss-eval 0.1.4 NumPy 1's ``linalg.solve`` rule for stacks of vectors.
+
+    fast-bss-eval calls ``np.linalg.solve(R, b)`` with ``R (..., n, n)`` and
+    ``b (..., n)``, meaning a stack of vectors. NumPy < 2 read ``b`` as vectors
+    whenever ``b.ndim == R.ndim - 1``; NumPy 2 reads it as vectors only when it
+    is 1-D and raises otherwise. Only under NumPy 2, and only inside that one
+    module, its ``np`` is replaced by a proxy whose ``linalg.solve`` applies the
+    old rule (``solve(R, b[..., None])[..., 0]``); everything else is numpy.
+    """
+    import types
+
+    import fast_bss_eval.numpy.metrics as metrics
+
+    if int(np.__version__.split(".")[0]) < 2 or getattr(metrics.np, "_unetvocalsep_fix", False):
+        return
+
+    def solve(a, b):
+        b = np.asarray(b)
+        if b.ndim == np.ndim(a) - 1 and b.ndim > 1:
+            return np.linalg.solve(a, b[..., None])[..., 0]
+        return np.linalg.solve(a, b)
+
+    class _NumpyProxy(types.ModuleType):
+        _unetvocalsep_fix = True
+
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+    proxy = _NumpyProxy("numpy")
+    proxy.linalg = types.SimpleNamespace(**{k: getattr(np.linalg, k) for k in dir(np.linalg)
+                                            if not k.startswith("__")})
+    proxy.linalg.solve = solve
+    metrics.np = proxy
+
+
 def bss_eval_v3(references, estimates):
     """Whole-signal BSS Eval v3 ``bss_eval_sources`` on mono signals (fast-bss-eval, numpy).
 
@@ -200,6 +236,7 @@ def bss_eval_v3(references, estimates):
     """
     import fast_bss_eval
 
+    _fast_bss_eval_numpy2_fix()
     ref = _as_sources(references).mean(axis=1)
     est = _fit_length(_as_sources(estimates).mean(axis=1), ref.shape[-1])
     out = [np.full(ref.shape[0], np.nan) for _ in range(3)]
