@@ -106,9 +106,9 @@ def main(argv=None):
     -------
     int
     """
-    try:
-        import flask  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("flask") is None:   # checked without importing it (fast --help)
         print("python -m unetvocalsep.web: error: the web demo needs Flask: "
               "pip install 'unetvocalsep[web]'", file=sys.stderr)
         return 1

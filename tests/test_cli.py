@@ -1,0 +1,28 @@
+"""Every command line: --help is instant (no heavy imports) and works through python -m."""
+import subprocess
+import sys
+
+import pytest
+
+COMMANDS = ["separate", "train", "prepare", "evaluate", "synth", "web"]
+HEAVY = ["cupy", "museval", "flask", "matplotlib", "pyworld", "music21", "pretty_midi", "fast_bss_eval"]
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_help_imports_nothing_heavy(cmd):
+    code = (f"import sys, runpy\nsys.argv = ['x', '--help']\n"
+            f"try:\n    runpy.run_module('unetvocalsep.{cmd}', run_name='__main__')\n"
+            f"except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+            f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+            f"print('HEAVY', heavy)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "usage:" in proc.stdout
+    assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
+
+
+def test_package_import_is_lazy():
+    proc = subprocess.run([sys.executable, "-c",
+                           "import sys, unetvocalsep; print('chainer' in sys.modules, "
+                           "sorted(unetvocalsep.__all__)[:3])"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("False"), proc.stdout + proc.stderr
