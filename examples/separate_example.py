@@ -24,7 +24,7 @@ def main():
         ref, _ = unetvocalsep.load_audio(os.path.join(HERE, ref_file))
         mix_sdr = sdr(ref, y)
         print(f"{name:14s} SDR {sdr(ref, stems[name]):6.2f} dB   (mixture as estimate: {mix_sdr:6.2f} dB)")
-    out = os.path.join(HERE, "..", "separated", "example")
+    out = os.path.join("separated", "example")          # relative to the current folder
     os.makedirs(out, exist_ok=True)
     for name, x in stems.items():
         unetvocalsep.write_audio(os.path.join(out, f"{name}.wav"), x, sr, overwrite=True)

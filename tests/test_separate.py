@@ -284,3 +284,13 @@ def test_jobs_share_one_model_and_match_serial(random_model, toy_song, tmp_path)
         a, _ = sf.read(str(tmp_path / "par" / f"j{i}" / "vocals.wav"))
         b, _ = sf.read(str(tmp_path / "ser" / f"j{i}" / "vocals.wav"))
         np.testing.assert_array_equal(a, b)
+
+
+def test_mp3_input_and_flac_output(random_model, toy_song, tmp_path):
+    f = tmp_path / "song.mp3"
+    sf.write(str(f), (toy_song[1] + toy_song[2]).T, 44100, format="MP3")
+    assert main([str(f), "-o", str(tmp_path / "o"), "--model", random_model, "--no-progress",
+                 "--format", "flac", "--bits", "24"]) == 0
+    info = sf.info(str(tmp_path / "o" / "song" / "vocals.flac"))
+    assert info.samplerate == 44100 and info.channels == 2 and info.subtype == "PCM_24"
+    assert abs(info.frames - sf.info(str(f)).frames) < 2000
