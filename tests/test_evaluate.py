@@ -235,3 +235,22 @@ def test_bad_root_one_line_and_light_import(tmp_path):
             " if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "[]", proc.stderr
+
+
+def test_load_track_keeps_stereo_for_musdb18(tmp_path):
+    """Scoring at the original rate reads the same files as prepare, without the downmix."""
+    import fakedata
+    from unetvocalsep import evaluate, prepare
+
+    made = fakedata.make_musdb18(str(tmp_path / "musdb18"), train=(), seconds=2.0)
+    tracks = [t for t in prepare.read_dataset("musdb18", str(tmp_path / "musdb18"), "test") if t.load]
+    mix, voc, acc, sr = evaluate.load_track(tracks[0])
+    assert mix.shape[0] == 2 and voc.shape == mix.shape == acc.shape and sr == 44100
+    ref = made[tracks[0].name]
+    n = min(voc.shape[1], ref["vocals"].shape[1])
+    # AAC: close to the stereo stems, channel by channel (not a downmix)
+    for c in range(2):
+        corr = np.corrcoef(voc[c, 1000:n - 1000], ref["vocals"][c, 1000:n - 1000])[0, 1]
+        assert corr > 0.9
+    mono = tracks[0].load()
+    assert mono.vocals.shape[0] == 1

@@ -319,79 +319,6 @@ def list_tracks(dataset, root, split=None):
     return tracks
 
 
-def _load_stems_multichannel(mixture=None, vocals=(), accompaniment=None):
-    """:func:`unetvocalsep.prepare.load_stems` without the downmix (same rules)."""
-    from . import prepare
-
-    vocals = list(vocals)
-    acc = list(accompaniment) if accompaniment is not None else None
-    paths = ([mixture] if mixture else []) + vocals + (acc or [])
-    arrays, rates = [], set()
-    for path in paths:
-        y, sr = prepare._load(path, mono=False)
-        arrays.append(y)
-        rates.add(sr)
-    if len(rates) > 1:
-        raise prepare.TrackError(f"sample rates differ ({', '.join(map(str, sorted(rates)))} Hz)")
-    sr = rates.pop()
-    arrays = _match_channels(arrays)
-    arrays, _ = prepare.match_lengths(arrays, sr, ", ".join(os.path.basename(p) for p in paths))
-    mix = arrays.pop(0) if mixture else None
-    voc = np.sum(arrays[:len(vocals)], axis=0, dtype=np.float32)
-    if acc is None:
-        accomp = mix - voc
-    elif acc:
-        accomp = np.sum(arrays[len(vocals):], axis=0, dtype=np.float32)
-    else:
-        accomp = np.zeros_like(voc)
-    if mix is None:
-        mix = voc + accomp
-    return mix, voc, accomp, sr
-
-
-def _load_musdb_multichannel(path):
-    """A MUSDB18 ``.stem.mp4`` in stereo: mixture = stream 0, vocals = 4, accompaniment = 1+2+3."""
-    from . import prepare
-
-    if not os.path.isfile(path):
-        raise prepare.TrackError(f"missing file {path}")
-    streams = prepare.probe_streams(path)
-    if len(streams) < len(prepare.MUSDB_STREAMS):
-        raise prepare.TrackError(f"{path} has {len(streams)} audio streams, a MUSDB18 stem file has 5")
-    sr = streams[0][0]
-    arrays = [_decode_stereo(path, i, sr) for i in range(len(prepare.MUSDB_STREAMS))]
-    arrays, _ = prepare.match_lengths(arrays, sr, "streams")
-    mix, drums, bass, other, voc = arrays
-    return mix, voc, drums + bass + other, sr
-
-
-def _decode_stereo(path, index, sr):
-    import subprocess
-
-    from . import prepare
-
-    cmd = [prepare._ffmpeg("ffmpeg"), "-nostdin", "-v", "error", "-i", path, "-map", f"0:a:{index}",
-           "-f", "f32le", "-acodec", "pcm_f32le", "-ac", "2", "-ar", str(sr), "-"]
-    res = subprocess.run(cmd, capture_output=True)
-    y = np.frombuffer(res.stdout, dtype="<f4")
-    if res.returncode != 0 or y.size < 2:
-        raise prepare.TrackError(f"cannot decode stream {index} of {path}")
-    return np.ascontiguousarray(y[: y.size // 2 * 2].reshape(-1, 2).T)
-
-
-def _match_channels(arrays):
-    """Spread mono arrays over the channels of the others."""
-    c = max(a.shape[0] for a in arrays)
-    out = []
-    for a in arrays:
-        if a.shape[0] != c:
-            if a.shape[0] != 1:
-                raise AudioError(f"files with {a.shape[0]} and {c} channels in one track")
-            a = np.repeat(a, c, axis=0)
-        out.append(a)
-    return out
-
-
 def load_track(track):
     """Read a track's mixture and references with all their channels, at their own rate.
 
@@ -417,16 +344,14 @@ def load_track(track):
     load = track.load
     if load is None:
         raise UserError(f"track skipped: {track.info.get('skip', 'no loader')}")
-    if isinstance(load, functools.partial) and load.func is prepare.load_stems:
-        mix, voc, acc, sr = _load_stems_multichannel(*load.args, **load.keywords)
-    elif isinstance(load, functools.partial) and load.func is prepare.load_musdb_stem:
-        mix, voc, acc, sr = _load_musdb_multichannel(*load.args, **load.keywords)
+    if isinstance(load, functools.partial) and load.func in (prepare.load_stems, prepare.load_musdb_stem):
+        stems = load(mono=False)
     else:   # iKala (one channel per source) and anything else: the reader's own arrays
         stems = load()
-        mix, voc, acc, sr = stems.mixture, stems.vocals, stems.accompaniment, stems.sr
-        if voc is None:
-            raise UserError("no isolated vocals to score against")
-    arrays = _match_channels([np.atleast_2d(np.asarray(x, dtype=np.float32)) for x in (mix, voc, acc)])
+    mix, voc, acc, sr = stems.mixture, stems.vocals, stems.accompaniment, stems.sr
+    if voc is None:
+        raise UserError("no isolated vocals to score against")
+    arrays = prepare.match_channels([np.atleast_2d(np.asarray(x, dtype=np.float32)) for x in (mix, voc, acc)])
     n = min(a.shape[1] for a in arrays)
     if n < 0.1 * sr:
         raise AudioError(f"track too short ({n / sr:.2f} s)")

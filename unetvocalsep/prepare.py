@@ -215,20 +215,48 @@ def match_lengths(arrays, sr, what=""):
     return [a[..., :n] for a in arrays], f"cut {(m - n) / sr:.3f} s to the shortest stem ({detail})"
 
 
-def _load_group(paths):
+def _load_group(paths, mono=True):
     """Load files that must share one sample rate; returns (arrays, sr)."""
     arrays, rates = [], []
     for p in paths:
-        y, sr = _load(p)
+        y, sr = _load(p, mono=mono)
         arrays.append(y)
         rates.append(sr)
     if len(set(rates)) > 1:
         listing = ", ".join(f"{os.path.basename(p)} {r} Hz" for p, r in zip(paths, rates))
         raise TrackError(f"sample rates differ ({listing})")
-    return arrays, rates[0]
+    return match_channels(arrays), rates[0]
 
 
-def load_stems(mixture=None, vocals=(), accompaniment=None):
+def match_channels(arrays):
+    """Spread mono arrays over the channel count of the others.
+
+    Parameters
+    ----------
+    arrays : list of numpy.ndarray, shape (channels, samples)
+
+    Returns
+    -------
+    list of numpy.ndarray, shape (C, samples)
+        ``C`` is the largest channel count; mono arrays are repeated.
+
+    Raises
+    ------
+    TrackError
+        For two different multichannel counts.
+    """
+    c = max(a.shape[0] for a in arrays)
+    out = []
+    for a in arrays:
+        if a.shape[0] != c:
+            if a.shape[0] != 1:
+                raise TrackError(f"files with {a.shape[0]} and {c} channels in one track")
+            a = np.repeat(a, c, axis=0)
+        out.append(a)
+    return out
+
+
+def load_stems(mixture=None, vocals=(), accompaniment=None, mono=True):
     """Load a track from stem files.
 
     Parameters
@@ -240,11 +268,15 @@ def load_stems(mixture=None, vocals=(), accompaniment=None):
     accompaniment : sequence of str or None
         Files summed into the accompaniment; ``None``: ``mixture - vocals``;
         an empty sequence: silence.
+    mono : bool
+        Mix every file down to one channel (the network's input); ``False``
+        keeps the channels (for scoring at the original rate).
 
     Returns
     -------
     Stems
-        Mono waveforms, shape (1, samples), at the files' sample rate.
+        Waveforms, shape (1, samples) when ``mono`` else (channels, samples),
+        at the files' sample rate.
     """
     vocals = list(vocals)
     if not vocals:
@@ -253,7 +285,7 @@ def load_stems(mixture=None, vocals=(), accompaniment=None):
     if mixture is None and acc is None:
         raise TrackError("neither a mixture nor an accompaniment")
     paths = ([mixture] if mixture else []) + vocals + (acc or [])
-    arrays, sr = _load_group(paths)
+    arrays, sr = _load_group(paths, mono=mono)
     names = [os.path.basename(p) for p in paths]
     arrays, warning = match_lengths(arrays, sr, ", ".join(names))
     mix = arrays.pop(0) if mixture else None
@@ -298,8 +330,8 @@ def probe_streams(path):
     return [(int(s["sample_rate"]), int(s["channels"])) for s in streams]
 
 
-def decode_stream(path, index, sr):
-    """Decode one audio stream of a file with ffmpeg, as mono float32.
+def decode_stream(path, index, sr, mono=True):
+    """Decode one audio stream of a file with ffmpeg (as stereo), float32.
 
     Parameters
     ----------
@@ -308,11 +340,12 @@ def decode_stream(path, index, sr):
         Audio stream number (``-map 0:a:index``).
     sr : int
         Output sample rate (the stream's own rate: no resampling).
+    mono : bool
+        Return the average of the two channels.
 
     Returns
     -------
-    numpy.ndarray, shape (1, samples), float32
-        The average of the channels.
+    numpy.ndarray, shape (1, samples) when ``mono`` else (2, samples), float32
     """
     cmd = [_ffmpeg("ffmpeg"), "-nostdin", "-v", "error", "-i", path, "-map", f"0:a:{index}",
            "-f", "f32le", "-acodec", "pcm_f32le", "-ac", "2", "-ar", str(sr), "-"]
@@ -324,21 +357,25 @@ def decode_stream(path, index, sr):
     if y.size < 2:
         raise TrackError(f"stream {index} of {path} has no samples")
     y = y[: y.size // 2 * 2].reshape(-1, 2)
+    if not mono:
+        return np.ascontiguousarray(y.T)
     return np.ascontiguousarray(y.mean(axis=1, dtype=np.float32)[None, :])
 
 
-def load_musdb_stem(path):
+def load_musdb_stem(path, mono=True):
     """Load a MUSDB18 ``.stem.mp4``.
 
     Parameters
     ----------
     path : str
+    mono : bool
+        Mix the streams down to one channel; ``False`` keeps stereo.
 
     Returns
     -------
     Stems
         mixture = stream 0, vocals = stream 4, accompaniment = streams 1+2+3,
-        mono, at the file's rate. ``meta['mixture_vs_stems_db']`` is the
+        (1 or 2, samples), at the file's rate. ``meta['mixture_vs_stems_db']`` is the
         energy of ``mixture - (drums + bass + other + vocals)`` relative to the
         mixture (AAC coding noise).
     """
@@ -351,7 +388,7 @@ def load_musdb_stem(path):
     if len(rates) > 1:
         raise TrackError(f"sample rates differ between the streams of {path}: {sorted(rates)}")
     sr = rates.pop()
-    arrays = [decode_stream(path, i, sr) for i in range(len(MUSDB_STREAMS))]
+    arrays = [decode_stream(path, i, sr, mono=mono) for i in range(len(MUSDB_STREAMS))]
     arrays, warning = match_lengths(arrays, sr, "streams " + ", ".join(MUSDB_STREAMS))
     mix, drums, bass, other, voc = arrays
     acc = drums + bass + other
