@@ -71,3 +71,11 @@ def test_writer_interrupted_leaves_nothing(tmp_path):
             w.write(np.zeros((1, 100), np.float32))
             raise KeyboardInterrupt
     assert os.listdir(tmp_path) == []
+
+
+def test_outputs_get_normal_permissions(tmp_path):
+    path = tmp_path / "p.wav"
+    write_audio(str(path), np.zeros((1, 100), np.float32), 16000)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)

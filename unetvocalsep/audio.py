@@ -16,6 +16,15 @@ import numpy as np
 
 from .errors import AudioError, UserError
 
+def _read_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: The process umask, read once at import (os.umask is not thread-safe to query).
+_UMASK = _read_umask()
+
 #: Output formats and their soundfile format names.
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}
 #: Sample encodings (``--bits``) per output format.
@@ -257,6 +266,9 @@ def atomic_path(path, overwrite=False):
     stem, ext = os.path.splitext(base)
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".part{ext}", dir=folder)
     os.close(fd)
+    # mkstemp creates the file 0600; give the result the permissions a plain
+    # open() would (0666 minus the umask), so outputs are readable as usual.
+    os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         yield tmp
         os.replace(tmp, path)
