@@ -231,7 +231,13 @@ def _job(args):
 
 def _mp_context():
     """Worker processes are spawned, not forked: a fork of a process that has
-    already run FluidSynth/OpenBLAS threads (a notebook, pytest) can deadlock."""
+    already run FluidSynth/OpenBLAS threads (a notebook, pytest) can deadlock.
+
+    The command line always works in spawned workers, even with ``-j 1``: the
+    calling process may carry floating-point state (flush-to-zero set by some
+    library loaded earlier, e.g. in a test session or notebook) that changes
+    FluidSynth's and WORLD's last bits, and a fresh process makes the output
+    depend on the seed only."""
     import multiprocessing
     return multiprocessing.get_context("spawn")
 
@@ -240,7 +246,7 @@ def _warm_cache(syllables, cache_dir, jobs):
     """Analyse all syllables up front (in parallel), so workers never race."""
     from . import voice
     paths = [p for _, p in syllables]
-    if jobs > 1:
+    if jobs >= 1:
         from concurrent.futures import ProcessPoolExecutor
         with ProcessPoolExecutor(jobs, mp_context=_mp_context()) as ex:
             list(ex.map(voice.analyse_syllable, paths, [cache_dir] * len(paths),
@@ -310,7 +316,7 @@ def generate_corpus(out_dir, tracks, seconds, seed, jobs=1, overwrite=False,
             _warm_cache(checked[0], cache_dir, min(jobs, len(todo)))
         args = [(out_dir, seed, i, seconds, cache_dir, klettres_dir, checked[1], overwrite,
                  checked) for i in todo]
-        if jobs > 1 and len(todo) > 1:
+        if todo:   # in spawned workers even for -j 1 (see _mp_context)
             from concurrent.futures import ProcessPoolExecutor, as_completed
             with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=_mp_context()) as ex:
                 futures = [ex.submit(_job, a) for a in args]
