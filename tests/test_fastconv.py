@@ -13,7 +13,7 @@ import chainer
 import chainer.links as L
 from chainer import gradient_check
 
-from unetvocalsep import fastconv
+from unetvocalsep import cpupath, fastconv
 from unetvocalsep.network import UNet, UNetTrainmodel
 
 
@@ -301,13 +301,13 @@ def test_switch_plain_call_and_restore():
                                              ("off", False)])
 def test_env_var(value, expected, monkeypatch):
     monkeypatch.setenv("UNETVOCALSEP_FASTCONV", value)
-    assert fastconv._env_default() is expected
+    assert cpupath._env_default() is expected
 
 
 def test_env_var_bad_value(monkeypatch):
     monkeypatch.setenv("UNETVOCALSEP_FASTCONV", "maybe")
     with pytest.raises(ValueError, match="UNETVOCALSEP_FASTCONV"):
-        fastconv._env_default()
+        cpupath._env_default()
 
 
 def test_env_var_read_at_import():

@@ -164,8 +164,9 @@ def test_model_loaded_once_for_many_files(random_model, toy_song, tmp_path, monk
     import unetvocalsep.model_io as mio
 
     calls = []
-    real = mio.load_model
-    monkeypatch.setattr(mio, "load_model", lambda p=None: calls.append(p) or real(p))
+    for name in ("load_model", "load_params"):  # chainer path / fast CPU path
+        real = getattr(mio, name)
+        monkeypatch.setattr(mio, name, lambda p=None, real=real: calls.append(p) or real(p))
     files = []
     for i in range(3):
         f = tmp_path / f"s{i}.wav"

@@ -24,3 +24,37 @@ TIME_MULTIPLE = 64
 HARD_MASK_THRESHOLD = 0.5
 #: Name of the two stems written by the separator.
 STEMS = ("vocals", "accompaniment")
+#: Encoder channel progression of the UNet (input 1 channel, six stride-2 convolutions).
+ENCODER_CHANNELS = (1, 16, 32, 64, 128, 256, 512)
+#: (in, out) channels of the UNet's six deconvolutions; from the 2nd on the input
+#: is the concatenation of the previous decoder output and the encoder skip.
+DECODER_CHANNELS = ((512, 256), (512, 128), (256, 64), (128, 32), (64, 16), (32, 1))
+#: eps of the UNet's BatchNormalization links (chainer's default).
+BN_EPS = 2e-5
+
+
+def parameter_shapes():
+    """Names and shapes of every array ``serializers.save_npz(path, unet)`` writes.
+
+    Returns
+    -------
+    dict
+        ``'conv1/W' -> (16, 1, 4, 4)``, ``'norm1/avg_mean' -> (16,)``,
+        ``'norm1/N' -> ()``, ...; parameters and BatchNormalization statistics.
+    """
+    shapes = {}
+    for i in range(6):
+        cin, cout = ENCODER_CHANNELS[i], ENCODER_CHANNELS[i + 1]
+        shapes["conv%d/W" % (i + 1)] = (cout, cin, 4, 4)
+        shapes["conv%d/b" % (i + 1)] = (cout,)
+        for k in ("gamma", "beta", "avg_mean", "avg_var"):
+            shapes["norm%d/%s" % (i + 1, k)] = (cout,)
+        shapes["norm%d/N" % (i + 1)] = ()
+    for i, (cin, cout) in enumerate(DECODER_CHANNELS):
+        shapes["deconv%d/W" % (i + 1)] = (cin, cout, 4, 4)
+        shapes["deconv%d/b" % (i + 1)] = (cout,)
+        if i < 5:
+            for k in ("gamma", "beta", "avg_mean", "avg_var"):
+                shapes["denorm%d/%s" % (i + 1, k)] = (cout,)
+            shapes["denorm%d/N" % (i + 1)] = ()
+    return shapes

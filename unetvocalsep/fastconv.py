@@ -42,9 +42,6 @@ import). The default is on. :meth:`unetvocalsep.network.UNet._conv` calls
 parameters when the switch is on and the input is a NumPy array; CuPy arrays
 always go through the plain links. See ``docs/FASTCONV.md``.
 """
-import contextlib
-import os
-
 from . import _compat  # noqa: F401  (must precede chainer)
 
 import numpy as np
@@ -63,60 +60,7 @@ __all__ = [
     "is_fast_input",
 ]
 
-_ENV_VAR = "UNETVOCALSEP_FASTCONV"
-
-
-def _env_default():
-    value = os.environ.get(_ENV_VAR, "1").strip().lower()
-    if value in ("0", "false", "no", "off"):
-        return False
-    if value in ("", "1", "true", "yes", "on"):
-        return True
-    raise ValueError(
-        "%s must be 0 or 1, got %r" % (_ENV_VAR, os.environ.get(_ENV_VAR)))
-
-
-_state = {"enabled": _env_default()}
-
-
-def fast_conv_enabled():
-    """Whether the fast CPU (de)convolution path is switched on.
-
-    Returns
-    -------
-    bool
-    """
-    return _state["enabled"]
-
-
-class use_fast_conv:  # noqa: N801  (function-like name, also a context manager)
-    """Switch the fast CPU path on or off.
-
-    Used as a plain call it sets the switch for the rest of the process; used
-    as a context manager it restores the previous value on exit::
-
-        use_fast_conv(False)              # from now on
-        with use_fast_conv(False):        # only inside the block
-            mask = unet(X)
-
-    Parameters
-    ----------
-    enabled : bool
-        ``True`` to use :func:`conv4x4s2` / :func:`deconv4x4s2` for NumPy
-        inputs in :class:`~unetvocalsep.network.UNet`, ``False`` for chainer's
-        own ``Convolution2D`` / ``Deconvolution2D`` links.
-    """
-
-    def __init__(self, enabled=True):
-        self._previous = _state["enabled"]
-        _state["enabled"] = bool(enabled)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        _state["enabled"] = self._previous
-        return False
+from .cpupath import _state, fast_conv_enabled, use_fast_conv  # noqa: E402,F401  (the switch)
 
 
 def is_fast_input(x):

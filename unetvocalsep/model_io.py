@@ -131,29 +131,17 @@ def read_config(path):
     return cfg
 
 
-def load_model(path=None):
-    """Load a UNet and its settings.
-
-    Parameters
-    ----------
-    path : str or None
-        An npz written by :func:`save_model`, by ``serializers.save_npz(path,
-        unet)`` (the article's ``unet.model``), or a trainer snapshot. ``None``
-        loads the model bundled with the package.
+def _checked_model_file(path):
+    """Resolve ``path`` (None: the bundled model) and check it is a UNet npz.
 
     Returns
     -------
-    unet : UNet
+    path : str
+    prefix : str
+        Key prefix of the UNet's arrays (``''``, or e.g.
+        ``'updater/model:main/unet/'`` in a trainer snapshot).
     cfg : dict
-
-    Raises
-    ------
-    ModelError
-        Missing, corrupt or wrong-shaped file.
     """
-    from .network import UNet
-    from chainer import serializers
-
     if path is None:
         path = DEFAULT_MODEL
         if not os.path.exists(path):
@@ -177,7 +165,83 @@ def load_model(path=None):
         if not snap:
             raise ModelError(f"not a UNet model (no conv1/W weights): {path}")
         prefix = snap[0]
-    cfg = read_config(path)
+    return path, prefix, read_config(path)
+
+
+def load_params(path=None):
+    """Load a model's arrays with NumPy only (no chainer import).
+
+    This is what the CPU separator uses: it feeds
+    :class:`unetvocalsep.inference.InferencePlan` and saves the second or so
+    that importing chainer and building a ``UNet`` take. The checks are those
+    of :func:`load_model`: every array of
+    :func:`unetvocalsep.config.parameter_shapes` present with its shape, all
+    values finite.
+
+    Parameters
+    ----------
+    path : str or None
+        As for :func:`load_model`.
+
+    Returns
+    -------
+    params : dict
+        Name (``'conv1/W'``, ``'norm1/avg_mean'``, ...) -> numpy array as
+        stored (float32, or float16 for a half-precision file).
+    cfg : dict
+
+    Raises
+    ------
+    ModelError
+        Missing, corrupt or wrong-shaped file.
+    """
+    path, prefix, cfg = _checked_model_file(path)
+    params = {}
+    try:
+        with np.load(path) as npz:
+            for name, shape in config.parameter_shapes().items():
+                key = prefix + name
+                if key not in npz.files:
+                    raise ModelError(f"model {path} does not fit the UNet: {key} is missing")
+                value = npz[key]
+                if value.shape != shape:
+                    raise ModelError(
+                        f"model {path} does not fit the UNet: {key} has shape "
+                        f"{value.shape}, expected {shape}")
+                if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                    raise ModelError(f"model {path} has non-finite weights in /{name}")
+                params[name] = value
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"corrupt model file {path}: {type(exc).__name__}: {exc}") from None
+    return params, cfg
+
+
+def load_model(path=None):
+    """Load a UNet and its settings.
+
+    Parameters
+    ----------
+    path : str or None
+        An npz written by :func:`save_model`, by ``serializers.save_npz(path,
+        unet)`` (the article's ``unet.model``), or a trainer snapshot. ``None``
+        loads the model bundled with the package.
+
+    Returns
+    -------
+    unet : UNet
+    cfg : dict
+
+    Raises
+    ------
+    ModelError
+        Missing, corrupt or wrong-shaped file.
+    """
+    from .network import UNet
+    from chainer import serializers
+
+    path, prefix, cfg = _checked_model_file(path)
     unet = UNet()
     try:
         serializers.load_npz(path, unet, path=prefix)

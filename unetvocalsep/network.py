@@ -13,11 +13,8 @@ from chainer import Chain
 
 from . import fastconv
 
-#: Encoder channel progression (input 1 channel, six stride-2 convolutions).
-ENCODER_CHANNELS = (1, 16, 32, 64, 128, 256, 512)
-#: (in, out) channels of the six deconvolutions; from the 2nd on the input is
-#: the concatenation of the previous decoder output and the encoder skip.
-DECODER_CHANNELS = ((512, 256), (512, 128), (256, 64), (128, 32), (64, 16), (32, 1))
+from .config import DECODER_CHANNELS, ENCODER_CHANNELS  # noqa: E402,F401  (re-exported)
+
 #: Number of trainable parameters (checked against chainer 7.8.1).
 N_PARAMETERS = 6288545
 

@@ -45,35 +45,51 @@ CROSSFADE_SECONDS = 0.5
 MIN_SECONDS = 0.02
 
 
-def compute_mask(unet, mag, hard=False, device=None):
+def compute_mask(unet, mag, hard=False, device=None, plan=None):
     """The mask of the article's ``ComputeMask``.
+
+    On the CPU with the fast path on (the default, see
+    :mod:`unetvocalsep.cpupath`) the network runs through
+    :class:`unetvocalsep.inference.InferencePlan`; otherwise through
+    ``unet(x)`` in chainer's test mode. Both give the same mask to float32
+    rounding.
 
     Parameters
     ----------
-    unet : UNet
+    unet : UNet or None
+        The network; may be None when ``plan`` is given.
     mag : numpy.ndarray, shape (513, frames), float32
         Normalised magnitude (divided by its maximum).
     hard : bool
         Return the binary mask ``mask > 0.5``.
     device : chainer.backend.Device or None
         Device of ``unet``; the CPU when ``None``.
+    plan : unetvocalsep.inference.InferencePlan or None
+        A prepared CPU forward pass to use instead of ``unet``.
 
     Returns
     -------
     numpy.ndarray, shape (513, frames), float32
         The DC row is 0.
     """
-    import chainer
-
     t = mag.shape[1]
     padded_t = max(config.TIME_MULTIPLE, -(-t // config.TIME_MULTIPLE) * config.TIME_MULTIPLE)
     x = np.zeros((1, 1, config.N_BINS, padded_t), dtype=np.float32)
     x[0, 0, :, :t] = mag[1:, :]
-    if device is not None:
-        x = device.send(x)
-    with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
-        m = unet(x).array
-    m = chainer.backend.CpuDevice().send(m)[0, 0, :, :t]
+    if plan is None and (device is None or device.xp is np):
+        from .inference import plan_for
+
+        plan = plan_for(unet)
+    if plan is not None:
+        m = plan(x)[0, 0, :, :t]
+    else:
+        import chainer
+
+        if device is not None:
+            x = device.send(x)
+        with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
+            m = unet(x).array
+        m = chainer.backend.CpuDevice().send(m)[0, 0, :, :t]
     mask = np.zeros((config.N_BINS + 1, t), dtype=np.float32)
     mask[1:] = m
     if hard:
@@ -176,16 +192,27 @@ class Separator:
     def __init__(self, model=None, device=-1, hard_mask=False, highband="average",
                  chunk_seconds=CHUNK_SECONDS, margin_seconds=MARGIN_SECONDS,
                  crossfade_seconds=CROSSFADE_SECONDS):
-        from .device import get_device
-        from .model_io import default_config, load_model
-        from .network import UNet
+        from . import cpupath
 
-        if isinstance(model, UNet):
-            self.unet, self.config = model, default_config()
+        self._unet = self._device = self.plan = None
+        if _is_cpu(device) and cpupath.fast_conv_enabled() and not _is_unet(model):
+            # CPU fast path: NumPy only, chainer is never imported (about 1 s saved)
+            from .inference import InferencePlan
+            from .model_io import load_params
+
+            params, self.config = load_params(model)
+            self.plan = InferencePlan(params)
+            self._model_path = model
         else:
-            self.unet, self.config = load_model(model)
-        self.device = get_device(device)
-        self.unet.to_device(self.device)
+            from .device import get_device
+            from .model_io import default_config, load_model
+
+            if _is_unet(model):
+                self._unet, self.config = model, default_config()
+            else:
+                self._unet, self.config = load_model(model)
+            self._device = get_device(device)
+            self._unet.to_device(self._device)
         self.hard_mask = hard_mask
         if highband not in ("average", "zero"):
             raise UserError(f"unknown highband policy {highband!r} (average or zero)")
@@ -199,6 +226,24 @@ class Separator:
         #: over every call; reset it to measure one run.
         self.timings = {}
         self._timings_lock = threading.Lock()
+
+    @property
+    def unet(self):
+        """The chainer :class:`~unetvocalsep.network.UNet` (loaded on first use on the fast CPU path)."""
+        if self._unet is None:
+            from .model_io import load_model
+
+            self._unet, _ = load_model(self._model_path)
+        return self._unet
+
+    @property
+    def device(self):
+        """The chainer device of :attr:`unet` (the CPU on the fast CPU path)."""
+        if self._device is None:
+            from .device import get_device
+
+            self._device = get_device(-1)
+        return self._device
 
     @contextlib.contextmanager
     def _stage(self, name):
@@ -226,7 +271,10 @@ class Separator:
         """
         mag = self._mag16(y, sr)
         with self._stage("network"):
-            mask = compute_mask(self.unet, mag / np.float32(peak), device=self.device)
+            if self.plan is not None:
+                mask = compute_mask(None, mag / np.float32(peak), plan=self.plan)
+            else:
+                mask = compute_mask(self._unet, mag / np.float32(peak), device=self._device)
         if self.config.get("target", "vocal") in ("inst", "accompaniment"):
             mask = 1.0 - mask
         return mask
@@ -480,6 +528,21 @@ class Separator:
             if bar is not None:
                 bar.close()
         return outputs
+
+
+def _is_cpu(spec):
+    """Whether a device specifier (see :func:`unetvocalsep.device.get_device`) means the CPU."""
+    if spec is None:
+        return True
+    if isinstance(spec, (int, np.integer)):
+        return spec < 0
+    s = str(spec).strip().lower()
+    return s in ("cpu", "numpy", "@numpy") or (s.lstrip("-").isdigit() and int(s) < 0)
+
+
+def _is_unet(model):
+    """Whether ``model`` is a network object rather than a path (without importing chainer)."""
+    return model is not None and not isinstance(model, (str, bytes, os.PathLike))
 
 
 def _check_signal(x, sr, what):

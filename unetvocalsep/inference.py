@@ -1,0 +1,496 @@
+"""A NumPy inference plan for :class:`~unetvocalsep.network.UNet` on the CPU.
+
+At separation time the network runs in test mode (BatchNormalization uses its
+running statistics, dropout is off) with no gradients. That is a fixed chain of
+affine maps and pointwise functions, so it can be computed with less data
+movement than chainer's general layers, from the very same parameters:
+
+* **BatchNormalization folded into the (de)convolution**: ``gamma * (W x + b -
+  mean) / sqrt(var + eps) + beta`` is one convolution with scaled weights and
+  a new bias. The six encoder and five decoder normalisations cost nothing.
+* **Zero-padded planes with a shared row stride**: every level of the U-Net
+  keeps its feature maps in a buffer ``(C, H + 2, W + 2)`` with a zero border
+  (the convolutions' padding) plus a little slack. A 2-D shift of the image by
+  ``(dy, dx)`` is then a shift of the flattened plane by ``dy * (W + 2) + dx``,
+  so a convolution tap is a GEMM on a *view* of the buffer: no im2col or
+  col2im copy at all. Each output row carries two junk columns that land on
+  the next buffer's border and are zeroed again.
+* **Convolution, 4x4 / stride 2 / pad 1**: a space-to-depth copy of the padded
+  input into its four stride-2 phases (``4 C`` channels, one copy of the
+  input), then four shifted GEMMs ``(O, 4C) @ (4C, L)`` accumulated straight
+  into the next level's buffer.
+* **Deconvolution, 4x4 / stride 2 / pad 1**: each of the four output phases
+  ``(2i + ry, 2j + rx)`` is a 2x2 convolution of the input; the nine distinct
+  input shifts are nine GEMMs with the weights of the phases that use them
+  stacked, accumulated into the four phase planes, which are then interleaved
+  into the next buffer (one copy of the output). When the output has few
+  channels (the last layer, ``C_out = 1``) the transposed order is cheaper:
+  one GEMM ``(16 C_out, C_in) @ (C_in, L)`` and sixteen shifted adds.
+* **Concatenation without a copy**: the decoder's input at each level is the
+  buffer whose first channels the deconvolution writes and whose last
+  channels the encoder already wrote (the skip connection).
+
+The plan is built once per model (:func:`plan_for` caches it) and reused across
+calls; it holds the folded weights and the buffers of the last input size.
+It is used by :func:`unetvocalsep.separate.compute_mask` when the fast CPU
+path is on (:func:`unetvocalsep.fastconv.use_fast_conv`), the model is on the
+CPU and the input is float32; chainer's own forward stays the reference and
+the GPU path. ``tests/test_inference.py`` checks it against both.
+"""
+import threading
+import weakref
+
+import numpy as np
+
+from . import config, cpupath
+
+__all__ = ["InferencePlan", "plan_for", "unet_params"]
+
+#: Slope of the encoder's leaky ReLU (chainer's default).
+LEAKY_SLOPE = 0.2
+
+# Phase r of a deconvolution output (row 2 m + r) reads input row m + d
+# through kernel tap k: r = 0 -> (d, k) in {(0, 1), (-1, 3)},
+# r = 1 -> {(0, 2), (1, 0)}.
+_DECONV_TAPS = {0: ((0, 1), (-1, 3)), 1: ((0, 2), (1, 0))}
+
+
+def _fold_bn(params, name, eps):
+    """Scale and shift of BatchNormalization ``name`` in test mode.
+
+    Parameters
+    ----------
+    params : mapping
+        ``'<name>/gamma'``, ``'<name>/beta'``, ``'<name>/avg_mean'``,
+        ``'<name>/avg_var'`` -> arrays of shape (C,).
+    name : str
+    eps : float
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray), shapes (C,), (C,), float64
+        ``y = scale * x + shift``.
+    """
+    def get(key):
+        return np.asarray(params["%s/%s" % (name, key)], dtype=np.float64)
+
+    scale = get("gamma") / np.sqrt(get("avg_var") + eps)
+    return scale, get("beta") - get("avg_mean") * scale
+
+
+def unet_params(unet):
+    """The arrays of a UNet under the names ``serializers.save_npz`` uses.
+
+    Parameters
+    ----------
+    unet : unetvocalsep.network.UNet
+        On the CPU.
+
+    Returns
+    -------
+    params : dict
+        ``'conv1/W'``, ``'conv1/b'``, ``'norm1/gamma'``, ...,
+        ``'norm1/avg_mean'``, ``'norm1/avg_var'`` -> numpy arrays (not copies).
+    eps : dict
+        BatchNormalization name -> its ``eps``.
+    """
+    params, eps = {}, {}
+    for name, link in unet.namedlinks(skipself=True):
+        name = name.lstrip("/")
+        for pname, p in link.namedparams(include_uninit=False):
+            params[name + pname] = p.array
+        if hasattr(link, "avg_mean"):
+            params[name + "/avg_mean"] = link.avg_mean
+            params[name + "/avg_var"] = link.avg_var
+            eps[name] = link.eps
+    return params, eps
+
+
+def fingerprint(params):
+    """A cheap checksum of a parameter mapping (changes when any value changes).
+
+    Parameters
+    ----------
+    params : mapping of str -> numpy.ndarray
+
+    Returns
+    -------
+    tuple
+    """
+    return tuple((k, float(np.sum(params[k], dtype=np.float64)),
+                  float(np.sum(np.abs(params[k]), dtype=np.float64)))
+                 for k in sorted(params) if not k.endswith("/N"))
+
+
+_PLANS = weakref.WeakKeyDictionary()
+
+
+def plan_for(unet):
+    """The cached :class:`InferencePlan` of a CPU ``unet``, rebuilt when its values change.
+
+    Parameters
+    ----------
+    unet : unetvocalsep.network.UNet
+
+    Returns
+    -------
+    InferencePlan or None
+        None when the fast CPU path is switched off
+        (:func:`unetvocalsep.cpupath.use_fast_conv`) or the parameters are
+        not NumPy arrays (a model on a GPU).
+    """
+    if not cpupath.fast_conv_enabled():
+        return None
+    params, eps = unet_params(unet)
+    if not all(isinstance(v, np.ndarray) for v in params.values()):
+        return None
+    key = fingerprint(params)
+    cached = _PLANS.get(unet)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    plan = InferencePlan(params, eps)
+    _PLANS[unet] = (key, plan)
+    return plan
+
+
+class _Level:
+    """Buffers of one U-Net level for an input of ``frames`` frames.
+
+    Attributes
+    ----------
+    h, w : int
+        Image size at this level.
+    r : int
+        Row stride of the padded planes, ``w + 2``.
+    buf : numpy.ndarray, shape (channels, plane), float32
+        The zero-bordered planes; ``buf[c, :(h + 2) * r]`` is the padded
+        image, the rest is slack read only into junk columns.
+    """
+
+    def __init__(self, channels, h, w):
+        self.h, self.w, self.r = h, w, w + 2
+        self.plane = (h + 2) * self.r + self.r + 8
+        self.buf = np.zeros((channels, self.plane), np.float32)
+
+    def image(self, c0=0, c1=None):
+        """View ``(C, h + 2, w + 2)`` of channels ``c0:c1`` of the padded image."""
+        c1 = self.buf.shape[0] if c1 is None else c1
+        return self.buf[c0:c1, :(self.h + 2) * self.r].reshape(c1 - c0, self.h + 2, self.r)
+
+    def interior(self, c0, c1):
+        """Flat view of rows ``1..h`` (junk columns included), shape ``(C, h * r)``."""
+        return self.buf[c0:c1, self.r + 1:self.r + 1 + self.h * self.r]
+
+    def clear_border_columns(self, c0, c1):
+        """Zero the left and right border columns of channels ``c0:c1``."""
+        img = self.image(c0, c1)
+        img[:, :, 0] = 0
+        img[:, :, self.w + 1] = 0
+
+
+class InferencePlan:
+    """The folded, buffer-reusing test-mode forward pass of a :class:`UNet`.
+
+    Parameters
+    ----------
+    params : mapping of str -> numpy.ndarray
+        The UNet's arrays under the names ``serializers.save_npz`` writes
+        (``'conv1/W'``, ``'norm1/avg_mean'``, ...; see
+        :func:`unetvocalsep.config.parameter_shapes`), any float dtype.
+        They are copied (folded) at construction.
+    eps : dict or None
+        BatchNormalization name -> eps; chainer's default 2e-5 otherwise.
+
+    Notes
+    -----
+    Call it with ``x`` of shape ``(batch, 1, 512, T)`` (``T`` a multiple of
+    64, float32); it returns the mask, a float32 array of the same shape,
+    equal to ``unet(x)`` under ``chainer.using_config('train', False)`` up to
+    float32 rounding (the tests allow 1e-5).
+    """
+
+    def __init__(self, params, eps=None):
+        eps = eps or {}
+
+        def bn(name):
+            return _fold_bn(params, name, eps.get(name, config.BN_EPS))
+
+        def arr(key):
+            return np.asarray(params[key], dtype=np.float64)
+
+        self.convs = []
+        for i in range(1, 7):
+            scale, shift = bn("norm%d" % i)
+            W = arr("conv%d/W" % i) * scale[:, None, None, None]
+            b = shift + arr("conv%d/b" % i) * scale
+            self.convs.append((self._conv_weights(W), b.astype(np.float32)[:, None]))
+        self.deconvs = []
+        for i in range(1, 7):
+            W = arr("deconv%d/W" % i)
+            b = arr("deconv%d/b" % i)
+            if i < 6:
+                scale, shift = bn("denorm%d" % i)
+                W = W * scale[None, :, None, None]
+                b = shift + b * scale
+            self.deconvs.append((self._deconv_weights(W), b.astype(np.float32)[:, None]))
+        self.channels = [1] + [W.shape[2] for W, _ in self.convs]
+        self._levels = None
+        self._frames = None
+        # the buffers are shared state: one forward pass at a time (threads
+        # separating several files take turns here; BLAS already uses every core)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_unet(cls, unet):
+        """Build the plan of a CPU :class:`~unetvocalsep.network.UNet`.
+
+        Parameters
+        ----------
+        unet : unetvocalsep.network.UNet
+
+        Returns
+        -------
+        InferencePlan
+        """
+        params, eps = unet_params(unet)
+        return cls(params, eps)
+
+    # ---- weight layouts -------------------------------------------------
+    @staticmethod
+    def _conv_weights(W):
+        """``(O, C, 4, 4)`` -> ``(2, 2, O, 4C)``: tap block ``(a, b)``, columns ``(p, q, c)``.
+
+        Kernel tap ``(2a + p, 2b + q)`` reads space-to-depth phase ``(p, q)``
+        shifted by ``(a, b)``.
+        """
+        o, c = W.shape[:2]
+        w = W.reshape(o, c, 2, 2, 2, 2)  # o, c, a, p, b, q
+        return np.ascontiguousarray(
+            w.transpose(2, 4, 0, 3, 5, 1).reshape(2, 2, o, 4 * c), dtype=np.float32)
+
+    @staticmethod
+    def _deconv_weights(W):
+        """Deconvolution ``(C_in, C_out, 4, 4)`` -> per input shift, stacked phase weights.
+
+        Returns
+        -------
+        dict
+            ``"shifts"``: list of ``((dy, dx), phases, Wt)`` with ``Wt`` of
+            shape ``(len(phases) * C_out, C_in)`` (rows ``(phase, o)``), and
+            ``"all"``: ``(16 * C_out, C_in)`` with rows ``(ry, rx, dy-slot,
+            dx-slot, o)`` for the transposed order.
+        """
+        cin, cout = W.shape[:2]
+        by_shift = {}
+        for ry in (0, 1):
+            for dy, ky in _DECONV_TAPS[ry]:
+                for rx in (0, 1):
+                    for dx, kx in _DECONV_TAPS[rx]:
+                        by_shift.setdefault((dy, dx), []).append(
+                            (2 * ry + rx, W[:, :, ky, kx].T))
+        shifts = []
+        for (dy, dx), items in sorted(by_shift.items()):
+            phases = [p for p, _ in items]
+            Wt = np.concatenate([w for _, w in items], axis=0)
+            shifts.append(((dy, dx), phases, np.ascontiguousarray(Wt, dtype=np.float32)))
+        rows = []
+        for ry in (0, 1):
+            for rx in (0, 1):
+                for dy, ky in _DECONV_TAPS[ry]:
+                    for dx, kx in _DECONV_TAPS[rx]:
+                        rows.append(((ry, rx, dy, dx), W[:, :, ky, kx].T))
+        Wall = np.ascontiguousarray(np.concatenate([w for _, w in rows], axis=0),
+                                    dtype=np.float32)
+        return {"shifts": shifts, "all": Wall, "all_keys": [k for k, _ in rows],
+                "cout": cout, "cin": cin}
+
+    # ---- buffers ----------------------------------------------------------
+    def _setup(self, frames):
+        if self._frames == frames:
+            return
+        ch = self.channels  # 1, 16, 32, 64, 128, 256, 512
+        levels = []
+        for lv in range(7):
+            h, w = 512 >> lv, frames >> lv
+            if lv == 0:
+                n = 1
+            elif lv == 6:
+                n = ch[6]
+            else:
+                n = 2 * ch[lv]  # [decoder output | encoder skip]
+            levels.append(_Level(n, h, w))
+        self._levels = levels
+        # space-to-depth scratch and GEMM scratch, sized for the largest use
+        self._s2d = {}
+        self._scratch = {}
+        self._frames = frames
+
+    def _tmp(self, key, shape):
+        """A reusable uninitialised float32 scratch array (kept between calls)."""
+        a = self._scratch.get((key, shape))
+        if a is None:
+            a = self._scratch[key, shape] = np.empty(shape, np.float32)
+        return a
+
+    def _s2d_buffer(self, lv, c):
+        """Scratch ``(4C, plane)`` for the space-to-depth of level ``lv``'s input."""
+        key = (lv, c)
+        if key not in self._s2d:
+            out = self._levels[lv + 1]
+            plane = (out.h + 1) * out.r + out.r + 8
+            self._s2d[key] = np.zeros((4 * c, plane), np.float32)
+        return self._s2d[key]
+
+    # ---- layers -------------------------------------------------------------
+    def _conv(self, i, src, c0, c1, dst, d0):
+        """Encoder layer ``i`` (0-based): conv + folded BN + leaky ReLU.
+
+        Reads channels ``c0:c1`` of level ``src`` and writes ``C_out``
+        channels from ``d0`` of level ``dst`` (``dst`` = ``src + 1``).
+        """
+        Wb, bias = self.convs[i]
+        o = Wb.shape[2]
+        c = c1 - c0
+        inp = self._levels[src].image(c0, c1)
+        out = self._levels[dst]
+        ho, wo, r = out.h, out.w, out.r
+        s = self._s2d_buffer(src, c)
+        s_img = s[:, :(ho + 1) * r].reshape(2, 2, c, ho + 1, r)
+        for p in (0, 1):
+            for q in (0, 1):
+                s_img[p, q, :, :, :wo + 1] = inp[:, p::2, q::2]
+        length = ho * r
+        y = out.interior(d0, d0 + o)
+        tmp = self._tmp("conv", (o, length))
+        first = True
+        for a in (0, 1):
+            for b in (0, 1):
+                off = a * r + b
+                view = s[:, off:off + length]
+                if first:
+                    np.matmul(Wb[a, b], view, out=y)
+                    first = False
+                else:
+                    np.matmul(Wb[a, b], view, out=tmp)
+                    y += tmp
+        y += bias
+        np.multiply(y, np.float32(LEAKY_SLOPE), out=tmp)
+        np.maximum(y, tmp, out=y)
+        out.clear_border_columns(d0, d0 + o)
+
+    def _deconv_phases(self, i, src):
+        """Decoder layer ``i`` (0-based) up to the bias: the four phase planes.
+
+        Returns
+        -------
+        numpy.ndarray, shape (4, C_out, h * r)
+            Phase ``2 ry + rx`` at flat position ``m * r + n`` holds output
+            pixel ``(2 m + ry, 2 n + rx)`` (columns ``n >= w`` are junk).
+        """
+        weights, _ = self.deconvs[i]
+        lvl = self._levels[src]
+        h, r = lvl.h, lvl.r
+        cin, cout = weights["cin"], weights["cout"]
+        buf = lvl.buf[:cin]
+        length = h * r
+        base = r + 1
+        phases = self._tmp("phases", (4, cout, length))
+        phases[...] = 0
+        if cout <= 32:
+            # transposed order: one GEMM over all taps, then shifted adds
+            g = self._tmp("all", (16 * cout, lvl.plane))
+            np.matmul(weights["all"], buf, out=g)
+            g = g.reshape(16, cout, -1)
+            for t, (ry, rx, dy, dx) in enumerate(weights["all_keys"]):
+                off = base + dy * r + dx
+                phases[2 * ry + rx] += g[t, :, off:off + length]
+            return phases
+        flat_phases = phases.reshape(4 * cout, length)
+        tmp = self._tmp("shift", (4 * cout, length))
+        for (dy, dx), plist, Wt in weights["shifts"]:
+            off = base + dy * r + dx
+            view = buf[:, off:off + length]
+            if len(plist) == 4:
+                np.matmul(Wt, view, out=tmp)
+                flat_phases += tmp
+            else:
+                t = tmp[:len(plist) * cout]
+                np.matmul(Wt, view, out=t)
+                for k, p in enumerate(plist):
+                    phases[p] += t[k * cout:(k + 1) * cout]
+        return phases
+
+    def _deconv(self, i, src, dst):
+        """Decoder layer ``i`` (0-based, ``i < 5``): deconv + folded BN + ReLU into ``dst``."""
+        _, bias = self.deconvs[i]
+        phases = self._deconv_phases(i, src)
+        lvl = self._levels[src]
+        out = self._levels[dst]
+        cout = phases.shape[1]
+        phases += bias
+        np.maximum(phases, 0, out=phases)
+        ph = phases.reshape(2, 2, cout, lvl.h, lvl.r)[..., :lvl.w]
+        img = out.image(0, cout)[:, 1:out.h + 1, 1:out.w + 1]
+        img = img.reshape(cout, lvl.h, 2, lvl.w, 2)
+        for ry in (0, 1):
+            for rx in (0, 1):
+                img[:, :, ry, :, rx] = ph[ry, rx]
+
+    def _final(self, src, out):
+        """Last layer: deconv6 + bias + sigmoid into ``out`` ``(512, T)``."""
+        _, bias = self.deconvs[5]
+        phases = self._deconv_phases(5, src)
+        lvl = self._levels[src]
+        phases += bias
+        # sigmoid, in place: 1 / (1 + exp(-x))
+        np.negative(phases, out=phases)
+        np.exp(phases, out=phases)
+        phases += 1
+        np.reciprocal(phases, out=phases)
+        ph = phases.reshape(2, 2, lvl.h, lvl.r)[..., :lvl.w]
+        o = out.reshape(lvl.h, 2, lvl.w, 2)
+        for ry in (0, 1):
+            for rx in (0, 1):
+                o[:, ry, :, rx] = ph[ry, rx]
+
+    def __call__(self, x):
+        """Compute the mask.
+
+        Parameters
+        ----------
+        x : numpy.ndarray, shape (batch, 1, 512, T), float32
+            Normalised magnitude; ``T`` a multiple of 64.
+
+        Returns
+        -------
+        numpy.ndarray, shape (batch, 1, 512, T), float32
+            The mask, in (0, 1).
+        """
+        x = np.asarray(x)
+        if x.ndim != 4 or x.shape[1] != 1 or x.shape[2] != 512 or x.shape[3] % 64:
+            raise ValueError("expected an input of shape (batch, 1, 512, T) with T a "
+                             "multiple of 64, got %s" % (x.shape,))
+        with self._lock:
+            return self._forward(x)
+
+    def _forward(self, x):
+        n, _, _, frames = x.shape
+        self._setup(frames)
+        L = self._levels
+        ch = self.channels
+        result = np.empty((n, 1, 512, frames), np.float32)
+        with np.errstate(over="ignore"):
+            for k in range(n):
+                L[0].image()[0, 1:513, 1:frames + 1] = x[k, 0]
+                # encoder: level lv's skip lives in channels ch[lv]: of its buffer
+                self._conv(0, 0, 0, 1, 1, ch[1])
+                for i in range(1, 6):
+                    lv = i
+                    dst_off = ch[lv + 1] if lv + 1 < 6 else 0
+                    self._conv(i, lv, ch[lv], 2 * ch[lv], lv + 1, dst_off)
+                # decoder
+                self._deconv(0, 6, 5)
+                for i in range(1, 5):
+                    self._deconv(i, 6 - i, 5 - i)
+                self._final(1, result[k, 0])
+        return result
