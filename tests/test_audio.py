@@ -79,3 +79,33 @@ def test_outputs_get_normal_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+def test_pcm16_conversion_matches_libsndfile_within_one_step(tmp_path):
+    from unetvocalsep.audio import to_pcm16
+
+    rng = np.random.default_rng(0)
+    y = (rng.standard_normal((2, 50000)) * 0.7).astype(np.float32)  # some samples clip
+    y[0, :4] = [1.0, -1.0, 1.5, -1.5]
+    ref_path = str(tmp_path / "ref.wav")
+    sf.write(ref_path, y.T, 44100, subtype="PCM_16")   # libsndfile's own conversion
+    ref, _ = sf.read(ref_path, dtype="int16")
+    got = to_pcm16(y)
+    assert got.shape == ref.shape and got.dtype == np.int16
+    assert np.max(np.abs(got.astype(int) - ref)) <= 1
+    assert list(got[:4, 0]) == [32767, -32768, 32767, -32768]
+    # nearest rounding: the error is at most half a step
+    assert np.max(np.abs(got / 32768.0 - np.clip(y.T, -1, 32767 / 32768))) <= 0.5 / 32768 + 1e-9
+
+
+def test_writer_pcm16_file_reads_back(tmp_path):
+    from unetvocalsep.audio import AudioWriter
+
+    y = np.stack([np.linspace(-0.9, 0.9, 1000), np.zeros(1000)]).astype(np.float32)
+    path = str(tmp_path / "w.wav")
+    with AudioWriter(path, 8000, 2, "wav", 16) as w:
+        w.write(y[:, :400])
+        w.write(y[:, 400:])
+    back, sr = sf.read(path, dtype="float32", always_2d=True)
+    assert sr == 8000 and back.shape == (1000, 2)
+    assert np.max(np.abs(back.T - y)) <= 0.5 / 32768 + 1e-7

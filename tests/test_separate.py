@@ -298,3 +298,83 @@ def test_mp3_input_and_flac_output(random_model, toy_song, tmp_path):
     info = sf.info(str(tmp_path / "o" / "song" / "vocals.flac"))
     assert info.samplerate == 44100 and info.channels == 2 and info.subtype == "PCM_24"
     assert abs(info.frames - sf.info(str(f)).frames) < 2000
+
+
+def _small_windows(model):
+    return Separator(model, chunk_seconds=1.5, margin_seconds=0.5, crossfade_seconds=0.25)
+
+
+def test_first_pass_cache_and_prefetch_change_nothing(random_model, toy_song, tmp_path,
+                                                      monkeypatch):
+    """Kept audio/magnitudes and the network thread give bit-identical stems."""
+    import unetvocalsep.separate as sepmod
+    from unetvocalsep.separate import _array_reader
+
+    path, v, a, sr = toy_song
+    s = _small_windows(random_model)
+    y = (v + a).astype(np.float32)
+    peak, audio, mags = s.first_pass(_array_reader(y), sr)
+    assert audio is not None and np.array_equal(audio, y)
+    assert len(mags) == len(list(s._windows(_array_reader(y), sr))) >= 3
+    assert peak == s.track_peak(_array_reader(y), sr)
+
+    def run(**kw):
+        return [np.concatenate([b[i] for b in blocks], axis=1) for i in range(2)
+                for blocks in [list(s.stream(_array_reader(y), sr, peak, **kw))]]
+
+    base = run(prefetch=False)
+    for kw in ({"prefetch": True}, {"mags": mags}, {"mags": mags, "prefetch": True}):
+        got = run(**kw)
+        assert all(np.array_equal(g, b) for g, b in zip(got, base)), kw
+
+    # files: with the cache (one decode) and without (budget 0: decoded twice)
+    outs = {}
+    for budget in (None, 0):
+        monkeypatch.setattr(sepmod, "CACHE_BYTES", sepmod.CACHE_BYTES if budget is None else 0)
+        out_dir = tmp_path / f"o{budget}"
+        s.separate_file(path, str(out_dir), bits=32, progress=False)
+        outs[budget] = sf.read(str(out_dir / "toy song" / "vocals.wav"), dtype="float32")[0]
+    assert np.array_equal(outs[None], outs[0])
+
+
+def test_first_pass_drops_the_cache_beyond_its_budget(random_model, toy_song):
+    from unetvocalsep.separate import _array_reader
+
+    _, v, a, sr = toy_song
+    s = _small_windows(random_model)
+    y = (v + a).astype(np.float32)
+    peak, audio, mags = s.first_pass(_array_reader(y), sr, cache_bytes=y.nbytes // 2)
+    assert audio is None and mags is None
+    assert peak == s.first_pass(_array_reader(y), sr)[0]
+
+
+def test_second_decode_only_without_cache(random_model, toy_song, tmp_path, monkeypatch):
+    import unetvocalsep.audio as audio_mod
+    import unetvocalsep.separate as sepmod
+
+    opened = []
+    real = audio_mod.AudioReader.__init__
+
+    def counting(self, *args, **kw):
+        opened.append(args[0])
+        real(self, *args, **kw)
+    monkeypatch.setattr(audio_mod.AudioReader, "__init__", counting)
+    path = toy_song[0]
+    s = _small_windows(random_model)
+    s.separate_file(path, str(tmp_path / "a"), progress=False)
+    with_cache = len(opened)
+    opened.clear()
+    monkeypatch.setattr(sepmod, "CACHE_BYTES", 0)
+    s.separate_file(path, str(tmp_path / "b"), progress=False)
+    assert len(opened) == with_cache + 1   # the second pass opens the file again
+
+
+def test_network_errors_surface_from_the_prefetch_thread(random_model, toy_song):
+    class Broken(Separator):
+        def mask16(self, y, sr, peak, mag=None):
+            raise RuntimeError("boom in the network")
+
+    _, v, a, sr = toy_song
+    s = Broken(random_model, chunk_seconds=1.5, margin_seconds=0.5, crossfade_seconds=0.25)
+    with pytest.raises(RuntimeError, match="boom in the network"):
+        s.separate(v + a, sr)

@@ -418,8 +418,8 @@ def test_mask_recorder_places_windows(random_model):
     real = sep.mask16
     masks = []
 
-    def recording(w, s, peak):
-        m = real(w, s, peak)
+    def recording(w, s, peak, *mag):
+        m = real(w, s, peak, *mag)
         masks.append(m)
         rec.add(spectrogram(w, s)[0], m)
         return m

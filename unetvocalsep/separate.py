@@ -41,6 +41,10 @@ CHUNK_SECONDS = 60.0
 MARGIN_SECONDS = 2.5
 #: Half-length of the linear cross-fade between windows, seconds.
 CROSSFADE_SECONDS = 0.5
+#: Memory the first pass may use to keep the decoded input and its 16 kHz
+#: magnitudes for the second pass (bytes); about 6 minutes of 44.1 kHz stereo.
+#: Longer inputs are decoded twice and memory stays flat in their length.
+CACHE_BYTES = 128 * 2 ** 20
 #: Shortest input accepted, seconds (one STFT hop at 16 kHz).
 MIN_SECONDS = 0.02
 
@@ -144,10 +148,28 @@ def map_mask(mask, sr, n_frames_out, highband="average"):
     Returns
     -------
     numpy.ndarray, shape (n_fft // 2 + 1, n_frames_out), float32
+        A transposed view of a frame-major array (see :func:`map_mask_frames`).
+    """
+    return map_mask_frames(mask, sr, n_frames_out, highband).T
+
+
+def map_mask_frames(mask, sr, n_frames_out, highband="average"):
+    """:func:`map_mask` in frame-major order, for :func:`~unetvocalsep.spectrogram.stft_frames`.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray, shape (513, frames16), float32
+    sr : int
+    n_frames_out : int
+    highband : {'average', 'zero'}
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_frames_out, n_fft // 2 + 1), float32
     """
     n_fft, hop = stft_params(sr)
     if sr == config.SR and n_frames_out == mask.shape[1]:
-        return mask
+        return np.ascontiguousarray(mask.T)
     bins = n_fft // 2 + 1
     freqs = np.arange(bins) * (sr / n_fft)
     pos = freqs / (config.SR / config.N_FFT)          # fractional 16 kHz bin
@@ -163,13 +185,16 @@ def map_mask(mask, sr, n_frames_out, highband="average"):
         weights[~low, top:] = 1.0 / (config.N_BINS + 1 - top)
     elif highband != "zero":
         raise UserError(f"unknown highband policy {highband!r} (average or zero)")
-    mf = weights @ mask                                # (bins, frames16)
+    mf = mask.T @ weights.T                            # (frames16, bins)
     tpos = np.arange(n_frames_out) * (hop / sr) / (config.HOP / config.SR)
     tpos = np.minimum(tpos, mask.shape[1] - 1)
     t0 = np.minimum(np.floor(tpos).astype(int), max(mask.shape[1] - 2, 0))
     tf = (tpos - t0).astype(np.float32)
     t1 = np.minimum(t0 + 1, mask.shape[1] - 1)
-    return mf[:, t0] * (1 - tf) + mf[:, t1] * tf
+    out = mf[t0]
+    out *= (1 - tf)[:, None]
+    out += mf[t1] * tf[:, None]
+    return out
 
 
 class Separator:
@@ -255,7 +280,7 @@ class Separator:
                 self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
 
     # -- the three steps of one window ------------------------------------------------
-    def mask16(self, y, sr, peak):
+    def mask16(self, y, sr, peak, mag=None):
         """Vocal mask of a window at 16 kHz.
 
         Parameters
@@ -264,12 +289,16 @@ class Separator:
         sr : int
         peak : float
             Normalisation divisor (maximum of the track's 16 kHz magnitude).
+        mag : numpy.ndarray, shape (513, frames16), optional
+            The window's 16 kHz magnitude if already known (from the first
+            pass); computed from ``y`` otherwise.
 
         Returns
         -------
         numpy.ndarray, shape (513, frames16), float32
         """
-        mag = self._mag16(y, sr)
+        if mag is None:
+            mag = self._mag16(y, sr)
         with self._stage("network"):
             if self.plan is not None:
                 mask = compute_mask(None, mag / np.float32(peak), plan=self.plan)
@@ -302,20 +331,33 @@ class Separator:
         -------
         vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
         """
-        from .spectrogram import istft, stft
+        return self.apply_mask(y, sr, self.mask16(y, sr, peak))
 
-        mask = self.mask16(y, sr, peak)
+    def apply_mask(self, y, sr, mask):
+        """Apply a 16 kHz mask to a window at its own rate (steps 4 and 5 above).
+
+        Parameters
+        ----------
+        y : numpy.ndarray, shape (channels, samples), float32
+        sr : int
+        mask : numpy.ndarray, shape (513, frames16), float32
+            From :meth:`mask16`.
+
+        Returns
+        -------
+        vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
+        """
+        from .spectrogram import istft_frames, stft_frames
+
         n_fft, hop = stft_params(sr)
         with self._stage("stft"):
-            spec = stft(y, n_fft, hop)
-            m = map_mask(mask, sr, spec.shape[-1], self.highband)
+            spec = stft_frames(y, n_fft, hop)                  # (channels, frames, bins)
+            m = map_mask_frames(mask, sr, spec.shape[-2], self.highband)
             if self.hard_mask:
                 m = (m > config.HARD_MASK_THRESHOLD).astype(np.float32)
+            spec *= m
         with self._stage("istft"):
-            vocals = istft(spec * m, y.shape[-1], hop)
-        # istft is linear and exact (istft(stft(y)) == y to float32 rounding), so
-        # istft(spec * (1 - m)) == y - istft(spec * m): the same accompaniment the
-        # article computes, for half the inverse transforms.
+            vocals = istft_frames(spec, y.shape[-1], hop)
         accompaniment = y - vocals
         return vocals, accompaniment
 
@@ -363,12 +405,60 @@ class Separator:
         -------
         float
         """
-        peak = 0.0
-        for _, window, _ in self._windows(read, sr):
-            peak = max(peak, float(self._mag16(window, sr).max()))
-        return peak if peak > 0 else 1.0
+        return self.first_pass(read, sr, cache_bytes=0)[0]
 
-    def stream(self, read, sr, peak, progress=None):
+    def first_pass(self, read, sr, cache_bytes=None):
+        """:meth:`track_peak`, keeping what the second pass would compute again.
+
+        While the input is small enough, the decoded audio and each window's
+        16 kHz magnitude are kept, so the second pass neither decodes,
+        resamples nor transforms the track again. Beyond ``cache_bytes`` both
+        are dropped and memory stays flat in the input's length.
+
+        Parameters
+        ----------
+        read : callable
+            ``read(n) -> array (channels, m)``, sequential.
+        sr : int
+        cache_bytes : int or None
+            Budget for the kept audio plus magnitudes; :data:`CACHE_BYTES`
+            when None, 0 to keep nothing.
+
+        Returns
+        -------
+        peak : float
+        audio : numpy.ndarray, shape (channels, samples), float32, or None
+            The whole input, when it fitted.
+        mags : list of numpy.ndarray, shape (513, frames16), or None
+            One per window (as :meth:`stream` cuts them), when they fitted.
+        """
+        budget = CACHE_BYTES if cache_bytes is None else cache_bytes
+        blocks, mags, used = ([], [], 0) if budget > 0 else (None, None, 0)
+
+        def recording(n):
+            nonlocal blocks, used
+            block = read(n)
+            if blocks is not None:
+                used += block.nbytes
+                blocks.append(block)
+            return block
+
+        peak = 0.0
+        for _, window, _ in self._windows(recording, sr):
+            mag = self._mag16(window, sr)
+            peak = max(peak, float(mag.max()))
+            if mags is not None:
+                used += mag.nbytes
+                mags.append(mag)
+            if used > budget:
+                blocks = mags = None
+        audio = None
+        if blocks is not None:
+            blocks = [b for b in blocks if b.shape[1]]
+            audio = np.concatenate(blocks, axis=1) if blocks else None
+        return (peak if peak > 0 else 1.0), audio, (mags if audio is not None else None)
+
+    def stream(self, read, sr, peak, progress=None, mags=None, prefetch=True):
         """Separate a sequential input; yields output blocks in order.
 
         Parameters
@@ -380,6 +470,12 @@ class Separator:
             From :meth:`track_peak`.
         progress : tqdm or None
             Updated with seconds of audio done.
+        mags : list of numpy.ndarray or None
+            The windows' 16 kHz magnitudes from :meth:`first_pass`.
+        prefetch : bool
+            Run the network of the next window in a worker thread while this
+            one is transformed back, cross-faded and written (a two-stage
+            pipeline; at most two windows are in memory).
 
         Yields
         ------
@@ -389,9 +485,9 @@ class Separator:
         c = int(round(self.chunk_seconds * sr))
         f = int(round(self.crossfade_seconds * sr))
         prev = None   # stems of the previous window over [k*c - f, k*c + f)
-        for ws, window, is_last in self._windows(read, sr):
+        for ws, window, is_last, mask in self._masked_windows(read, sr, peak, mags, prefetch):
             k = (ws + c - 1) // c if ws else 0
-            v, a = self.separate_window(window, sr, peak)
+            v, a = self.apply_mask(window, sr, mask)
             we = ws + window.shape[1]
             out_start = k * c - f if k else 0
             if prev is not None:
@@ -408,6 +504,35 @@ class Separator:
                 prev = (v[:, end - ws:hi - ws], a[:, end - ws:hi - ws])
             if progress is not None:
                 progress.update((end - (k * c - f if k else 0)) / sr)
+
+    def _masked_windows(self, read, sr, peak, mags, prefetch):
+        """Yield ``(start, window, is_last, mask)``; with ``prefetch`` the mask of
+        window ``k + 1`` is computed in a worker thread while window ``k`` is used."""
+        def mask_of(i, window):
+            if mags is not None and i < len(mags):
+                return self.mask16(window, sr, peak, mags[i])
+            return self.mask16(window, sr, peak)
+
+        windows = enumerate(self._windows(read, sr))
+        if not prefetch:
+            for i, (ws, window, is_last) in windows:
+                yield ws, window, is_last, mask_of(i, window)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="unetvocalsep-network") as pool:
+            pending = None
+            try:
+                for i, (ws, window, is_last) in windows:
+                    job = (ws, window, is_last, pool.submit(mask_of, i, window))
+                    if pending is not None:
+                        yield pending[:3] + (pending[3].result(),)
+                    pending = job
+                if pending is not None:
+                    yield pending[:3] + (pending[3].result(),)
+            finally:
+                if pending is not None:
+                    pending[3].cancel()
 
     # -- public entry points --------------------------------------------------------------
     def separate(self, y, sr, out_sr=None, mono=False, progress=None):
@@ -439,8 +564,8 @@ class Separator:
         if out_sr and out_sr != sr:
             x = resample(x, sr, out_sr)
             sr = out_sr
-        peak = self.track_peak(_array_reader(x), sr)
-        blocks = list(self.stream(_array_reader(x), sr, peak, progress))
+        peak, _, mags = self.first_pass(_array_reader(x), sr)
+        blocks = list(self.stream(_array_reader(x), sr, peak, progress, mags=mags))
         out = {}
         for i, name in enumerate(config.STEMS):
             s = np.concatenate([b[i] for b in blocks], axis=1)
@@ -501,7 +626,7 @@ class Separator:
 
         reader, read = opened()
         with reader:
-            peak = self.track_peak(read, sr)
+            peak, audio, mags = self.first_pass(read, sr)
         track_dir = os.path.dirname(outputs["vocals"])
         created = not os.path.isdir(track_dir)
         try:
@@ -510,12 +635,15 @@ class Separator:
             raise UserError(f"cannot create output folder {track_dir}: {exc.strerror}") from None
         bar = _progress_bar(reader.duration, os.path.basename(path)) if progress else None
         try:
-            reader, read = opened()
             with contextlib.ExitStack() as stack:
-                stack.enter_context(reader)
+                if audio is not None:   # kept by the first pass: no second decode
+                    read = _array_reader(audio)
+                else:
+                    reader, read = opened()
+                    stack.enter_context(reader)
                 writers = [stack.enter_context(AudioWriter(outputs[n], sr, ch, fmt, bits, overwrite))
                            for n in config.STEMS]
-                for blocks in self.stream(read, sr, peak, bar):
+                for blocks in self.stream(read, sr, peak, bar, mags=mags):
                     with self._stage("encode"):
                         for w, b in zip(writers, blocks):
                             w.write(b)

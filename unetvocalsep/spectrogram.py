@@ -60,6 +60,23 @@ def stft(y, n_fft=config.N_FFT, hop=config.HOP):
         ``frames == n_frames(samples, hop)``; frame ``t`` is centred on
         sample ``t * hop``.
     """
+    return np.ascontiguousarray(np.swapaxes(stft_frames(y, n_fft, hop), -1, -2))
+
+
+def stft_frames(y, n_fft=config.N_FFT, hop=config.HOP):
+    """:func:`stft` in frame-major order (no transpose; what the separator uses).
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (..., samples)
+    n_fft : int
+    hop : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., frames, n_fft // 2 + 1), complex64
+        ``stft(y, n_fft, hop)`` with the last two axes swapped.
+    """
     import scipy.fft
 
     y = np.asarray(y, dtype=np.float32)
@@ -71,8 +88,8 @@ def stft(y, n_fft=config.N_FFT, hop=config.HOP):
     padded[..., pad_left:pad_left + n] = y
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :]
     frames = frames * hann(n_fft)
-    spec = scipy.fft.rfft(frames, axis=-1)
-    return np.ascontiguousarray(np.swapaxes(spec, -1, -2)).astype(np.complex64, copy=False)
+    spec = scipy.fft.rfft(frames, axis=-1, overwrite_x=True)
+    return spec.astype(np.complex64, copy=False)
 
 
 def istft(spec, length, hop=config.HOP):
@@ -89,29 +106,48 @@ def istft(spec, length, hop=config.HOP):
     -------
     numpy.ndarray, shape (..., length), float32
     """
+    return istft_frames(np.swapaxes(np.asarray(spec), -1, -2), length, hop)
+
+
+def istft_frames(spec, length, hop=config.HOP):
+    """:func:`istft` of a frame-major spectrogram (as :func:`stft_frames` returns).
+
+    Parameters
+    ----------
+    spec : numpy.ndarray, shape (..., frames, n_fft // 2 + 1), complex
+    length : int
+    hop : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., length), float32
+    """
     import scipy.fft
 
     spec = np.asarray(spec)
-    n_fft = 2 * (spec.shape[-2] - 1)
-    t = spec.shape[-1]
+    n_fft = 2 * (spec.shape[-1] - 1)
+    t = spec.shape[-2]
+    lead = spec.shape[:-2]
     window = hann(n_fft)
-    frames = scipy.fft.irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1).astype(np.float32)
+    frames = scipy.fft.irfft(spec, n=n_fft, axis=-1).astype(np.float32, copy=False)
     frames *= window
     total = (t - 1) * hop + n_fft
-    out = np.zeros(spec.shape[:-2] + (total,), dtype=np.float32)
+    out = np.zeros(lead + (total,), dtype=np.float32)
     norm = np.zeros(total, dtype=np.float32)
     wsq = window * window
     # n_fft / hop passes, each adding non-overlapping frames with one reshape
     step = n_fft // hop if n_fft % hop == 0 else None
     if step:
         for k in range(step):
-            idx = np.arange(k, t, step)
-            if not len(idx):
+            idx = slice(k, t, step)
+            seg = frames[..., idx, :]
+            count = seg.shape[-2]
+            if not count:
                 continue
             start = k * hop
-            seg = frames[..., idx, :].reshape(spec.shape[:-2] + (len(idx) * n_fft,))
+            seg = seg.reshape(lead + (count * n_fft,))
             out[..., start:start + seg.shape[-1]] += seg
-            norm[start:start + seg.shape[-1]] += np.tile(wsq, len(idx))
+            norm[start:start + seg.shape[-1]] += np.tile(wsq, count)
     else:
         for i in range(t):
             out[..., i * hop:i * hop + n_fft] += frames[..., i, :]

@@ -219,9 +219,9 @@ def share_separator(separator):
     lock = threading.Lock()
 
     @functools.wraps(inner)
-    def mask16(y, sr, peak):
+    def mask16(y, sr, peak, *mag):
         with lock:
-            mask = inner(y, sr, peak)
+            mask = inner(y, sr, peak, *mag)
         rec = getattr(_recorder, "current", None)
         if rec is not None:
             from ..spectrogram import spectrogram
@@ -299,7 +299,9 @@ def separate_job(separator, job):
             writers = [stack.enter_context(AudioWriter(job.path(name), reader.sr, reader.channels,
                                                        "wav", 16, overwrite=True))
                        for name in config.STEMS]
-            for blocks in separator.stream(reader.read, reader.sr, peak, _Progress(job)):
+            # no prefetch thread: the mask recorder belongs to this job's thread
+            for blocks in separator.stream(reader.read, reader.sr, peak, _Progress(job),
+                                           prefetch=False):
                 for w, b in zip(writers, blocks):
                     w.write(b)
     finally:
