@@ -170,30 +170,35 @@ def map_mask_frames(mask, sr, n_frames_out, highband="average"):
     n_fft, hop = stft_params(sr)
     if sr == config.SR and n_frames_out == mask.shape[1]:
         return np.ascontiguousarray(mask.T)
-    bins = n_fft // 2 + 1
-    freqs = np.arange(bins) * (sr / n_fft)
-    pos = freqs / (config.SR / config.N_FFT)          # fractional 16 kHz bin
-    weights = np.zeros((bins, mask.shape[0]), dtype=np.float32)
-    low = pos <= config.N_BINS
-    i0 = np.minimum(np.floor(pos[low]).astype(int), config.N_BINS - 1)
-    frac = (pos[low] - i0).astype(np.float32)
-    rows = np.nonzero(low)[0]
-    weights[rows, i0] = 1 - frac
-    weights[rows, i0 + 1] += frac
-    if highband == "average":
-        top = config.N_BINS // 2
-        weights[~low, top:] = 1.0 / (config.N_BINS + 1 - top)
-    elif highband != "zero":
+    if highband not in ("average", "zero"):
         raise UserError(f"unknown highband policy {highband!r} (average or zero)")
-    mf = mask.T @ weights.T                            # (frames16, bins)
+    bins = n_fft // 2 + 1
+    pos = np.arange(bins) * (sr / n_fft) / (config.SR / config.N_FFT)  # fractional 16 kHz bin
+    n_low = int(np.count_nonzero(pos <= config.N_BINS))                # a prefix: pos grows
+    f0 = np.minimum(np.floor(pos[:n_low]).astype(int), config.N_BINS - 1)
+    ff = (pos[:n_low] - f0).astype(np.float32)
     tpos = np.arange(n_frames_out) * (hop / sr) / (config.HOP / config.SR)
     tpos = np.minimum(tpos, mask.shape[1] - 1)
     t0 = np.minimum(np.floor(tpos).astype(int), max(mask.shape[1] - 2, 0))
-    tf = (tpos - t0).astype(np.float32)
+    tf = (tpos - t0).astype(np.float32)[:, None]
     t1 = np.minimum(t0 + 1, mask.shape[1] - 1)
-    out = mf[t0]
-    out *= (1 - tf)[:, None]
-    out += mf[t1] * tf[:, None]
+    # bilinear: first along time (rows of the frame-major mask), then along
+    # frequency (two-tap gathers); no dense interpolation matrix
+    mt = np.ascontiguousarray(mask.T)                  # (frames16, 513)
+    mtt = mt[t0]
+    mtt *= 1 - tf
+    mtt += mt[t1] * tf                                 # (n_frames_out, 513)
+    out = np.empty((n_frames_out, bins), dtype=np.float32)
+    low = out[:, :n_low]
+    np.take(mtt, f0, axis=1, out=low)
+    low *= 1 - ff
+    low += np.take(mtt, f0 + 1, axis=1) * ff
+    if n_low < bins:
+        if highband == "average":
+            top = config.N_BINS // 2
+            out[:, n_low:] = mtt[:, top:].mean(axis=1, keepdims=True)
+        else:
+            out[:, n_low:] = 0
     return out
 
 

@@ -131,31 +131,46 @@ def istft_frames(spec, length, hop=config.HOP):
     window = hann(n_fft)
     frames = scipy.fft.irfft(spec, n=n_fft, axis=-1).astype(np.float32, copy=False)
     frames *= window
+    pad_left = n_fft // 2
+    if n_fft == 2 * hop:
+        # half overlap (every grid this package uses): output block j (hop
+        # samples) is the first half of frame j plus the second half of frame
+        # j - 1, and the window-square sum is the same for every inner block
+        blocks = np.zeros(lead + (t + 1, hop), dtype=np.float32)
+        blocks[..., :t, :] = frames[..., :hop]
+        blocks[..., 1:, :] += frames[..., hop:]
+        inv = np.empty((t + 1, hop), dtype=np.float32)
+        inv[1:t] = 1 / (_wsq_half(window, hop))
+        inv[0] = 1 / np.maximum(window[:hop] ** 2, np.finfo(np.float32).tiny)
+        inv[t] = 1 / np.maximum(window[hop:] ** 2, np.finfo(np.float32).tiny)
+        blocks *= inv
+        out = blocks.reshape(lead + ((t + 1) * hop,))
+        return out[..., pad_left:pad_left + length]
     total = (t - 1) * hop + n_fft
     out = np.zeros(lead + (total,), dtype=np.float32)
     norm = np.zeros(total, dtype=np.float32)
     wsq = window * window
-    # n_fft / hop passes, each adding non-overlapping frames with one reshape
-    step = n_fft // hop if n_fft % hop == 0 else None
-    if step:
-        for k in range(step):
-            idx = slice(k, t, step)
-            seg = frames[..., idx, :]
-            count = seg.shape[-2]
-            if not count:
-                continue
-            start = k * hop
-            seg = seg.reshape(lead + (count * n_fft,))
-            out[..., start:start + seg.shape[-1]] += seg
-            norm[start:start + seg.shape[-1]] += np.tile(wsq, count)
-    else:
-        for i in range(t):
-            out[..., i * hop:i * hop + n_fft] += frames[..., i, :]
-            norm[i * hop:i * hop + n_fft] += wsq
-    pad_left = n_fft // 2
+    for i in range(t):
+        out[..., i * hop:i * hop + n_fft] += frames[..., i, :]
+        norm[i * hop:i * hop + n_fft] += wsq
     out = out[..., pad_left:pad_left + length]
     norm = norm[pad_left:pad_left + length]
     return out / np.maximum(norm, np.finfo(np.float32).tiny)
+
+
+def _wsq_half(window, hop):
+    """Sum of the squared window over two half-overlapping frames, shape (hop,).
+
+    Parameters
+    ----------
+    window : numpy.ndarray, shape (2 * hop,)
+    hop : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (hop,), float32
+    """
+    return (window[:hop] ** 2 + window[hop:] ** 2).astype(np.float32)
 
 
 def magphase(spec):
