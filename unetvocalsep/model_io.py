@@ -89,14 +89,16 @@ def save_model(path, unet, cfg=None, dtype=None):
     full["storage_dtype"] = dtype or "float32"
     with atomic_path(path, overwrite=True) as tmp:
         if dtype is None:
-            serializers.save_npz(tmp, unet, compression=True)
+            # uncompressed: zlib saves under 10 % on float weights but makes
+            # loading 8x slower (0.10 s vs 0.01 s for the bundled model)
+            serializers.save_npz(tmp, unet, compression=False)
         else:
             target = {}  # the same keys that save_npz writes
             serializers.DictionarySerializer(target).save(unet)
             arrays = {k: (np.asarray(v).astype(dtype) if np.asarray(v).dtype.kind == "f" else np.asarray(v))
                       for k, v in target.items()}
             with open(tmp, "wb") as f:
-                np.savez_compressed(f, **arrays)
+                np.savez(f, **arrays)
     with atomic_path(config_path(path), overwrite=True) as tmp:
         with open(tmp, "w") as f:
             json.dump(full, f, indent=2, sort_keys=True)

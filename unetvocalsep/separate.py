@@ -26,6 +26,7 @@ flat and there are no clicks at the joins. With ``sr=16000, mono=True`` a
 short input gives exactly the article's output.
 """
 import contextlib
+import functools
 import os
 import threading
 import time
@@ -313,6 +314,13 @@ class Separator:
             mask = 1.0 - mask
         return mask
 
+    def _stft_full(self, y, sr):
+        """STFT of a window at its own rate, frame-major, shape (channels, frames, bins)."""
+        from .spectrogram import stft_frames
+
+        with self._stage("stft"):
+            return stft_frames(y, *stft_params(sr))
+
     def _mag16(self, y, sr):
         """16 kHz mono magnitude of a window, shape (513, frames16)."""
         from .audio import resample, to_mono
@@ -338,7 +346,7 @@ class Separator:
         """
         return self.apply_mask(y, sr, self.mask16(y, sr, peak))
 
-    def apply_mask(self, y, sr, mask):
+    def apply_mask(self, y, sr, mask, spec=None):
         """Apply a 16 kHz mask to a window at its own rate (steps 4 and 5 above).
 
         Parameters
@@ -347,16 +355,20 @@ class Separator:
         sr : int
         mask : numpy.ndarray, shape (513, frames16), float32
             From :meth:`mask16`.
+        spec : numpy.ndarray, shape (channels, frames, bins), complex64, optional
+            ``stft_frames(y, *stft_params(sr))`` if already computed (it is
+            overwritten).
 
         Returns
         -------
         vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
         """
-        from .spectrogram import istft_frames, stft_frames
+        from .spectrogram import istft_frames
 
         n_fft, hop = stft_params(sr)
+        if spec is None:
+            spec = self._stft_full(y, sr)
         with self._stage("stft"):
-            spec = stft_frames(y, n_fft, hop)                  # (channels, frames, bins)
             m = map_mask_frames(mask, sr, spec.shape[-2], self.highband)
             if self.hard_mask:
                 m = (m > config.HARD_MASK_THRESHOLD).astype(np.float32)
@@ -490,9 +502,11 @@ class Separator:
         c = int(round(self.chunk_seconds * sr))
         f = int(round(self.crossfade_seconds * sr))
         prev = None   # stems of the previous window over [k*c - f, k*c + f)
-        for ws, window, is_last, mask in self._masked_windows(read, sr, peak, mags, prefetch):
+        for ws, window, is_last, get_mask in self._masked_windows(read, sr, peak, mags,
+                                                                  prefetch):
             k = (ws + c - 1) // c if ws else 0
-            v, a = self.apply_mask(window, sr, mask)
+            spec = self._stft_full(window, sr)   # while the network works on this window
+            v, a = self.apply_mask(window, sr, get_mask(), spec)
             we = ws + window.shape[1]
             out_start = k * c - f if k else 0
             if prev is not None:
@@ -511,8 +525,12 @@ class Separator:
                 progress.update((end - (k * c - f if k else 0)) / sr)
 
     def _masked_windows(self, read, sr, peak, mags, prefetch):
-        """Yield ``(start, window, is_last, mask)``; with ``prefetch`` the mask of
-        window ``k + 1`` is computed in a worker thread while window ``k`` is used."""
+        """Yield ``(start, window, is_last, get_mask)`` for each window.
+
+        ``get_mask()`` returns the window's mask. With ``prefetch`` the masks
+        are computed in a worker thread, one window ahead: while the caller
+        works on window ``k``, the network runs on window ``k + 1``.
+        """
         def mask_of(i, window):
             if mags is not None and i < len(mags):
                 return self.mask16(window, sr, peak, mags[i])
@@ -521,7 +539,7 @@ class Separator:
         windows = enumerate(self._windows(read, sr))
         if not prefetch:
             for i, (ws, window, is_last) in windows:
-                yield ws, window, is_last, mask_of(i, window)
+                yield ws, window, is_last, functools.partial(mask_of, i, window)
             return
         from concurrent.futures import ThreadPoolExecutor
 
@@ -529,15 +547,15 @@ class Separator:
             pending = None
             try:
                 for i, (ws, window, is_last) in windows:
-                    job = (ws, window, is_last, pool.submit(mask_of, i, window))
+                    job = (ws, window, is_last, pool.submit(mask_of, i, window).result)
                     if pending is not None:
-                        yield pending[:3] + (pending[3].result(),)
+                        yield pending
                     pending = job
                 if pending is not None:
-                    yield pending[:3] + (pending[3].result(),)
+                    yield pending
             finally:
                 if pending is not None:
-                    pending[3].cancel()
+                    pending[3].__self__.cancel()
 
     # -- public entry points --------------------------------------------------------------
     def separate(self, y, sr, out_sr=None, mono=False, progress=None):
