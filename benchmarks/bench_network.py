@@ -3,7 +3,9 @@
 Measures, in one run so that the ratios are comparable on a noisy machine:
 
 (a) inference time of ``UNet`` on a ``(1, 1, 512, frames)`` spectrogram
-    (1024 frames = 32.8 s of 16 kHz audio at hop 512) and its real-time factor;
+    (1024 frames = 32.8 s of 16 kHz audio at hop 512) and its real-time factor,
+    along three paths: chainer's links ("plain"), chainer with the fastconv
+    FunctionNodes, and the NumPy inference plan that separation uses;
 (b) training throughput (patches/s) of ``UNetTrainmodel`` + Adam at batch 16
     and 64 (128-frame patches, 512 bins);
 (c) the float32 GEMM peak of this machine (2048 x 2048 ``numpy.matmul``) and
@@ -64,13 +66,23 @@ def _median_time(fn, reps, warmup=1):
     return float(np.median(times))
 
 
-def bench_inference(fast, frames=1024, reps=5):
+#: The three CPU inference paths: chainer's own links, chainer with the
+#: fastconv FunctionNodes (the training kernels), and the NumPy inference plan
+#: that separation uses.
+INFERENCE_PATHS = ("plain", "fastconv", "plan")
+
+
+def bench_inference(path, frames=1024, reps=5):
     """Median seconds of one U-Net forward pass on ``(1, 1, 512, frames)``.
 
     Parameters
     ----------
-    fast : bool
-        Use :mod:`unetvocalsep.fastconv` (True) or chainer's links (False).
+    path : {'plain', 'fastconv', 'plan'} or bool
+        ``'plain'``: chainer's ``Convolution2D``/``Deconvolution2D`` links;
+        ``'fastconv'`` (or True): the same chain with
+        :mod:`unetvocalsep.fastconv`; ``'plan'``:
+        :class:`unetvocalsep.inference.InferencePlan` (what separation runs).
+        False means ``'plain'``.
     frames : int
         Spectrogram frames, a multiple of 64.
     reps : int
@@ -81,10 +93,17 @@ def bench_inference(fast, frames=1024, reps=5):
     float
         Seconds (median).
     """
+    from unetvocalsep.inference import InferencePlan
+
+    if isinstance(path, bool):
+        path = "fastconv" if path else "plain"
     rng = np.random.default_rng(0)
     unet = UNet()
     x = rng.random((1, 1, 512, frames), dtype=np.float32)
-    with fastconv.use_fast_conv(fast), chainer.using_config("train", False), \
+    if path == "plan":
+        plan = InferencePlan.from_unet(unet)
+        return _median_time(lambda: plan(x), reps)
+    with fastconv.use_fast_conv(path == "fastconv"), chainer.using_config("train", False), \
             chainer.no_backprop_mode():
         return _median_time(lambda: unet(x), reps)
 
@@ -203,17 +222,16 @@ def _blas_info():
 
 
 def run(rounds=2, reps=5, train_reps=3, batches=(16, 64), frames=1024):
-    """Run all measurements, alternating plain and fast; return a result dict."""
-    res = {"infer": {False: [], True: []}, "train": {}}
+    """Run all measurements, alternating the paths; return a result dict."""
+    res = {"infer": {p: [] for p in INFERENCE_PATHS}, "train": {}}
     for b in batches:
         res["train"][b] = {False: [], True: []}
     peaks = [gemm_peak_gflops()]
     for r in range(rounds):
-        for fast in (False, True):
-            t = bench_inference(fast, frames, reps)
-            res["infer"][fast].append(t)
-            print("round %d  inference %-5s %.3f s" % (r, "fast" if fast else "plain", t),
-                  flush=True)
+        for path in INFERENCE_PATHS:
+            t = bench_inference(path, frames, reps)
+            res["infer"][path].append(t)
+            print("round %d  inference %-8s %.3f s" % (r, path, t), flush=True)
         for b in batches:
             for fast in (False, True):
                 pps = bench_training(fast, b, train_reps)
@@ -227,33 +245,42 @@ def run(rounds=2, reps=5, train_reps=3, batches=(16, 64), frames=1024):
     return res
 
 
-def table(res):
-    """Markdown table of the results of :func:`run`."""
-    frames = res["frames"]
+def inference_table(infer, frames, peak):
+    """Markdown rows comparing the inference paths (medians of ``infer[path]``)."""
     audio_s = frames * SECONDS_PER_FRAME
-    infer_gflop = GFLOP_PER_PATCH * frames / 128
+    gflop = GFLOP_PER_PATCH * frames / 128
+    floor = gflop / peak
+    t = {p: float(np.median(v)) for p, v in infer.items()}
+    rows = ["| inference path, (1, 1, 512, %d) = %.1f s of audio | seconds | x real time | "
+            "GFLOP/s (%% of GEMM peak) | speed-up vs plain |" % (frames, audio_s),
+            "|---|---|---|---|---|"]
+    names = {"plain": "plain chainer links", "fastconv": "chainer + fastconv FunctionNodes",
+             "plan": "inference plan (used by separation)"}
+    for p in INFERENCE_PATHS:
+        rows.append("| %s | %.3f | %.0f | %.0f (%.0f%%) | %.2fx |"
+                    % (names[p], t[p], audio_s / t[p], gflop / t[p], 100 * gflop / t[p] / peak,
+                       t["plain"] / t[p]))
+    rows.append("| GEMM-bound floor (%.1f GFLOP at the measured peak) | %.3f | %.0f | %.0f (100%%) "
+                "| %.2fx |" % (gflop, floor, audio_s / floor, peak, t["plain"] / floor))
+    return rows
+
+
+def table(res):
+    """Markdown tables of the results of :func:`run`."""
     peak = res["gemm_peak"]
-    rows = ["| measurement | plain chainer | fastconv | speed-up |",
-            "|---|---|---|---|"]
-    ti = {f: float(np.median(res["infer"][f])) for f in (False, True)}
-    rows.append("| inference (1,1,512,%d), s | %.3f | %.3f | %.2fx |"
-                % (frames, ti[False], ti[True], ti[False] / ti[True]))
-    rows.append("| real-time factor (network only, %.1f s audio) | %.0fx | %.0fx | |"
-                % (audio_s, audio_s / ti[False], audio_s / ti[True]))
-    rows.append("| inference GFLOP/s (%% of GEMM peak) | %.0f (%.0f%%) | %.0f (%.0f%%) | |"
-                % (infer_gflop / ti[False], 100 * infer_gflop / ti[False] / peak,
-                   infer_gflop / ti[True], 100 * infer_gflop / ti[True] / peak))
+    rows = inference_table(res["infer"], res["frames"], peak)
+    rows += ["", "| training | plain chainer | fastconv | speed-up |", "|---|---|---|---|"]
     for b, d in res["train"].items():
         p = {f: float(np.median(d[f])) for f in (False, True)}
         g = {f: p[f] * GFLOP_PER_PATCH * TRAIN_FORWARD_EQUIV for f in p}
-        rows.append("| training batch %d, patches/s | %.2f | %.2f | %.2fx |"
+        rows.append("| batch %d, patches/s | %.2f | %.2f | %.2fx |"
                     % (b, p[False], p[True], p[True] / p[False]))
-        rows.append("| training batch %d GFLOP/s (%% of GEMM peak) | %.0f (%.0f%%) "
+        rows.append("| batch %d GFLOP/s (%% of GEMM peak) | %.0f (%.0f%%) "
                     "| %.0f (%.0f%%) | |"
                     % (b, g[False], 100 * g[False] / peak, g[True], 100 * g[True] / peak))
-    rows.append("| float32 GEMM peak 2048^3, GFLOP/s (median of %d samples: %s) | %.0f | | |"
-                % (len(res["gemm_peaks"]), ", ".join("%.0f" % v for v in res["gemm_peaks"]),
-                   peak))
+    rows.append("")
+    rows.append("float32 GEMM peak 2048^3: %.0f GFLOP/s (median of %d samples: %s)"
+                % (peak, len(res["gemm_peaks"]), ", ".join("%.0f" % v for v in res["gemm_peaks"])))
     return "\n".join(rows)
 
 

@@ -61,6 +61,64 @@ def child(path, out, model):
     print(json.dumps({"load": t_load, "total": total, "stages": sep.timings, "hwm_mb": _vm_hwm_mb()}))
 
 
+def child_batch(paths, out, model, jobs):
+    """Separate several files with one model (the CLI's batch mode) and print JSON."""
+    import time
+
+    t0 = time.perf_counter()
+    from unetvocalsep.separate import Separator, separate_files
+
+    sep = Separator(model)
+    t1 = time.perf_counter()
+    failed = separate_files(sep, paths, out, jobs=jobs, overwrite=True, progress=False)
+    t2 = time.perf_counter()
+    print(json.dumps({"load": t1 - t0, "work": t2 - t1, "failed": failed,
+                      "hwm_mb": _vm_hwm_mb()}))
+
+
+def batch(minutes=3, files=4, jobs=(1, 2), model=None, workdir=None):
+    """Batch mode: ``files`` different songs in one process, model loaded once.
+
+    Returns
+    -------
+    list of dict
+        One per ``jobs`` value: per-file seconds (work time / files, model
+        load excluded), real-time factor, peak RSS (MB), model load (s).
+    """
+    workdir = workdir or tempfile.mkdtemp(prefix="bench_batch_")
+    paths = []
+    for i in range(files):
+        path = os.path.join(workdir, f"batch_{i}.wav")
+        if not os.path.exists(path):
+            make_song(path, minutes, seed=i)
+        paths.append(path)
+    rows = []
+    for j in jobs:
+        out = tempfile.mkdtemp(prefix="bench_sep_")
+        cmd = [sys.executable, __file__, "--child-batch", str(j), out, *paths]
+        if model:
+            cmd += ["--model", model]
+        res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True)
+                         .stdout.strip().splitlines()[-1])
+        subprocess.run(["rm", "-rf", out])
+        if res["failed"]:
+            raise RuntimeError(f"{res['failed']} files failed: {cmd}")
+        per = res["work"] / files
+        rows.append({"jobs": j, "files": files, "minutes": minutes, "per_file": per,
+                     "rtf": minutes * 60 / per, "maxrss_mb": res["hwm_mb"], "load": res["load"]})
+    return rows
+
+
+def batch_table(rows):
+    """Markdown table of :func:`batch` rows."""
+    lines = ["| files x length | -j | seconds per file | x real time | peak RSS MB | "
+             "model load s (once) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['files']} x {r['minutes']} min | {r['jobs']} | {r['per_file']:.2f} | "
+                     f"{r['rtf']:.0f} | {r['maxrss_mb']:.0f} | {r['load']:.2f} |")
+    return "\n".join(lines)
+
+
 def _vm_hwm_mb():
     """Peak RSS of this process image (VmHWM).
 
@@ -138,6 +196,9 @@ def table(rows):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--child", nargs=2, metavar=("FILE", "OUT"), help=argparse.SUPPRESS)
+    p.add_argument("--child-batch", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, default=0, metavar="N",
+                   help="also separate N different 3-minute songs in one process (-j 1 and 2)")
     p.add_argument("--model", default=None)
     p.add_argument("--minutes", type=float, nargs="+", default=[3])
     p.add_argument("--reps", type=int, default=3)
@@ -147,8 +208,14 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.child:
         return child(args.child[0], args.child[1], args.model)
+    if args.child_batch:
+        jobs, out, *paths = args.child_batch
+        return child_batch(paths, out, args.model, int(jobs))
     rows = run(args.minutes, args.reps, [] if args.no_long else args.long, args.model)
     text = table(rows)
+    if args.batch:
+        text += "\n\nBatch mode (one process, model loaded once):\n\n" + batch_table(
+            batch(files=args.batch, model=args.model))
     print(text)
     if args.append:
         from results import append_section

@@ -378,3 +378,32 @@ def test_network_errors_surface_from_the_prefetch_thread(random_model, toy_song)
     s = Broken(random_model, chunk_seconds=1.5, margin_seconds=0.5, crossfade_seconds=0.25)
     with pytest.raises(RuntimeError, match="boom in the network"):
         s.separate(v + a, sr)
+
+
+def test_choose_jobs_respects_memory_cores_and_files():
+    from unetvocalsep.separate import JOB_MEMORY_BYTES, choose_jobs
+
+    big = 64 * 2 ** 30
+    assert choose_jobs(1, 10, available=big, cores=8) == 1
+    assert choose_jobs(4, 10, available=big, cores=2) == 4          # an explicit request stands
+    assert choose_jobs(0, 10, available=big, cores=3) == 3          # auto: the cores
+    assert choose_jobs(0, 2, available=big, cores=8) == 2           # never more than the files
+    assert choose_jobs(4, 10, available=2 * JOB_MEMORY_BYTES + 1, cores=8) == 2
+    assert choose_jobs(4, 10, available=JOB_MEMORY_BYTES // 2, cores=8) == 1
+
+
+def test_cli_lowers_jobs_when_memory_is_short(random_model, toy_song, tmp_path, monkeypatch,
+                                              capsys):
+    import unetvocalsep.separate as sepmod
+
+    monkeypatch.setattr(sepmod, "_mem_available", lambda: sepmod.JOB_MEMORY_BYTES + 1)
+    files = []
+    for i in range(2):
+        f = tmp_path / f"t{i}.wav"
+        sf.write(str(f), (toy_song[1] + toy_song[2]).T[:22050], 44100)
+        files.append(str(f))
+    assert main([*files, "-o", str(tmp_path / "o"), "--model", random_model, "-j", "2",
+                 "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "-j 2 lowered to 1" in err
+    assert all((tmp_path / "o" / f"t{i}" / "vocals.wav").exists() for i in range(2))

@@ -872,7 +872,9 @@ def get_parser():
     p.add_argument("--chunk-seconds", type=float, default=CHUNK_SECONDS,
                    help=f"length of one processing window (default: {CHUNK_SECONDS:g})")
     p.add_argument("-j", "--jobs", type=int, default=1,
-                   help="files separated at once, sharing one model (default: 1)")
+                   help="files separated at once, sharing one model; 0 = as many as the "
+                        "cores and the available memory allow (default: 1). A request is "
+                        "lowered when the memory is not there")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -889,10 +891,66 @@ def _main(argv=None):
         raise UserError(f"two inputs would write to the same folder: {' and '.join(clash[0])}")
     sep = Separator(args.model, device=args.device, hard_mask=args.hard_mask,
                     highband=args.highband, chunk_seconds=args.chunk_seconds)
-    failed = separate_files(sep, args.files, args.output_dir, jobs=args.jobs, fmt=args.format,
+    if args.jobs < 0:
+        raise UserError(f"--jobs must be 0 (auto) or more, got {args.jobs}")
+    jobs = choose_jobs(args.jobs, len(args.files))
+    if args.jobs and jobs < min(args.jobs, len(args.files)):
+        import sys
+
+        print(f"unetvocalsep.separate: note: -j {args.jobs} lowered to {jobs}: "
+              f"{_mem_available() / 2 ** 30:.1f} GiB available, about "
+              f"{JOB_MEMORY_BYTES / 2 ** 20:.0f} MiB per file", file=sys.stderr)
+    failed = separate_files(sep, args.files, args.output_dir, jobs=jobs, fmt=args.format,
                             bits=args.bits, overwrite=args.overwrite, out_sr=args.sr,
                             mono=args.mono, progress=not args.no_progress)
     return 1 if failed else 0
+
+
+#: Peak memory one file in flight adds (measured, benchmarks/RESULTS.md: a
+#: second 3-minute 44.1 kHz stereo file with its first-pass cache and two
+#: windows in the pipeline added about 400 MB).
+JOB_MEMORY_BYTES = 450 * 2 ** 20
+
+
+def _mem_available():
+    """``MemAvailable`` from /proc/meminfo in bytes, or None where there is none."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def choose_jobs(requested, n_files, available=None, cores=None):
+    """How many files to separate at once.
+
+    Parameters
+    ----------
+    requested : int
+        The user's ``-j``; 0 means as many as the cores allow.
+    n_files : int
+    available : int or None
+        Free memory in bytes; read from /proc/meminfo when None (no limit
+        where it cannot be read).
+    cores : int or None
+        ``os.cpu_count()`` when None.
+
+    Returns
+    -------
+    int
+        At least 1; at most ``n_files``, the request (or the cores) and what
+        fits into ``available`` at :data:`JOB_MEMORY_BYTES` per file.
+    """
+    cores = cores or os.cpu_count() or 1
+    want = min(requested or cores, max(1, n_files))
+    if available is None:
+        available = _mem_available()
+    if available is not None:
+        want = min(want, max(1, int(available // JOB_MEMORY_BYTES)))
+    return max(1, want)
 
 
 def separate_files(sep, files, output_dir, jobs=1, **kwargs):
