@@ -18,24 +18,30 @@ movement than chainer's general layers, from the very same parameters:
 * **Convolution, 4x4 / stride 2 / pad 1**: a space-to-depth copy of the padded
   input into its four stride-2 phases (``4 C`` channels, one copy of the
   input), then four shifted GEMMs ``(O, 4C) @ (4C, L)`` accumulated straight
-  into the next level's buffer.
+  into the next level's buffer; for few input channels one GEMM over all four
+  taps with the shifts applied to its outputs instead, and a 16-row im2col
+  for the one-channel input layer.
 * **Deconvolution, 4x4 / stride 2 / pad 1**: each of the four output phases
   ``(2i + ry, 2j + rx)`` is a 2x2 convolution of the input; the nine distinct
   input shifts are nine GEMMs with the weights of the phases that use them
   stacked, accumulated into the four phase planes, which are then interleaved
   into the next buffer (one copy of the output). When the output has few
-  channels (the last layer, ``C_out = 1``) the transposed order is cheaper:
-  one GEMM ``(16 C_out, C_in) @ (C_in, L)`` and sixteen shifted adds.
+  channels (the last three layers, ``C_out <= 32``) the transposed order is
+  cheaper: one GEMM ``(16 C_out, C_in) @ (C_in, L)`` and sixteen shifted adds.
 * **Concatenation without a copy**: the decoder's input at each level is the
   buffer whose first channels the deconvolution writes and whose last
   channels the encoder already wrote (the skip connection).
 
-The plan is built once per model (:func:`plan_for` caches it) and reused across
-calls; it holds the folded weights and the buffers of the last input size.
-It is used by :func:`unetvocalsep.separate.compute_mask` when the fast CPU
-path is on (:func:`unetvocalsep.fastconv.use_fast_conv`), the model is on the
-CPU and the input is float32; chainer's own forward stays the reference and
-the GPU path. ``tests/test_inference.py`` checks it against both.
+The plan is built once per model and reused across calls: the CPU
+:class:`~unetvocalsep.separate.Separator` builds it straight from the npz
+(:func:`unetvocalsep.model_io.load_params`, no chainer import), and
+:func:`unetvocalsep.separate.compute_mask` on a CPU ``UNet`` uses
+:func:`plan_for`, which caches it per model. It holds the folded weights, the
+level buffers of the last input size and three scratch arenas. It is used
+when the fast CPU path is on (:mod:`unetvocalsep.cpupath`); chainer's own
+forward stays the reference, the GPU path and the training path.
+``tests/test_inference.py`` checks the plan against chainer. See
+``docs/INFERENCE.md``.
 """
 import threading
 import weakref
