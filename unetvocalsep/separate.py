@@ -461,14 +461,29 @@ class Separator:
             return block
 
         peak = 0.0
-        for _, window, _ in self._windows(recording, sr):
-            mag = self._mag16(window, sr)
+        from concurrent.futures import ThreadPoolExecutor
+
+        # the 16 kHz magnitude of window k is computed in a worker while the
+        # next window is decoded (libsndfile, soxr and the FFT release the GIL)
+        pending = []
+
+        def collect(future):
+            nonlocal peak, blocks, mags, used
+            mag = future.result()
             peak = max(peak, float(mag.max()))
             if mags is not None:
                 used += mag.nbytes
                 mags.append(mag)
             if used > budget:
                 blocks = mags = None
+
+        with ThreadPoolExecutor(1, thread_name_prefix="unetvocalsep-firstpass") as pool:
+            for _, window, _ in self._windows(recording, sr):
+                pending.append(pool.submit(self._mag16, window, sr))
+                while len(pending) > 1:
+                    collect(pending.pop(0))
+            while pending:
+                collect(pending.pop(0))
         audio = None
         if blocks is not None:
             blocks = [b for b in blocks if b.shape[1]]
