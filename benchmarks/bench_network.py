@@ -77,12 +77,11 @@ def bench_inference(path, frames=1024, reps=5):
 
     Parameters
     ----------
-    path : {'plain', 'fastconv', 'plan'} or bool
+    path : {'plain', 'fastconv', 'plan'}
         ``'plain'``: chainer's ``Convolution2D``/``Deconvolution2D`` links;
-        ``'fastconv'`` (or True): the same chain with
-        :mod:`unetvocalsep.fastconv`; ``'plan'``:
-        :class:`unetvocalsep.inference.InferencePlan` (what separation runs).
-        False means ``'plain'``.
+        ``'fastconv'``: the same chain with :mod:`unetvocalsep.fastconv`;
+        ``'plan'``: :class:`unetvocalsep.inference.InferencePlan` (what
+        separation runs).
     frames : int
         Spectrogram frames, a multiple of 64.
     reps : int
@@ -95,8 +94,6 @@ def bench_inference(path, frames=1024, reps=5):
     """
     from unetvocalsep.inference import InferencePlan
 
-    if isinstance(path, bool):
-        path = "fastconv" if path else "plain"
     rng = np.random.default_rng(0)
     unet = UNet()
     x = rng.random((1, 1, 512, frames), dtype=np.float32)

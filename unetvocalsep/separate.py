@@ -559,18 +559,19 @@ class Separator:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(1, thread_name_prefix="unetvocalsep-network") as pool:
-            pending = None
+            inflight = []   # (start, window, is_last, future), at most two
             try:
                 for i, (ws, window, is_last) in windows:
-                    job = (ws, window, is_last, pool.submit(mask_of, i, window).result)
-                    if pending is not None:
-                        yield pending
-                    pending = job
-                if pending is not None:
-                    yield pending
+                    inflight.append((ws, window, is_last, pool.submit(mask_of, i, window)))
+                    if len(inflight) > 1:
+                        ws0, w0, last0, future = inflight.pop(0)
+                        yield ws0, w0, last0, future.result
+                while inflight:
+                    ws0, w0, last0, future = inflight.pop(0)
+                    yield ws0, w0, last0, future.result
             finally:
-                if pending is not None:
-                    pending[3].__self__.cancel()
+                for *_, future in inflight:   # the caller stopped early
+                    future.cancel()
 
     # -- public entry points --------------------------------------------------------------
     def separate(self, y, sr, out_sr=None, mono=False, progress=None):
