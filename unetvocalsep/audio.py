@@ -8,43 +8,79 @@ formats of libsndfile); anything else (m4a, mp4, ...) falls back to
 Outputs are written atomically: to a hidden temporary file in the target
 folder, renamed over the final name only when complete.
 """
-import contextlib
 import os
-import tempfile
 
 import numpy as np
 
 from .errors import AudioError, UserError
+from .files import atomic_path  # noqa: F401  (its home is files.py; kept importable here)
 
-def _read_umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-#: The process umask, read once at import (os.umask is not thread-safe to query).
-_UMASK = _read_umask()
-
+#: Sample rates accepted on input (Hz): below 8 kHz no voice is left to find,
+#: above 768 kHz the header is almost certainly wrong.
+MIN_SR, MAX_SR = 8000, 768000
 #: Output formats and their soundfile format names.
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}
-#: Sample encodings (``--bits``) per output format.
+#: Sample encodings (``--bits``) per output format. ogg and mp3 are lossy
+#: and have no bit depth: ``--bits`` is refused for them.
 SUBTYPES = {
     "wav": {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"},
     "flac": {16: "PCM_16", 24: "PCM_24"},
-    "ogg": {16: "VORBIS", 24: "VORBIS", 32: "VORBIS"},
-    "mp3": {16: "MPEG_LAYER_III", 24: "MPEG_LAYER_III", 32: "MPEG_LAYER_III"},
+    "ogg": {None: "VORBIS"},
+    "mp3": {None: "MPEG_LAYER_III"},
 }
+#: What each output format can hold: (most channels, highest sample rate).
+FORMAT_LIMITS = {"wav": (1024, 768000), "flac": (8, 655350), "ogg": (255, 192000),
+                 "mp3": (2, 48000)}
+#: Sample rates MP3 can store.
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 
 
 def _check_path(path):
+    import stat
+
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise UserError(f"no such file: {path}")
-    if os.path.isdir(path):
+    if path == "-":
+        raise UserError("reading audio from standard input is not supported; save it to a file first")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise UserError(f"no such file: {path}") from None
+    except PermissionError:
+        raise UserError(f"permission denied: {path}") from None
+    except OSError as exc:
+        raise UserError(f"cannot open {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
         raise UserError(f"is a folder, not an audio file: {path}")
-    if os.path.getsize(path) == 0:
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"not a regular file (pipes and devices are not supported as input; "
+                        f"save the audio to a file first): {path}")
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise UserError(f"permission denied: {path}") from None
+    except OSError as exc:
+        raise UserError(f"cannot open {path}: {exc.strerror}") from None
+    if st.st_size == 0:
         raise AudioError(f"empty file: {path}")
     return path
+
+
+def check_rate(sr, what):
+    """Refuse a sample rate outside [:data:`MIN_SR`, :data:`MAX_SR`].
+
+    Parameters
+    ----------
+    sr : int
+    what : str
+        Named in the message (a path, ``'input'``...).
+
+    Raises
+    ------
+    AudioError
+    """
+    if not MIN_SR <= sr <= MAX_SR:
+        raise AudioError(f"unsupported sample rate {sr} Hz (accepted: {MIN_SR}-{MAX_SR} Hz): {what}")
 
 
 def _check_finite(y, path):
@@ -90,6 +126,11 @@ class AudioReader:
         if self.frames <= 0 or self.sr <= 0:
             self.close()
             raise AudioError(f"no audio samples in: {self.path}")
+        try:
+            check_rate(self.sr, self.path)
+        except AudioError:
+            self.close()
+            raise
 
     @property
     def duration(self):
@@ -220,66 +261,81 @@ def resample(y, orig_sr, target_sr):
     return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
-def check_format(fmt, bits=16):
+def check_format(fmt, bits=None):
     """Validate an output format / bit depth and return the soundfile names.
 
     Parameters
     ----------
     fmt : {'wav', 'flac', 'ogg', 'mp3'}
-    bits : {16, 24, 32}
+    bits : {None, 16, 24, 32}
+        ``None``: 16 for wav and flac (a wav stem that would clip is written
+        as 32-bit float, see :class:`AudioWriter`), nothing for ogg and mp3.
 
     Returns
     -------
     (str, str)
         soundfile ``format`` and ``subtype``.
+
+    Raises
+    ------
+    UserError
+        Unknown format, a depth the format cannot store, or any ``bits`` for
+        the lossy ogg and mp3.
     """
     if fmt not in FORMATS:
         raise UserError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if bits not in SUBTYPES[fmt]:
-        raise UserError(f"{fmt} cannot store {bits}-bit samples")
-    return FORMATS[fmt], SUBTYPES[fmt][bits]
+    table = SUBTYPES[fmt]
+    if bits is None:
+        bits = 16 if 16 in table else None
+    if bits not in table:
+        if None in table:
+            raise UserError(f"{fmt} is a lossy format with no bit depth; --bits is for wav and flac")
+        raise UserError(f"{fmt} cannot store {bits}-bit samples (choose {' or '.join(map(str, table))})")
+    return FORMATS[fmt], table[bits]
 
 
-@contextlib.contextmanager
-def atomic_path(path, overwrite=False):
-    """Yield a temporary path next to ``path``; rename it to ``path`` on success.
+def check_output_format(fmt, sr, channels, what="input"):
+    """Refuse a rate or channel count the output format cannot store.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        The final file name.
-    overwrite : bool
-        Replace an existing file. Without it an existing file raises
-        :class:`UserError` and is left untouched.
+    fmt : str
+    sr, channels : int
+    what : str
+        Named in the message.
 
-    Yields
+    Raises
     ------
-    str
-        A hidden temporary file name in the same folder (same file system,
-        so the final ``os.replace`` is atomic). It is removed on any error.
+    UserError
     """
-    path = os.fspath(path)
-    if os.path.exists(path) and not overwrite:
-        raise UserError(f"output exists (use --overwrite to replace it): {path}")
+    max_ch, max_sr = FORMAT_LIMITS[fmt]
+    if channels > max_ch:
+        raise UserError(f"{fmt} cannot store {channels} channels (at most {max_ch}; use --mono "
+                        f"or another --format): {what}")
+    if sr > max_sr or (fmt == "mp3" and sr not in MP3_RATES):
+        hint = "44100 or 48000" if fmt == "mp3" else f"at most {max_sr}"
+        raise UserError(f"{fmt} cannot store {sr} Hz (use --sr {hint}, or another --format): {what}")
+
+
+def _write_error(exc, path):
+    """An exception for a failed write of ``path``: ENOSPC when the disk is full."""
+    import errno
+
     folder = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)
-    stem, ext = os.path.splitext(base)
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".part{ext}", dir=folder)
-    os.close(fd)
-    # mkstemp creates the file 0600; give the result the permissions a plain
-    # open() would (0666 minus the umask), so outputs are readable as usual.
-    os.chmod(tmp, 0o666 & ~_UMASK)
     try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
+        st = os.statvfs(folder)
+        full = st.f_bavail * st.f_frsize < 4 * 2 ** 20
+    except (OSError, AttributeError):
+        full = False
+    if full or "No space left" in str(exc):
+        return OSError(errno.ENOSPC, "No space left on device", path)
+    if isinstance(exc, OSError):
+        return OSError(exc.errno, exc.strerror or str(exc), path)
+    return AudioError(f"cannot write {path}: {exc}")
 
 
 class AudioWriter:
-    """Write an audio file block by block, atomically.
+    """Write an audio file block by block, atomically, and never clip silently.
 
     Parameters
     ----------
@@ -288,33 +344,71 @@ class AudioWriter:
     sr : int
     channels : int
     fmt : {'wav', 'flac', 'ogg', 'mp3'}
-    bits : {16, 24, 32}
+    bits : {None, 16, 24, 32}
+        See :func:`check_format`. With ``None`` and ``fmt='wav'`` the file
+        starts as 16-bit PCM and becomes 32-bit float at the first block that
+        16 bits cannot hold (:attr:`promoted`), so nothing clips and the
+        samples keep their values.
     overwrite : bool
+    commit : bool
+        Rename the file into place when the block exits without an
+        exception. With ``False`` the caller calls :meth:`commit` (to commit
+        several files together, after all of them are complete).
+
+    Attributes
+    ----------
+    peak : float
+        Largest absolute sample written.
+    clipped : int
+        Samples that did not fit the encoding and were clipped (0 for float).
+    promoted : bool
+        Whether the file was switched to 32-bit float.
 
     Notes
     -----
     Use as a context manager; the file appears under ``path`` only if the
     block exits without an exception.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "loud.wav")
+    >>> with AudioWriter(path, 8000, 1) as w:
+    ...     w.write(np.full((1, 100), 1.5, dtype=np.float32))
+    >>> w.promoted, w.clipped
+    (True, 0)
     """
 
-    def __init__(self, path, sr, channels, fmt="wav", bits=16, overwrite=False):
+    def __init__(self, path, sr, channels, fmt="wav", bits=None, overwrite=False, commit=True):
         self.path = os.fspath(path)
         self.sr, self.channels = int(sr), int(channels)
         self.format, self.subtype = check_format(fmt, bits)
+        self.promote = fmt == "wav" and bits is None
         self.overwrite = overwrite
-        self._ctx = None
+        self.auto_commit = commit
+        self.peak = 0.0
+        self.clipped = 0
+        self.promoted = False
+        self._atomic = None
         self._file = None
 
-    def __enter__(self):
+    def _open(self, tmp, subtype, mode="w"):
         import soundfile as sf
 
-        self._ctx = atomic_path(self.path, self.overwrite)
-        tmp = self._ctx.__enter__()
         try:
-            self._file = sf.SoundFile(tmp, "w", samplerate=self.sr, channels=self.channels,
-                                      format=self.format, subtype=self.subtype)
-        except BaseException as exc:
-            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+            return sf.SoundFile(tmp, mode, samplerate=self.sr, channels=self.channels,
+                                format=self.format, subtype=subtype)
+        except (RuntimeError, OSError) as exc:
+            raise _write_error(exc, self.path) from None
+
+    def __enter__(self):
+        from .files import AtomicFile
+
+        self._atomic = AtomicFile(self.path, self.overwrite)
+        try:
+            self._file = self._open(self._atomic.tmp, self.subtype)
+        except BaseException:
+            self._atomic.discard()
             raise
         return self
 
@@ -326,22 +420,71 @@ class AudioWriter:
         y : numpy.ndarray, shape (channels, samples)
         """
         y = np.asarray(y, dtype=np.float32)
-        if self.subtype == "PCM_16":
-            self._file.write(to_pcm16(y))
-        else:
-            self._file.write(np.ascontiguousarray(y.T))
+        if y.size:
+            hi, lo = float(y.max()), float(y.min())
+            self.peak = max(self.peak, hi, -lo)
+            if self.subtype != "FLOAT" and (hi > 1.0 or lo < -1.0):
+                if self.promote:
+                    self._to_float()
+                else:
+                    self.clipped += int(np.count_nonzero(np.abs(y) > 1.0))
+        try:
+            if self.subtype == "PCM_16":
+                self._file.write(to_pcm16(y))
+            else:
+                self._file.write(np.ascontiguousarray(y.T))
+        except (RuntimeError, OSError) as exc:
+            raise _write_error(exc, self.path) from None
+
+    def _to_float(self):
+        """Rewrite what is written so far as 32-bit float and go on in float."""
+        import soundfile as sf
+
+        from .files import AtomicFile
+
+        try:
+            self._file.close()
+        except (RuntimeError, OSError) as exc:
+            raise _write_error(exc, self.path) from None
+        new = AtomicFile(self.path, overwrite=True)   # only a second temporary name
+        try:
+            out = self._open(new.tmp, "FLOAT")
+            with sf.SoundFile(self._atomic.tmp) as old:
+                while True:
+                    block = old.read(2 ** 18, dtype="float32", always_2d=True)
+                    if not len(block):
+                        break
+                    out.write(block)
+        except BaseException:
+            new.discard()
+            raise
+        self._atomic.discard()
+        new.overwrite, new.path = self.overwrite, self.path
+        self._atomic, self._file = new, out
+        self.subtype, self.promoted = "FLOAT", True
+
+    def commit(self):
+        """Move the finished file into place (after the block, with ``commit=False``)."""
+        self._atomic.commit()
+
+    def discard(self):
+        """Remove the temporary file instead of committing it."""
+        self._atomic.discard()
 
     def __exit__(self, exc_type, exc, tb):
         try:
             self._file.close()
         except BaseException as close_exc:  # e.g. disk full on the final flush
             if exc is None:
-                exc_type, exc, tb = type(close_exc), close_exc, close_exc.__traceback__
-        if exc is None:
-            self._ctx.__exit__(None, None, None)
+                self._atomic.discard()
+                if isinstance(close_exc, (RuntimeError, OSError)):
+                    raise _write_error(close_exc, self.path) from None
+                raise
+        if exc is not None:
+            self._atomic.discard()
             return False
-        if self._ctx.__exit__(exc_type, exc, tb) is False and exc is not None:
-            raise exc
+        if self.auto_commit:
+            self._atomic.commit()
         return False
 
 
@@ -371,7 +514,7 @@ def to_pcm16(y):
     return out
 
 
-def write_audio(path, y, sr, fmt=None, bits=16, overwrite=False):
+def write_audio(path, y, sr, fmt=None, bits=None, overwrite=False):
     """Write a whole array to an audio file atomically.
 
     Parameters
@@ -381,11 +524,18 @@ def write_audio(path, y, sr, fmt=None, bits=16, overwrite=False):
     sr : int
     fmt : str or None
         Taken from the file extension when ``None``.
-    bits : {16, 24, 32}
+    bits : {None, 16, 24, 32}
+        See :func:`check_format`.
     overwrite : bool
+
+    Returns
+    -------
+    AudioWriter
+        The closed writer (its ``peak``, ``clipped`` and ``promoted``).
     """
     y = np.atleast_2d(np.asarray(y, dtype=np.float32))
     if fmt is None:
         fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "wav"
     with AudioWriter(path, sr, y.shape[0], fmt=fmt, bits=bits, overwrite=overwrite) as w:
         w.write(y)
+    return w

@@ -36,14 +36,47 @@ def describe_os_error(exc):
     """
     if exc.errno == errno.ENOSPC:
         return "no space left on device" + (f": {exc.filename}" if exc.filename else "")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    if exc.errno in (errno.EACCES, errno.EPERM):
         return "permission denied" + (f": {exc.filename}" if exc.filename else "")
+    if exc.errno == errno.EROFS:
+        return "read-only file system" + (f": {exc.filename}" if exc.filename else "")
     msg = exc.strerror or str(exc)
     return msg + (f": {exc.filename}" if exc.filename else "")
 
 
+def describe_error(exc):
+    """The one line the user sees for an exception of a kind the package expects.
+
+    Parameters
+    ----------
+    exc : BaseException
+        A :class:`UserError`, an :class:`OSError`, a :class:`MemoryError`, or
+        anything else (then named with its type, as an internal error).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import errno
+    >>> describe_error(OSError(errno.ENOSPC, "No space left on device", "out.wav"))
+    'no space left on device: out.wav'
+    """
+    if isinstance(exc, UserError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return describe_os_error(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
 def run_cli(main_func, argv=None, prog="unetvocalsep"):
     """Run a CLI body, turning user-facing errors into one line and an exit code.
+
+    SIGTERM and SIGHUP are handled like Ctrl-C (see
+    :mod:`unetvocalsep.signals`), so a ``kill`` removes temporary files too.
 
     Parameters
     ----------
@@ -56,19 +89,20 @@ def run_cli(main_func, argv=None, prog="unetvocalsep"):
     Returns
     -------
     int
-        The exit status: 0 on success, 1 on a user error, 130 on Ctrl-C.
+        The exit status: 0 on success, 1 on a user error, 130 on Ctrl-C,
+        128 + N on signal N (143 for SIGTERM).
     """
+    from .signals import Terminated, terminate_as_exception
+
     try:
-        return main_func(argv) or 0
-    except UserError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        with terminate_as_exception():
+            return main_func(argv) or 0
+    except (UserError, OSError, MemoryError) as exc:
+        print(f"{prog}: error: {describe_error(exc)}", file=sys.stderr)
         return 1
-    except OSError as exc:
-        print(f"{prog}: error: {describe_os_error(exc)}", file=sys.stderr)
-        return 1
-    except MemoryError:
-        print(f"{prog}: error: out of memory", file=sys.stderr)
-        return 1
+    except Terminated as exc:
+        print(f"{prog}: terminated (signal {exc.signum})", file=sys.stderr)
+        return exc.exit_status
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

@@ -750,13 +750,13 @@ def evaluate_dataset(dataset, root, split=None, methods=METHODS, rates=RATES, mo
                 done(*_track_job(t, methods, rates, results_dir, overwrite, separator))
         else:
             import concurrent.futures as cf
-            import multiprocessing as mp
+
+            from .parallel import process_pool
 
             _limit_threads(jobs)
-            ctx = mp.get_context("spawn")   # safe with CUDA and with chainer's threads
-            with cf.ProcessPoolExecutor(min(jobs, len(tracks)), mp_context=ctx,
-                                        initializer=_init_worker,
-                                        initargs=(model, device, separator_kwargs)) as pool:
+            # spawned (safe with CUDA and chainer's threads), ended with this process
+            with process_pool(min(jobs, len(tracks)), initializer=_init_worker,
+                              initargs=(model, device, separator_kwargs)) as pool:
                 futures = [pool.submit(_track_job, t, methods, rates, results_dir, overwrite) for t in tracks]
                 for fut in cf.as_completed(futures):
                     done(*fut.result())

@@ -1309,30 +1309,25 @@ def prepare(dataset, root, cache_dir, split=None, random_mixes_n=0, seed=0, jobs
                 if bar is not None:
                     bar.update(1)
         else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor, as_completed
+            from concurrent.futures import as_completed
 
-            # spawn: no fork of a process that may hold BLAS / tqdm threads
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            from .parallel import process_pool
+
+            # spawned workers that end with this process (kill, Ctrl-C, error)
+            with process_pool(jobs) as pool:
                 futures = {pool.submit(work, t): t for t in tracks}
-                try:
-                    for fut in as_completed(futures):
-                        try:
-                            res = fut.result()
-                        except OSError:
-                            raise
-                        except Exception as exc:  # a worker died (killed, out of memory)
-                            res = {"name": futures[fut].name, "status": "failed", "outputs": [],
-                                   "error": f"worker failed: {type(exc).__name__}: {exc}",
-                                   "warnings": [], "meta": {}, "frames": 0}
-                        record(res)
-                        if bar is not None:
-                            bar.update(1)
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
+                for fut in as_completed(futures):
+                    try:
+                        res = fut.result()
+                    except OSError:
+                        raise
+                    except Exception as exc:  # a worker died (killed, out of memory)
+                        res = {"name": futures[fut].name, "status": "failed", "outputs": [],
+                               "error": f"worker failed: {type(exc).__name__}: {exc}",
+                               "warnings": [], "meta": {}, "frames": 0}
+                    record(res)
+                    if bar is not None:
+                        bar.update(1)
     finally:
         if bar is not None:
             bar.close()

@@ -579,7 +579,11 @@ class Separator:
 
         Parameters
         ----------
-        y : numpy.ndarray, shape (samples,) or (channels, samples)
+        y : numpy.ndarray, shape (samples,), (channels, samples) or (samples, channels)
+            The longer axis is time, so ``soundfile.read``'s (samples,
+            channels) works as it is. Floats are taken as they are (full
+            scale 1.0); integer PCM is scaled (int16 by 1/32768, int32 by
+            1/2**31, uint8 around 128).
         sr : int
         out_sr : int or None
             Output rate; the input's rate when ``None``.
@@ -590,13 +594,17 @@ class Separator:
         Returns
         -------
         dict
-            ``{'vocals': array, 'accompaniment': array}``, each shaped like
-            ``y`` (after ``mono`` / ``out_sr``), float32.
+            ``{'vocals': array, 'accompaniment': array}``, each in the layout
+            of ``y`` (after ``mono`` / ``out_sr``), float32.
+
+        Raises
+        ------
+        AudioError
+            A shape or dtype that is not audio, too short, not finite.
         """
         from .audio import resample, to_mono
 
-        one_d = np.ndim(y) == 1
-        x = np.atleast_2d(np.asarray(y, dtype=np.float32))
+        x, one_d, transposed = as_channels_first(y)
         _check_signal(x, sr, "input")
         if mono:
             x = to_mono(x)
@@ -608,11 +616,11 @@ class Separator:
         out = {}
         for i, name in enumerate(config.STEMS):
             s = np.concatenate([b[i] for b in blocks], axis=1)
-            out[name] = s[0] if one_d else s
+            out[name] = s[0] if one_d else (np.ascontiguousarray(s.T) if transposed else s)
         return out
 
-    def separate_file(self, path, output_dir="separated", fmt="wav", bits=16, overwrite=False,
-                      out_sr=None, mono=False, progress=True):
+    def separate_file(self, path, output_dir="separated", fmt="wav", bits=None, overwrite=False,
+                      out_sr=None, mono=False, progress=True, gain_db=0.0):
         """Separate one file into ``<output_dir>/<track>/{vocals,accompaniment}.<fmt>``.
 
         Parameters
@@ -620,36 +628,54 @@ class Separator:
         path : str
         output_dir : str
         fmt : {'wav', 'flac', 'ogg', 'mp3'}
-        bits : {16, 24, 32}
+        bits : {None, 16, 24, 32}
+            ``None``: 16-bit, except that a wav stem that would clip is
+            written as 32-bit float (see :class:`~unetvocalsep.audio.AudioWriter`).
         overwrite : bool
             Replace existing outputs; otherwise :class:`UserError` is raised
-            before any work is done.
+            before any work is done (and at the end, should one appear
+            meanwhile).
         out_sr : int or None
         mono : bool
         progress : bool
             Show a progress bar counting seconds of audio.
+        gain_db : float
+            Gain applied to both stems (they then add up to the input at this
+            gain); a negative gain makes room in 16/24-bit and lossy files.
 
         Returns
         -------
-        dict
-            Stem name -> written path.
+        Outputs
+            Stem name -> written path; ``.notes`` lists what the user should
+            know (a stem written as float, samples clipped), ``.peaks`` the
+            peak of each stem.
+
+        Raises
+        ------
+        UserError
+            Bad input or settings, an output that exists, or another run
+            writing the same outputs (checked before the work).
         """
-        from .audio import AudioReader, AudioWriter, check_format
+        from .audio import AudioReader, AudioWriter, check_format, check_output_format
+        from .files import check_target, claim
 
         check_format(fmt, bits)
+        if not np.isfinite(gain_db):
+            raise UserError(f"gain must be a finite number of dB, got {gain_db}")
+        gain = np.float32(10 ** (gain_db / 20))
         outputs = output_paths(path, output_dir, fmt)
         src = os.path.realpath(path)
         for out in outputs.values():
             if os.path.realpath(out) == src:
                 raise UserError(f"output would overwrite the input: {out}")
-            if os.path.exists(out) and not overwrite:
-                raise UserError(f"output exists (use --overwrite to replace it): {out}")
+            check_target(out, overwrite)
         with AudioReader(path) as reader:
             sr_in, channels = reader.sr, reader.channels
             if reader.duration < MIN_SECONDS:
                 raise AudioError(f"audio too short ({reader.duration:.3f} s): {path}")
         sr = out_sr or sr_in
         ch = 1 if mono else channels
+        check_output_format(fmt, sr, ch, path)
 
         def opened():
             reader = AudioReader(path)
@@ -663,29 +689,38 @@ class Separator:
                 read = _resampled(read, sr_in, sr, ch)
             return reader, read
 
-        reader, read = opened()
-        with reader:
-            peak, audio, mags = self.first_pass(read, sr)
         track_dir = os.path.dirname(outputs["vocals"])
         created = not os.path.isdir(track_dir)
         try:
             os.makedirs(track_dir, exist_ok=True)
         except OSError as exc:
-            raise UserError(f"cannot create output folder {track_dir}: {exc.strerror}") from None
-        bar = _progress_bar(reader.duration, os.path.basename(path)) if progress else None
+            from .errors import describe_os_error
+
+            raise UserError(f"cannot create output folder {track_dir}: "
+                            f"{describe_os_error(exc).split(':')[0]}") from None
+        bar = None
         try:
-            with contextlib.ExitStack() as stack:
-                if audio is not None:   # kept by the first pass: no second decode
-                    read = _array_reader(audio)
-                else:
-                    reader, read = opened()
-                    stack.enter_context(reader)
-                writers = [stack.enter_context(AudioWriter(outputs[n], sr, ch, fmt, bits, overwrite))
-                           for n in config.STEMS]
-                for blocks in self.stream(read, sr, peak, bar, mags=mags):
-                    with self._stage("encode"):
-                        for w, b in zip(writers, blocks):
-                            w.write(b)
+            with claim(outputs.values()):
+                for out in outputs.values():   # a run that finished before our claim
+                    check_target(out, overwrite)
+                reader, read = opened()
+                with reader:
+                    peak, audio, mags = self.first_pass(read, sr)
+                bar = _progress_bar(reader.duration, os.path.basename(path)) if progress else None
+                with contextlib.ExitStack() as stack:
+                    if audio is not None:   # kept by the first pass: no second decode
+                        read = _array_reader(audio)
+                    else:
+                        reader, read = opened()
+                        stack.enter_context(reader)
+                    writers = [stack.enter_context(AudioWriter(outputs[n], sr, ch, fmt, bits,
+                                                               overwrite, commit=False))
+                               for n in config.STEMS]
+                    for blocks in self.stream(read, sr, peak, bar, mags=mags):
+                        with self._stage("encode"):
+                            for w, b in zip(writers, blocks):
+                                w.write(b * gain if gain != 1 else b)
+                _commit_all(writers)
         except BaseException:
             if created:
                 with contextlib.suppress(OSError):
@@ -694,7 +729,55 @@ class Separator:
         finally:
             if bar is not None:
                 bar.close()
-        return outputs
+        return Outputs(outputs, writers, gain_db, bits)
+
+
+class Outputs(dict):
+    """What :meth:`Separator.separate_file` wrote: stem name -> path, with notes.
+
+    Attributes
+    ----------
+    peaks : dict
+        Stem name -> largest absolute sample (1.0 is full scale).
+    notes : list of str
+        One line each: a stem written as 32-bit float because 16 bits would
+        have clipped it, or the number of samples clipped and what to do.
+    """
+
+    def __init__(self, paths, writers, gain_db=0.0, bits=None):
+        super().__init__(paths)
+        self.peaks = {n: w.peak for n, w in zip(config.STEMS, writers)}
+        self.notes = []
+        worst = max(self.peaks.values(), default=0.0)
+        room = f"--gain {gain_db - 20 * np.log10(worst) - 0.1:.1f}" if worst > 1 else ""
+        for n, w in zip(config.STEMS, writers):
+            dbfs = 20 * np.log10(max(w.peak, 1e-12))
+            if w.promoted:
+                self.notes.append(
+                    f"{paths[n]}: peaks at {dbfs:+.1f} dBFS, so it was written as 32-bit float "
+                    f"instead of 16-bit: nothing clips and the stems add up to the input "
+                    f"(for 16-bit without clipping: --bits 16 {room})")
+            elif w.clipped:
+                self.notes.append(
+                    f"{paths[n]}: {w.clipped} samples clipped (peak {dbfs:+.1f} dBFS); "
+                    f"use {room} to make room, or --format wav (float when needed)")
+
+
+def _commit_all(writers):
+    """Commit several finished files; if one fails, take the ones already moved back out."""
+    done = []
+    try:
+        for w in writers:
+            w.commit()
+            done.append(w)
+    except BaseException:
+        for w in writers:
+            if w not in done:
+                w.discard()
+        for w in done:   # never leave half a result
+            with contextlib.suppress(OSError):
+                os.remove(w.path)
+        raise
 
 
 def _is_cpu(spec):
@@ -712,9 +795,63 @@ def _is_unet(model):
     return model is not None and not isinstance(model, (str, bytes, os.PathLike))
 
 
+def as_channels_first(y):
+    """An audio array as float32 ``(channels, samples)``, and how to give it back.
+
+    Parameters
+    ----------
+    y : array_like
+        1-D, or 2-D in either layout (the longer axis is time); float, or
+        integer PCM (scaled to full scale 1.0).
+
+    Returns
+    -------
+    x : numpy.ndarray, shape (channels, samples), float32
+    one_d : bool
+        ``y`` was 1-D.
+    transposed : bool
+        ``y`` was (samples, channels).
+
+    Raises
+    ------
+    AudioError
+        Not 1-D or 2-D, or a dtype that is not audio (bool, complex, text...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, one_d, transposed = as_channels_first(np.zeros((44100, 2), dtype=np.int16))
+    >>> x.shape, x.dtype, transposed
+    ((2, 44100), dtype('float32'), True)
+    """
+    a = np.asarray(y)
+    if a.ndim not in (1, 2):
+        raise AudioError(f"audio must be 1-D (samples,) or 2-D (channels, samples) or "
+                         f"(samples, channels); got an array of shape {a.shape}")
+    kind = a.dtype.kind
+    if kind == "f":
+        x = a.astype(np.float32, copy=False)
+    elif kind == "i":
+        x = (a.astype(np.float64) / float(2 ** (8 * a.dtype.itemsize - 1))).astype(np.float32)
+    elif kind == "u":
+        half = float(2 ** (8 * a.dtype.itemsize - 1))
+        x = ((a.astype(np.float64) - half) / half).astype(np.float32)
+    else:
+        raise AudioError(f"audio must be float or integer PCM samples, got dtype {a.dtype}")
+    one_d = x.ndim == 1
+    x = np.atleast_2d(x)
+    transposed = x.shape[0] > x.shape[1]
+    if transposed:
+        x = x.T
+    return np.ascontiguousarray(x), one_d, transposed
+
+
 def _check_signal(x, sr, what):
-    if not isinstance(sr, (int, np.integer)) or sr <= 0:
+    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
         raise UserError(f"invalid sample rate: {sr!r}")
+    from .audio import check_rate
+
+    check_rate(int(sr), what)
     if x.ndim != 2 or x.shape[1] == 0:
         raise AudioError(f"{what} has no samples")
     if x.shape[1] < MIN_SECONDS * sr:
@@ -862,6 +999,8 @@ def get_parser():
     """The ``python -m unetvocalsep.separate`` argument parser."""
     import argparse
 
+    from .argtypes import finite_float, nonnegative_int, positive_float, sample_rate
+
     p = argparse.ArgumentParser(
         prog="python -m unetvocalsep.separate",
         description="Separate songs into vocals and accompaniment with the U-Net of "
@@ -871,23 +1010,27 @@ def get_parser():
     p.add_argument("-o", "--output-dir", default="separated", help="output folder (default: separated)")
     p.add_argument("--format", default="wav", choices=["wav", "flac", "ogg", "mp3"],
                    help="output format (default: wav)")
-    p.add_argument("--bits", type=int, default=16, choices=[16, 24, 32],
-                   help="sample size for wav/flac; 32 = float wav (default: 16)")
+    p.add_argument("--bits", type=int, default=None, choices=[16, 24, 32],
+                   help="sample size for wav/flac; 32 = float wav (default: 16, and for wav "
+                        "32-bit float for a stem that 16 bits would clip); not for ogg/mp3")
+    p.add_argument("--gain", type=finite_float, default=0.0, metavar="DB",
+                   help="gain applied to both stems, in dB (default: 0); e.g. --gain -1 makes "
+                        "room for stems that peak above full scale in 16-bit, flac, ogg or mp3")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--model", default=None, help="model npz (default: the bundled model)")
     p.add_argument("--hard-mask", action="store_true", help="binary mask: mask > 0.5 -> 1, else 0")
     p.add_argument("--device", default="-1",
                    help="-1 for the CPU, 0 for the first GPU, or chainer's @cupy:0 form (default: -1)")
-    p.add_argument("--sr", type=int, default=None,
+    p.add_argument("--sr", type=sample_rate, default=None,
                    help="output sample rate (default: the input's); --sr 16000 --mono gives "
                         "the article's output")
     p.add_argument("--mono", action="store_true", help="mix the input down to mono first")
     p.add_argument("--highband", default="average", choices=["average", "zero"],
                    help="mask above 8 kHz, where the model sees nothing: the 4-8 kHz mean "
                         "per frame (default) or 0 (all to the accompaniment)")
-    p.add_argument("--chunk-seconds", type=float, default=CHUNK_SECONDS,
+    p.add_argument("--chunk-seconds", type=positive_float, default=CHUNK_SECONDS,
                    help=f"length of one processing window (default: {CHUNK_SECONDS:g})")
-    p.add_argument("-j", "--jobs", type=int, default=1,
+    p.add_argument("-j", "--jobs", type=nonnegative_int, default=1,
                    help="files separated at once, sharing one model; 0 = as many as the "
                         "cores and the available memory allow (default: 1). A request is "
                         "lowered when the memory is not there")
@@ -897,8 +1040,9 @@ def get_parser():
 
 def _main(argv=None):
     args = get_parser().parse_args(argv)
-    if args.sr is not None and args.sr < 1000:
-        raise UserError(f"--sr {args.sr} is too low")
+    from .audio import check_format
+
+    check_format(args.format, args.bits)
     names = {}
     for f in args.files:
         names.setdefault(track_name(f), []).append(f)
@@ -907,8 +1051,6 @@ def _main(argv=None):
         raise UserError(f"two inputs would write to the same folder: {' and '.join(clash[0])}")
     sep = Separator(args.model, device=args.device, hard_mask=args.hard_mask,
                     highband=args.highband, chunk_seconds=args.chunk_seconds)
-    if args.jobs < 0:
-        raise UserError(f"--jobs must be 0 (auto) or more, got {args.jobs}")
     jobs = choose_jobs(args.jobs, len(args.files))
     if args.jobs and jobs < min(args.jobs, len(args.files)):
         import sys
@@ -918,7 +1060,7 @@ def _main(argv=None):
               f"{JOB_MEMORY_BYTES / 2 ** 20:.0f} MiB per file", file=sys.stderr)
     failed = separate_files(sep, args.files, args.output_dir, jobs=jobs, fmt=args.format,
                             bits=args.bits, overwrite=args.overwrite, out_sr=args.sr,
-                            mono=args.mono, progress=not args.no_progress)
+                            mono=args.mono, progress=not args.no_progress, gain_db=args.gain)
     return 1 if failed else 0
 
 
@@ -994,17 +1136,16 @@ def separate_files(sep, files, output_dir, jobs=1, **kwargs):
     import sys
     from concurrent.futures import ThreadPoolExecutor
 
-    from .errors import describe_os_error
+    from .errors import describe_error
 
     def one(f):
         try:
             outs = sep.separate_file(f, output_dir, **kwargs)
-        except UserError as exc:
-            print(f"unetvocalsep.separate: error: {exc}", file=sys.stderr, flush=True)
+        except (UserError, OSError, MemoryError) as exc:
+            print(f"unetvocalsep.separate: error: {describe_error(exc)}", file=sys.stderr, flush=True)
             return False
-        except OSError as exc:
-            print(f"unetvocalsep.separate: error: {describe_os_error(exc)}", file=sys.stderr, flush=True)
-            return False
+        for note in getattr(outs, "notes", ()):
+            print(f"unetvocalsep.separate: note: {note}", file=sys.stderr, flush=True)
         print(f"{f} -> {os.path.dirname(outs['vocals'])}{os.sep} (vocals, accompaniment)", flush=True)
         return True
 

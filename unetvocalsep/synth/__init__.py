@@ -229,17 +229,14 @@ def _job(args):
     return name
 
 
-def _mp_context():
-    """Worker processes are spawned, not forked: a fork of a process that has
-    already run FluidSynth/OpenBLAS threads (a notebook, pytest) can deadlock.
-
-    The command line always works in spawned workers, even with ``-j 1``: the
-    calling process may carry floating-point state (flush-to-zero set by some
-    library loaded earlier, e.g. in a test session or notebook) that changes
-    FluidSynth's and WORLD's last bits, and a fresh process makes the output
-    depend on the seed only."""
-    import multiprocessing
-    return multiprocessing.get_context("spawn")
+# Worker processes come from unetvocalsep.parallel.process_pool: spawned, not
+# forked (a fork of a process that has already run FluidSynth/OpenBLAS threads,
+# such as a notebook or pytest, can deadlock), and ended with this process.
+# The command line always works in spawned workers, even with ``-j 1``: the
+# calling process may carry floating-point state (flush-to-zero set by some
+# library loaded earlier, e.g. in a test session or notebook) that changes
+# FluidSynth's and WORLD's last bits, and a fresh process makes the output
+# depend on the seed only.
 
 
 def _warm_cache(syllables, cache_dir, jobs):
@@ -247,8 +244,8 @@ def _warm_cache(syllables, cache_dir, jobs):
     from . import voice
     paths = [p for _, p in syllables]
     if jobs >= 1:
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(jobs, mp_context=_mp_context()) as ex:
+        from ..parallel import process_pool
+        with process_pool(jobs) as ex:
             list(ex.map(voice.analyse_syllable, paths, [cache_dir] * len(paths),
                         chunksize=8))
     else:
@@ -316,18 +313,15 @@ def generate_corpus(out_dir, tracks, seconds, seed, jobs=1, overwrite=False,
             _warm_cache(checked[0], cache_dir, min(jobs, len(todo)))
         args = [(out_dir, seed, i, seconds, cache_dir, klettres_dir, checked[1], overwrite,
                  checked) for i in todo]
-        if todo:   # in spawned workers even for -j 1 (see _mp_context)
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-            with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=_mp_context()) as ex:
+        if todo:   # in spawned workers even for -j 1 (see the note above _warm_cache)
+            from concurrent.futures import as_completed
+
+            from ..parallel import process_pool
+            with process_pool(min(jobs, len(todo))) as ex:
                 futures = [ex.submit(_job, a) for a in args]
-                try:
-                    for fut in as_completed(futures):
-                        written.append(fut.result())
-                        bar.update(1)
-                except BaseException:
-                    for fut in futures:
-                        fut.cancel()
-                    raise
+                for fut in as_completed(futures):
+                    written.append(fut.result())
+                    bar.update(1)
         else:
             for a in args:
                 written.append(_job(a))

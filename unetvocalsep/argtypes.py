@@ -1,0 +1,91 @@
+"""Checked numeric types for the command-line parsers.
+
+Every number a CLI takes goes through one of these, so ``nan``, ``inf``, a
+negative count or a zero length is refused by argparse with its usual
+one-line ``error: argument --x: ...`` and exit status 2, before any work.
+
+Examples
+--------
+>>> import argparse
+>>> from unetvocalsep.argtypes import positive_float
+>>> p = argparse.ArgumentParser()
+>>> _ = p.add_argument("--seconds", type=positive_float)
+>>> p.parse_args(["--seconds", "2.5"]).seconds
+2.5
+"""
+import argparse
+import math
+
+
+def _number(text, kind):
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        name = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"{text!r} is not {name}") from None
+
+
+def finite_float(text):
+    """A finite float (``nan`` and ``inf`` refused)."""
+    x = _number(text, float)
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return x
+
+
+def positive_float(text):
+    """A finite float > 0."""
+    x = finite_float(text)
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return x
+
+
+def nonnegative_float(text):
+    """A finite float >= 0."""
+    x = finite_float(text)
+    if x < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return x
+
+
+def fraction(text):
+    """A float in [0, 1)."""
+    x = finite_float(text)
+    if not 0 <= x < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be in [0, 1)")
+    return x
+
+
+def positive_int(text):
+    """An int >= 1."""
+    x = _number(text, int)
+    if x < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return x
+
+
+def nonnegative_int(text):
+    """An int >= 0."""
+    x = _number(text, int)
+    if x < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return x
+
+
+def port(text):
+    """A TCP port, 0..65535 (0: any free port)."""
+    x = _number(text, int)
+    if not 0 <= x <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535)")
+    return x
+
+
+def sample_rate(text):
+    """A sample rate in Hz accepted by :func:`unetvocalsep.audio.check_rate`."""
+    from .audio import MAX_SR, MIN_SR
+
+    x = _number(text, int)
+    if not MIN_SR <= x <= MAX_SR:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside {MIN_SR}-{MAX_SR} Hz")
+    return x

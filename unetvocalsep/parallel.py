@@ -1,0 +1,116 @@
+"""Worker processes that never outlive the run that started them.
+
+Every process pool of the package (``prepare -j``, ``evaluate -j``,
+``synth -j``) comes from :func:`process_pool`:
+
+- workers are *spawned*, not forked (a fork of a process that holds BLAS,
+  tqdm or CUDA threads can deadlock);
+- each worker asks the kernel for SIGTERM when its parent dies (Linux
+  ``PR_SET_PDEATHSIG``; elsewhere a watchdog thread polls the parent), and
+  handles SIGTERM like Ctrl-C (:mod:`unetvocalsep.signals`), so it removes
+  its temporary files and exits;
+- when the block ends with an exception (an error, Ctrl-C, ``kill``) the
+  queued tasks are cancelled and the running workers are terminated at once
+  instead of being waited for.
+
+Examples
+--------
+>>> from unetvocalsep.parallel import process_pool
+>>> with process_pool(2) as pool:                     # doctest: +SKIP
+...     print(sorted(pool.map(abs, [-1, -2])))
+[1, 2]
+"""
+import contextlib
+import multiprocessing
+import os
+import threading
+import time
+
+#: Seconds between checks of the parent where ``PR_SET_PDEATHSIG`` is not available.
+WATCHDOG_SECONDS = 1.0
+
+
+def _die_with_parent(parent_pid):
+    """In a worker: get SIGTERM when the parent process ends."""
+    import signal
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) == 0:   # PR_SET_PDEATHSIG
+            if os.getppid() != parent_pid:   # the parent died before the prctl
+                os.kill(os.getpid(), signal.SIGTERM)
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch():
+        while True:
+            time.sleep(WATCHDOG_SECONDS)
+            if os.getppid() != parent_pid:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name="unetvocalsep-parent-watch", daemon=True).start()
+
+
+def _init_worker(parent_pid, initializer, initargs):
+    from . import signals
+
+    signals.install()
+    _die_with_parent(parent_pid)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+@contextlib.contextmanager
+def process_pool(jobs, initializer=None, initargs=()):
+    """A :class:`concurrent.futures.ProcessPoolExecutor` whose workers end with the run.
+
+    Parameters
+    ----------
+    jobs : int
+        Worker processes.
+    initializer : callable or None
+        Run once in each worker, after the signal set-up.
+    initargs : tuple
+
+    Yields
+    ------
+    concurrent.futures.ProcessPoolExecutor
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=int(jobs), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker,
+                               initargs=(os.getpid(), initializer, tuple(initargs)))
+    try:
+        yield pool
+    except BaseException:
+        terminate(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def terminate(pool, timeout=5.0):
+    """Cancel what is queued and end the running workers of ``pool`` (SIGTERM, then SIGKILL).
+
+    Parameters
+    ----------
+    pool : concurrent.futures.ProcessPoolExecutor
+    timeout : float
+        Seconds each worker gets to clean up before it is killed.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        with contextlib.suppress(Exception):
+            p.terminate()
+    deadline = time.monotonic() + timeout
+    for p in processes:
+        with contextlib.suppress(Exception):
+            p.join(max(0.0, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join(1.0)

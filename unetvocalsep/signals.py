@@ -1,0 +1,74 @@
+"""Termination signals handled like Ctrl-C, so that every clean-up path runs.
+
+``kill`` (SIGTERM) and a closed terminal (SIGHUP) normally end a Python
+process on the spot: no ``finally`` block runs and temporary files stay.
+Inside :func:`terminate_as_exception` they raise :class:`Terminated`, a
+subclass of :class:`KeyboardInterrupt`, in the main thread instead, so the
+same code that cleans up after Ctrl-C cleans up after them.
+
+Examples
+--------
+>>> from unetvocalsep.signals import Terminated, terminate_as_exception
+>>> with terminate_as_exception():
+...     pass          # a `kill` here raises Terminated
+>>> issubclass(Terminated, KeyboardInterrupt)
+True
+"""
+import contextlib
+import signal
+import threading
+
+#: The signals turned into :class:`Terminated` (those this platform has).
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Terminated(KeyboardInterrupt):
+    """A termination signal arrived.
+
+    Parameters
+    ----------
+    signum : int
+    """
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = int(signum)
+
+    @property
+    def exit_status(self):
+        """The shell's convention: 128 + the signal number."""
+        return 128 + self.signum
+
+
+def _raise(signum, frame):
+    raise Terminated(signum)
+
+
+def install():
+    """Turn :data:`SIGNALS` into :class:`Terminated` for the rest of the process.
+
+    Used in worker processes. Does nothing outside the main thread.
+
+    Returns
+    -------
+    dict
+        The previous handlers, by signal.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, _raise) for s in SIGNALS}
+
+
+@contextlib.contextmanager
+def terminate_as_exception():
+    """Within the block, :data:`SIGNALS` raise :class:`Terminated` in the main thread.
+
+    Outside the main thread (where Python cannot install handlers) the block
+    runs unchanged.
+    """
+    old = install()
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
