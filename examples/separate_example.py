@@ -18,7 +18,7 @@ def sdr(reference, estimate):
 
 def main():
     y, sr = unetvocalsep.load_audio(os.path.join(HERE, "example.wav"))      # (2, samples)
-    stems = unetvocalsep.separate(y, sr)                                     # bundled model
+    stems = unetvocalsep.separate_audio(y, sr)                               # bundled model
     for name, ref_file in (("vocals", "example_vocals.flac"),
                            ("accompaniment", "example_accompaniment.flac")):
         ref, _ = unetvocalsep.load_audio(os.path.join(HERE, ref_file))

@@ -130,7 +130,9 @@ def test_communicator_choices_in_help():
     args = get_parser().parse_args(["cache", "--communicator", "naive"])
     assert args.communicator == "naive"
     assert set(COMMUNICATORS) >= {"naive", "flat", "pure_nccl"}
-    with pytest.raises(SystemExit):
+    from unetvocalsep.errors import UserError
+
+    with pytest.raises(UserError, match="invalid choice"):   # one line, exit 1, via run_cli
         get_parser().parse_args(["cache", "--communicator", "bogus"])
 
 

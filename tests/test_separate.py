@@ -12,7 +12,7 @@ from conftest import sdr, toy_stems
 from unetvocalsep import config
 from unetvocalsep.audio import resample, to_mono
 from unetvocalsep.model_io import DEFAULT_MODEL, load_model, save_model
-from unetvocalsep.separate import Separator, compute_mask, main, map_mask, separate, stft_params
+from unetvocalsep.separate import Separator, compute_mask, main, map_mask, separate_audio, stft_params
 from unetvocalsep.spectrogram import istft, magphase, stft
 
 
@@ -36,13 +36,13 @@ def sep(random_model):
 def test_separate_function_shapes_and_sum(sep, toy_song):
     _, v, a, sr = toy_song
     y = v + a
-    out = separate(y, sr, model=sep)
+    out = separate_audio(y, sr, model=sep)
     assert set(out) == {"vocals", "accompaniment"}
     for s in out.values():
         assert s.shape == y.shape and s.dtype == np.float32
     # with a soft mask the stems add up to the input, to float precision
     assert np.max(np.abs(out["vocals"] + out["accompaniment"] - y)) < 1e-5
-    mono = separate(y[0], sr, model=sep)
+    mono = separate_audio(y[0], sr, model=sep)
     assert mono["vocals"].shape == y[0].shape
 
 

@@ -3,7 +3,8 @@
 Public API (imported lazily so that ``python -m unetvocalsep.X --help`` is instant):
 
 - :class:`UNet`, :class:`UNetTrainmodel` -- the article's networks;
-- :class:`Separator`, :func:`separate`, :func:`separate_file`, :func:`compute_mask`;
+- :class:`Separator`, :func:`separate_audio`, :func:`separate_file`, :func:`compute_mask`;
+  (``unetvocalsep.separate`` is the module of the ``separate`` command line);
 - :func:`load_model`, :func:`save_model`, :func:`load_params` (NumPy only);
 - :class:`InferencePlan` -- the fast CPU test-mode forward pass;
 - :func:`load_audio`, :func:`write_audio`, :func:`stft`, :func:`istft`.
@@ -12,7 +13,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "UNet": "network", "UNetTrainmodel": "network",
-    "Separator": "separate", "separate": "separate", "separate_file": "separate",
+    "Separator": "separate", "separate_audio": "separate", "separate_file": "separate",
     "compute_mask": "separate",
     "load_model": "model_io", "save_model": "model_io", "load_params": "model_io",
     "InferencePlan": "inference",
@@ -21,6 +22,34 @@ _LAZY = {
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
+
+
+class _ChainerHook:
+    """Applies :mod:`unetvocalsep._compat` the moment chainer is first imported.
+
+    ``import unetvocalsep; import chainer`` (in either order, in a notebook,
+    under NumPy 2 or Python 3.12+) then works: the compatibility layer runs
+    just before chainer's own import, and costs nothing until then.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "chainer":
+            import sys
+
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            from . import _compat  # noqa: F401  (applies the patches on import)
+        return None   # the normal finders load chainer itself
+
+
+def _install_chainer_hook():
+    import sys
+
+    if "chainer" not in sys.modules and not any(isinstance(f, _ChainerHook) for f in sys.meta_path):
+        sys.meta_path.insert(0, _ChainerHook())
+
+
+_install_chainer_hook()
 
 
 def __getattr__(name):

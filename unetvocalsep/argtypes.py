@@ -1,8 +1,11 @@
-"""Checked numeric types for the command-line parsers.
+"""The command-line parsers' base class and checked numeric types.
 
-Every number a CLI takes goes through one of these, so ``nan``, ``inf``, a
-negative count or a zero length is refused by argparse with its usual
-one-line ``error: argument --x: ...`` and exit status 2, before any work.
+Every number a CLI takes goes through one of these types, so ``nan``,
+``inf``, a negative count or a zero length is refused before any work. Every
+CLI's parser is a :class:`Parser`, whose errors are a
+:class:`~unetvocalsep.errors.UserError`: one line on stderr
+(``prog: error: argument --x: ...``) and exit status 1, like every other
+bad input.
 
 Examples
 --------
@@ -17,12 +20,21 @@ import argparse
 import math
 
 
+class Parser(argparse.ArgumentParser):
+    """An :class:`argparse.ArgumentParser` whose errors are one :class:`UserError` line."""
+
+    def error(self, message):
+        from .errors import UserError
+
+        raise UserError(message)
+
+
 def _number(text, kind):
     try:
         return kind(text)
     except (TypeError, ValueError):
-        name = "an integer" if kind is int else "a number"
-        raise argparse.ArgumentTypeError(f"{text!r} is not {name}") from None
+        name = "int" if kind is int else "float"
+        raise argparse.ArgumentTypeError(f"invalid {name} value: {text!r}") from None
 
 
 def finite_float(text):

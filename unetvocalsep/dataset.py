@@ -194,6 +194,36 @@ def open_track(path):
     return arr
 
 
+def check_tracks(files, block_frames=4096):
+    """Refuse cached tracks that hold NaN or infinite values (they make the loss NaN).
+
+    Each track is memory-mapped and scanned in blocks of frames, then
+    unmapped, so memory stays flat in the size of the cache.
+
+    Parameters
+    ----------
+    files : list of str
+    block_frames : int
+
+    Raises
+    ------
+    UserError
+        Naming the first bad track.
+    """
+    for f in files:
+        arr = open_track(f)
+        try:
+            for start in range(0, arr.shape[2], block_frames):
+                if not np.all(np.isfinite(arr[:, :, start:start + block_frames])):
+                    raise UserError(f"cached track {f} contains NaN or infinite values; "
+                                    "prepare it again (--overwrite)")
+        finally:
+            mm = getattr(arr, "_mmap", None)
+            del arr
+            if mm is not None:
+                mm.close()
+
+
 class SpectrogramDataset(chainer.dataset.DatasetMixin):
     """Random 128-frame crops of cached tracks (the article's training examples).
 

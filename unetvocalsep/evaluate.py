@@ -940,9 +940,9 @@ def write_summary(results, results_dir):
 # -- command line ---------------------------------------------------------------------------
 def get_parser():
     """The ``python -m unetvocalsep.evaluate`` argument parser."""
-    import argparse
+    from .argtypes import Parser, positive_int
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m unetvocalsep.evaluate",
         description="Score the separator and baselines with BSS Eval v4 (museval: SDR, SIR, SAR, "
                     "ISR in 1 s windows, median) and NSDR/GNSDR, at 16 kHz mono and at the "
@@ -959,9 +959,9 @@ def get_parser():
     p.add_argument("--rate", action="append", choices=RATES, dest="rates",
                    help="evaluation rate; repeat for both (default: 16k and full)")
     p.add_argument("-o", "--results-dir", default="results", help="output folder (default: results)")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="tracks in parallel (processes)")
+    p.add_argument("-j", "--jobs", type=positive_int, default=1, help="tracks in parallel (processes)")
     p.add_argument("--device", default="-1", help="-1 for the CPU, 0 for the first GPU")
-    p.add_argument("--max-tracks", type=int, default=None, help="only the first N tracks")
+    p.add_argument("--max-tracks", type=positive_int, default=None, help="only the first N tracks")
     p.add_argument("--hard-mask", action="store_true", help="the model's binary mask (mask > 0.5)")
     p.add_argument("--overwrite", action="store_true", help="recompute finished results")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -105,6 +105,15 @@ def save_model(path, unet, cfg=None, dtype=None):
             f.write("\n")
 
 
+#: Fields of a model's JSON that the package reads, with their types.
+_FIELD_TYPES = {"sr": int, "n_fft": int, "win_length": int, "hop": int, "patch": int,
+                "n_bins": int, "target": str, "storage_dtype": str}
+#: Values of ``target``: what the mask selects.
+TARGETS = ("vocal", "inst", "accompaniment")
+#: dtypes a weight array may have.
+WEIGHT_DTYPES = ("float16", "float32", "float64")
+
+
 def read_config(path):
     """Read the settings JSON of a model; defaults to the article's when absent.
 
@@ -116,6 +125,12 @@ def read_config(path):
     Returns
     -------
     dict
+
+    Raises
+    ------
+    ModelError
+        Unreadable JSON, a field of the wrong type, a ``target`` other than
+        :data:`TARGETS`, or STFT settings other than the article's.
     """
     cpath = config_path(path)
     if not os.path.exists(cpath):
@@ -127,10 +142,123 @@ def read_config(path):
         raise ModelError(f"cannot read model settings {cpath}: {exc}") from None
     if not isinstance(cfg, dict):
         raise ModelError(f"model settings are not a JSON object: {cpath}")
+    for key, kind in _FIELD_TYPES.items():
+        if key in cfg and (not isinstance(cfg[key], kind) or isinstance(cfg[key], bool)):
+            raise ModelError(f"model settings {cpath}: {key!r} must be a JSON "
+                             f"{'integer' if kind is int else 'string'}, got {json.dumps(cfg[key])}")
+    if cfg.get("target", "vocal") not in TARGETS:
+        raise ModelError(f"model settings {cpath}: unknown target {cfg['target']!r} "
+                         f"(one of {', '.join(TARGETS)})")
     for key, want in _REQUIRED.items():
         if key in cfg and cfg[key] != want:
             raise ModelError(f"model {path} was trained with {key}={cfg[key]}, this package uses {want}")
     return cfg
+
+
+def is_inst_model(cfg):
+    """Whether a model's mask selects the accompaniment (``target`` inst/accompaniment).
+
+    Parameters
+    ----------
+    cfg : dict
+
+    Returns
+    -------
+    bool
+    """
+    return cfg.get("target", "vocal") in ("inst", "accompaniment")
+
+
+class _NoneOnly(__import__("pickle").Unpickler):
+    """Unpickles only what ``numpy.save`` writes for ``numpy.asarray(None)``."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise ModelError(f"refers to the Python object {module}.{name}")
+
+
+def read_npz_safely(path):
+    """Read every array of an npz without running any pickle code.
+
+    chainer's ``load_npz`` opens files with ``allow_pickle=True``, so an npz
+    holding a pickled object runs it. This reads the file with
+    ``allow_pickle=False``; the one object array chainer itself writes, a
+    0-d array holding ``None``, is decoded by an unpickler that can build
+    nothing but NumPy arrays, and must turn out to be ``None``.
+
+    Parameters
+    ----------
+    path : str
+
+    Returns
+    -------
+    dict
+        Key (without ``.npy``) -> numpy array.
+
+    Raises
+    ------
+    ModelError
+        Not an npz, corrupt, or holding a Python object.
+    """
+    import io
+
+    out = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                key = info.filename[:-4]
+                with z.open(info) as f:
+                    data = f.read()
+                b = io.BytesIO(data)
+                version = np.lib.format.read_magic(b)
+                shape, _, dtype = np.lib.format._read_array_header(b, version)
+                if dtype.hasobject:
+                    try:
+                        value = _NoneOnly(b).load()
+                    except ModelError as exc:
+                        raise ModelError(f"model file {path} holds a pickled Python object in {key} "
+                                         f"({exc}); refusing to load it") from None
+                    if not (isinstance(value, np.ndarray) and value.shape == () and value[()] is None):
+                        raise ModelError(f"model file {path} holds a Python object in {key}; "
+                                         "refusing to load it")
+                    out[key] = value
+                else:
+                    out[key] = np.load(io.BytesIO(data), allow_pickle=False)
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"corrupt model file {path}: {type(exc).__name__}: {exc}") from None
+    return out
+
+
+def _check_arrays(arrays, path, prefix=""):
+    """Check the UNet's arrays in ``arrays``: present, right shape, float dtype, finite."""
+    params = {}
+    for name, shape in config.parameter_shapes().items():
+        key = prefix + name
+        if key not in arrays:
+            raise ModelError(f"model {path} does not fit the UNet: {key} is missing")
+        value = arrays[key]
+        if value.shape != shape:
+            raise ModelError(
+                f"model {path} does not fit the UNet: {key} has shape "
+                f"{value.shape}, expected {shape}")
+        if name.endswith("/N"):   # BatchNorm's update count: an integer
+            if value.dtype.kind not in "iuf":
+                raise ModelError(f"model {path} has {value.dtype} values in /{name}")
+        elif value.dtype.name not in WEIGHT_DTYPES:
+            raise ModelError(f"model {path} has {value.dtype} weights in /{name} "
+                             f"(expected {', '.join(WEIGHT_DTYPES)})")
+        if not np.all(np.isfinite(value)):
+            raise ModelError(f"model {path} has non-finite weights in /{name}")
+        params[name] = value
+    return params
 
 
 def _checked_model_file(path):
@@ -143,6 +271,8 @@ def _checked_model_file(path):
         Key prefix of the UNet's arrays (``''``, or e.g.
         ``'updater/model:main/unet/'`` in a trainer snapshot).
     cfg : dict
+    arrays : dict
+        Every array of the file, read without pickle (:func:`read_npz_safely`).
     """
     if path is None:
         path = DEFAULT_MODEL
@@ -154,20 +284,23 @@ def _checked_model_file(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ModelError(f"no such model file: {path}")
+    if os.path.isdir(path):
+        raise ModelError(f"is a folder, not a model file: {path}")
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise ModelError(f"permission denied: {path}") from None
     if not zipfile.is_zipfile(path):
         raise ModelError(f"not a model file (expected a chainer npz): {path}")
-    try:
-        with np.load(path) as npz:
-            keys = list(npz.keys())
-    except Exception as exc:
-        raise ModelError(f"corrupt model file {path}: {exc}") from None
+    arrays = read_npz_safely(path)
     prefix = ""
-    if "conv1/W" not in keys:
-        snap = [k[:-len("conv1/W")] for k in keys if k.endswith("/conv1/W")]
+    if "conv1/W" not in arrays:
+        snap = [k[:-len("conv1/W")] for k in arrays if k.endswith("/conv1/W")]
         if not snap:
             raise ModelError(f"not a UNet model (no conv1/W weights): {path}")
         prefix = snap[0]
-    return path, prefix, read_config(path)
+    return path, prefix, read_config(path), arrays
 
 
 def load_params(path=None):
@@ -197,27 +330,8 @@ def load_params(path=None):
     ModelError
         Missing, corrupt or wrong-shaped file.
     """
-    path, prefix, cfg = _checked_model_file(path)
-    params = {}
-    try:
-        with np.load(path) as npz:
-            for name, shape in config.parameter_shapes().items():
-                key = prefix + name
-                if key not in npz.files:
-                    raise ModelError(f"model {path} does not fit the UNet: {key} is missing")
-                value = npz[key]
-                if value.shape != shape:
-                    raise ModelError(
-                        f"model {path} does not fit the UNet: {key} has shape "
-                        f"{value.shape}, expected {shape}")
-                if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
-                    raise ModelError(f"model {path} has non-finite weights in /{name}")
-                params[name] = value
-    except ModelError:
-        raise
-    except Exception as exc:
-        raise ModelError(f"corrupt model file {path}: {type(exc).__name__}: {exc}") from None
-    return params, cfg
+    path, prefix, cfg, arrays = _checked_model_file(path)
+    return _check_arrays(arrays, path, prefix), cfg
 
 
 def load_model(path=None):
@@ -243,13 +357,39 @@ def load_model(path=None):
     from .network import UNet
     from chainer import serializers
 
-    path, prefix, cfg = _checked_model_file(path)
+    path, prefix, cfg, arrays = _checked_model_file(path)
+    _check_arrays(arrays, path, prefix)
     unet = UNet()
-    try:
-        serializers.load_npz(path, unet, path=prefix)
+    try:   # from the arrays read without pickle, never from the file again
+        serializers.NpzDeserializer(arrays, path=prefix).load(unet)
     except Exception as exc:
         raise ModelError(f"model {path} does not fit the UNet: {type(exc).__name__}: {exc}") from None
-    for name, param in unet.namedparams():
-        if not np.all(np.isfinite(param.array)):
-            raise ModelError(f"model {path} has non-finite weights in {name}")
     return unet, cfg
+
+
+def load_snapshot(path, trainer):
+    """Resume a ``chainer.training.Trainer`` from a snapshot, without running pickle code.
+
+    Parameters
+    ----------
+    path : str
+        A snapshot written by the trainer (``snapshot_iter_N``).
+    trainer : chainer.training.Trainer
+
+    Raises
+    ------
+    ModelError
+        Missing, corrupt, holding a Python object, or not this trainer's.
+    """
+    from chainer import serializers
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ModelError(f"no such snapshot: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ModelError(f"not a trainer snapshot (expected a chainer npz): {path}")
+    arrays = read_npz_safely(path)
+    try:
+        serializers.NpzDeserializer(arrays).load(trainer)
+    except Exception as exc:
+        raise ModelError(f"cannot resume from {path}: {type(exc).__name__}: {exc}") from None

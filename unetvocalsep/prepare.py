@@ -1366,9 +1366,9 @@ def format_summary(summary):
 
 def get_parser():
     """The ``python -m unetvocalsep.prepare`` argument parser."""
-    import argparse
+    from .argtypes import Parser, finite_float, nonnegative_int, positive_float, positive_int
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m unetvocalsep.prepare",
         description="Build the training cache (16 kHz magnitudes of mix/vocals/accompaniment, "
                     "all divided by the maximum of the mix) from a multitrack dataset. "
@@ -1379,17 +1379,17 @@ def get_parser():
     p.add_argument("--split", default=None,
                    help="dsd100: dev (default) | test | all; musdb18/musdb18hq: train (default, "
                         "without the 14 validation tracks) | valid | test | train+valid | all")
-    p.add_argument("--random-mixes", type=int, default=0, metavar="N",
+    p.add_argument("--random-mixes", type=nonnegative_int, default=0, metavar="N",
                    help="add N re-mixes: vocals of one track over the accompaniment of another")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random mixes (default 0)")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="tracks prepared in parallel (default 1)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the random mixes (default 0)")
+    p.add_argument("-j", "--jobs", type=positive_int, default=1, help="tracks prepared in parallel (default 1)")
     p.add_argument("--overwrite", action="store_true", help="recompute tracks already in the cache")
-    p.add_argument("--pitch-shift", type=float, nargs="+", default=[], metavar="SEMITONES",
+    p.add_argument("--pitch-shift", type=finite_float, nargs="+", default=[], metavar="SEMITONES",
                    help="add pitch-shifted copies (e.g. --pitch-shift -2 2)")
-    p.add_argument("--time-stretch", type=float, nargs="+", default=[], metavar="RATE",
+    p.add_argument("--time-stretch", type=positive_float, nargs="+", default=[], metavar="RATE",
                    help="add time-stretched copies (e.g. --time-stretch 0.9 1.1)")
     p.add_argument("--csv", default=None, help="pairs: CSV with columns song,instrumental (paths from ROOT)")
-    p.add_argument("--max-offset", type=float, default=MAX_PAIR_OFFSET_S, metavar="SECONDS",
+    p.add_argument("--max-offset", type=positive_float, default=MAX_PAIR_OFFSET_S, metavar="SECONDS",
                    help=f"pairs: alignment search range (default {MAX_PAIR_OFFSET_S:g} s)")
     p.add_argument("--metadata", default=None, metavar="DIR",
                    help="medleydb: folder of <Track>_METADATA.yaml (default: track folders, ROOT/Metadata)")

@@ -939,7 +939,7 @@ def output_paths(path, output_dir, fmt="wav"):
     return {name: os.path.join(folder, f"{name}.{fmt}") for name in config.STEMS}
 
 
-def separate(y, sr, model=None, hard_mask=False, device=-1, out_sr=None, mono=False, **kwargs):
+def separate_audio(y, sr, model=None, hard_mask=False, device=-1, out_sr=None, mono=False, **kwargs):
     """Separate vocals and accompaniment of a signal (for notebooks).
 
     Parameters
@@ -965,7 +965,7 @@ def separate(y, sr, model=None, hard_mask=False, device=-1, out_sr=None, mono=Fa
     --------
     >>> import numpy as np, unetvocalsep
     >>> y = np.random.randn(2, 44100).astype(np.float32) * 0.1
-    >>> stems = unetvocalsep.separate(y, 44100)          # doctest: +SKIP
+    >>> stems = unetvocalsep.separate_audio(y, 44100)    # doctest: +SKIP
     >>> stems['vocals'].shape                             # doctest: +SKIP
     (2, 44100)
     """
@@ -997,11 +997,9 @@ def separate_file(path, output_dir="separated", model=None, **kwargs):
 # -- command line -------------------------------------------------------------------------
 def get_parser():
     """The ``python -m unetvocalsep.separate`` argument parser."""
-    import argparse
+    from .argtypes import Parser, finite_float, nonnegative_int, positive_float, sample_rate
 
-    from .argtypes import finite_float, nonnegative_int, positive_float, sample_rate
-
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m unetvocalsep.separate",
         description="Separate songs into vocals and accompaniment with the U-Net of "
                     "Jansson et al. (2017). Writes OUTPUT_DIR/<track>/vocals.<fmt> and "

@@ -48,8 +48,32 @@ class SaveUNet:
         unet.to_cpu()
         save_model(self.path, unet, cfg)
 
-    def finalize(self):
-        pass
+
+
+class StopOnNonFiniteLoss:
+    """Trainer extension: stop with one line as soon as the training loss is not finite.
+
+    It runs every iteration before the model is saved, so no NaN weights are
+    ever written.
+    """
+
+    trigger = (1, "iteration")
+    default_name = "stop_on_nonfinite_loss"
+    priority = 400   # before every writer (snapshots, LogReport: PRIORITY_WRITER = 300)
+
+    def __call__(self, trainer):
+        import math
+
+        loss = trainer.observation.get("main/loss")
+        if loss is None:
+            return
+        import chainer
+
+        value = float(chainer.as_array(loss))
+        if not math.isfinite(value):
+            raise UserError(f"the training loss became {value} at iteration "
+                            f"{trainer.updater.iteration}; stopped (the last good model, if any, is "
+                            f"in {trainer.out}); check the data, or lower the batch size")
 
 
 def wants_gpu(spec):
@@ -148,12 +172,15 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
     from chainer import iterators, optimizers, training
     from chainer.training import extensions
 
-    from .dataset import SpectrogramDataset, list_tracks, article_iterations_per_epoch
+    from .dataset import SpectrogramDataset, article_iterations_per_epoch, check_tracks, list_tracks
+    from .files import check_writable_folder
     from .device import get_device
-    from .model_io import default_config, load_model
+    from .model_io import default_config, load_model, load_snapshot
     from .network import UNet, UNetTrainmodel
 
     rank0 = comm is None or comm.rank == 0
+    if rank0:
+        check_writable_folder(out)   # before any work, not at the first log write
     np.random.seed(seed + (comm.rank if comm is not None else 0))
     if comm is not None and wants_gpu(device):
         device = comm.intra_rank  # one process per GPU of the node
@@ -169,6 +196,7 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
         files, val_files = split_validation(files, val_fraction, seed)
     if not files:
         raise UserError("no training tracks left")
+    check_tracks(files + list(val_files))
     train_set = SpectrogramDataset(files, target=target, random=True, seed=seed)
     val_set = SpectrogramDataset(val_files, target=target, random=False) if val_files else None
     if comm is not None:
@@ -194,6 +222,7 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
     updater = training.updaters.StandardUpdater(train_iter, optimizer, device=dev)
     stop = (iteration, "iteration") if iteration else (epoch, "epoch")
     trainer = training.Trainer(updater, stop, out=out)
+    trainer.extend(StopOnNonFiniteLoss())
 
     if val_set is not None:
         val_iter = iterators.SerialIterator(val_set, batchsize, repeat=False, shuffle=False)
@@ -244,13 +273,8 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
                        trigger=(snapshot_interval, "iteration"))
         save = SaveUNet(unet, os.path.join(out, "unet.npz"), cfg)
         trainer.extend(save, name="save_unet", trigger=(snapshot_interval, "iteration"))
-    if resume:
-        if not os.path.isfile(resume):
-            raise UserError(f"no such snapshot: {resume}")
-        try:
-            chainer.serializers.load_npz(resume, trainer)
-        except Exception as exc:
-            raise UserError(f"cannot resume from {resume}: {exc}") from None
+    if resume:   # read without pickle (model_io.read_npz_safely): a snapshot can't run code
+        load_snapshot(resume, trainer)
     trainer.run()
     if comm is not None:
         average_bn(trainer)  # collective: every rank ends with the same model
@@ -261,9 +285,9 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
 
 def get_parser():
     """The ``python -m unetvocalsep.train`` argument parser."""
-    import argparse
+    from .argtypes import Parser, fraction, nonnegative_int, positive_int
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m unetvocalsep.train",
         description="Train the U-Net on cached spectrograms (see python -m unetvocalsep.prepare). "
                     "Defaults are the article's: 128-frame crops, batch 64, Adam.")
@@ -271,20 +295,20 @@ def get_parser():
     p.add_argument("-o", "--out", default="result", help="output folder (default: result)")
     p.add_argument("--validation", nargs="+", default=None,
                    help="held-out cache folders/files for the Evaluator")
-    p.add_argument("--val-fraction", type=float, default=0.0,
+    p.add_argument("--val-fraction", type=fraction, default=0.0,
                    help="hold out this fraction of the training tracks instead")
-    p.add_argument("-b", "--batchsize", type=int, default=config.BATCH)
-    p.add_argument("-e", "--epoch", type=int, default=40,
+    p.add_argument("-b", "--batchsize", type=positive_int, default=config.BATCH)
+    p.add_argument("-e", "--epoch", type=positive_int, default=40,
                    help="article epochs (sum(frames)//128//batch*4 iterations each; default 40)")
-    p.add_argument("-i", "--iteration", type=int, default=None, help="train this many iterations instead")
+    p.add_argument("-i", "--iteration", type=positive_int, default=None, help="train this many iterations instead")
     p.add_argument("-d", "--device", default="-1", help="-1 CPU, 0 first GPU, or @cupy:0")
     p.add_argument("--target", default="vocal", choices=["vocal", "inst"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--resume", default=None, help="trainer snapshot to resume from")
     p.add_argument("--init-model", default=None, help="start from these weights")
-    p.add_argument("--snapshot-interval", type=int, default=1000, help="iterations (default 1000)")
-    p.add_argument("--log-interval", type=int, default=50, help="iterations (default 50)")
-    p.add_argument("-j", "--loaderjob", type=int, default=0,
+    p.add_argument("--snapshot-interval", type=positive_int, default=1000, help="iterations (default 1000)")
+    p.add_argument("--log-interval", type=positive_int, default=50, help="iterations (default 50)")
+    p.add_argument("-j", "--loaderjob", type=nonnegative_int, default=0,
                    help="worker processes for a MultiprocessIterator (default 0: serial)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--communicator", default=None, choices=COMMUNICATORS,

@@ -4,19 +4,11 @@ Writes ``OUT/synth_<seed>_<index>/{mixture,vocals,accompaniment}.wav``
 (44.1 kHz stereo float32, mixture = vocals + accompaniment exactly) and a
 ``meta.json`` per track.  Existing tracks are skipped unless ``--overwrite``.
 """
-import argparse
 import sys
 
 from ..errors import UserError, run_cli
 
 PROG = "python -m unetvocalsep.synth"
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors become one :class:`UserError` line."""
-
-    def error(self, message):
-        raise UserError(message)
 
 
 def get_parser():
@@ -26,14 +18,15 @@ def get_parser():
     -------
     argparse.ArgumentParser
     """
+    from ..argtypes import Parser, nonnegative_int, positive_float, positive_int
     from .cache import default_cache_dir
-    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[-1])
+    p = Parser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[-1])
     p.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="output folder (one sub-folder per track)")
-    p.add_argument("--tracks", type=int, required=True, help="number of tracks")
-    p.add_argument("--seconds", type=float, default=30.0, help="track length (default 30)")
-    p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--tracks", type=positive_int, required=True, help="number of tracks")
+    p.add_argument("--seconds", type=positive_float, default=30.0, help="track length (default 30)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="corpus seed (default 0)")
+    p.add_argument("-j", "--jobs", type=positive_int, default=1, help="worker processes (default 1)")
     p.add_argument("--overwrite", action="store_true",
                    help="regenerate tracks that already exist")
     p.add_argument("--cache-dir", default=None,

@@ -11,7 +11,9 @@ the Flask application yourself::
 HTTP API (all answers JSON except the files):
 
 - ``POST /api/separate`` (multipart field ``file``) -> 202 ``{"id", "status_url"}``;
-  400 not audio / undecodable / too short / too long, 413 too big, 503 queue full;
+  400 not audio / undecodable / too short / too long / more than 2 channels, 413 too big
+  (the upload, or the disk its results would take), 503 queue full, 507 disk full;
+  uploads above 48 kHz are separated at 48 kHz;
 - ``GET /api/jobs/<id>`` -> the job's status (see :func:`job_json`);
 - ``GET /api/jobs/<id>/<stem>`` with ``stem`` one of ``vocals``,
   ``accompaniment``, ``original``, ``spectrogram``; ``?download=1`` asks the
@@ -30,7 +32,8 @@ EXTENSION_KEY = "unetvocalsep.jobs"
 
 
 def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=50, max_seconds=600,
-               workers=1, keep_minutes=60, device=-1, max_queue=20, janitor_seconds=None):
+               workers=1, keep_minutes=60, device=-1, max_queue=20, janitor_seconds=None,
+               max_job_mb=1024):
     """Build the Flask application and start its worker and janitor threads.
 
     Parameters
@@ -57,6 +60,9 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=50, max_
         Most jobs waiting at once; more get 503.
     janitor_seconds : float or None
         How often old jobs are looked for (default ``min(60 s, keep / 4)``).
+    max_job_mb : float
+        Most disk one job may use (upload and results); larger get 413, and
+        507 when the disk cannot hold the job.
 
     Returns
     -------
@@ -81,7 +87,7 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=50, max_
         separator = Separator(model=model, device=device)
     manager = JobManager(separator, jobs_dir=jobs_dir, max_seconds=max_seconds, workers=workers,
                          keep_minutes=keep_minutes, max_queue=max_queue,
-                         janitor_seconds=janitor_seconds)
+                         janitor_seconds=janitor_seconds, max_job_mb=max_job_mb)
     app = flask.Flask(__name__, static_folder="static", template_folder="templates")
     # the limit is on the file; the multipart envelope around it gets 64 KiB more
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1024 * 1024) + 65536

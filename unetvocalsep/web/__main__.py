@@ -7,7 +7,6 @@ Examples
     python -m unetvocalsep.web                        # http://127.0.0.1:8000/
     python -m unetvocalsep.web --model result/unet.npz --workers 2 --port 8080
 """
-import argparse
 import logging
 import signal
 import sys
@@ -23,26 +22,30 @@ def get_parser():
     -------
     argparse.ArgumentParser
     """
-    p = argparse.ArgumentParser(
+    from ..argtypes import Parser, port, positive_float, positive_int
+
+    p = Parser(
         prog="python -m unetvocalsep.web",
         description="Serve a web page that separates an uploaded song into vocals and accompaniment.")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: %(default)s, this machine only; "
                         "0.0.0.0 exposes the demo to the network)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument("--port", type=port, default=8000, help="port (default: %(default)s)")
     p.add_argument("--model", default=None, metavar="PATH",
                    help="npz model (default: the model bundled with the package)")
     p.add_argument("--device", default="-1",
                    help="-1 for the CPU, N for GPU N (default: %(default)s)")
-    p.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB",
+    p.add_argument("--max-upload-mb", type=positive_float, default=50.0, metavar="MB",
                    help="largest upload accepted (default: %(default)s)")
-    p.add_argument("--max-seconds", type=float, default=600.0, metavar="S",
+    p.add_argument("--max-seconds", type=positive_float, default=600.0, metavar="S",
                    help="longest song accepted, seconds (default: %(default)s)")
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--workers", type=positive_int, default=1,
                    help="songs separated at the same time (default: %(default)s)")
-    p.add_argument("--keep-minutes", type=float, default=60.0, metavar="MIN",
+    p.add_argument("--keep-minutes", type=positive_float, default=60.0, metavar="MIN",
                    help="finished jobs and their files are deleted after this long (default: %(default)s)")
-    p.add_argument("--max-queue", type=int, default=20,
+    p.add_argument("--max-job-mb", type=positive_float, default=1024.0, metavar="MB",
+                   help="most disk one song's upload and results may take (default: %(default)s)")
+    p.add_argument("--max-queue", type=positive_int, default=20,
                    help="most songs waiting; more are refused with 503 (default: %(default)s)")
     p.add_argument("--jobs-dir", default=None, metavar="DIR",
                    help="folder for uploads and results (default: a temporary folder, "
@@ -64,7 +67,8 @@ def _main(argv):
     device = int(args.device) if args.device.lstrip("-").isdigit() else args.device
     app = create_app(model=args.model, jobs_dir=args.jobs_dir, max_upload_mb=args.max_upload_mb,
                      max_seconds=args.max_seconds, workers=args.workers,
-                     keep_minutes=args.keep_minutes, device=device, max_queue=args.max_queue)
+                     keep_minutes=args.keep_minutes, device=device, max_queue=args.max_queue,
+                     max_job_mb=args.max_job_mb)
     manager = app.extensions[EXTENSION_KEY]
     old_handler = None
     try:

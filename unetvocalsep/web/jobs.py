@@ -22,6 +22,7 @@ nothing from it).
 """
 import collections
 import contextlib
+import errno
 import functools
 import logging
 import os
@@ -51,6 +52,14 @@ FILES = {"vocals": "vocals.wav", "accompaniment": "accompaniment.wav",
          "original": None, "spectrogram": "spectrogram.png"}
 #: Job states.
 STATES = ("queued", "running", "done", "failed")
+#: Most channels an upload may have (more are refused: the page plays stereo).
+MAX_CHANNELS = 2
+#: Highest output rate; uploads above it are separated at this rate.
+MAX_OUTPUT_SR = 48000
+#: Disk one job may use by default (upload + two 32-bit float stems + picture), MB.
+MAX_JOB_MB = 1024
+#: Free disk kept in reserve beyond a job's own need, bytes.
+DISK_RESERVE_BYTES = 64 * 2 ** 20
 
 
 class RequestError(UserError):
@@ -86,6 +95,8 @@ class Job:
     def __init__(self, id, folder, ext, name, duration, sr, channels):
         self.id, self.folder, self.ext, self.name = id, folder, ext, name
         self.duration, self.sr, self.channels = float(duration), int(sr), int(channels)
+        #: Rate of the stems: the upload's, at most :data:`MAX_OUTPUT_SR`.
+        self.out_sr = min(self.sr, MAX_OUTPUT_SR)
         self.status = "queued"
         self.seconds_done = 0.0
         self.error = None
@@ -288,19 +299,26 @@ def separate_job(separator, job):
         ``job.seconds_done`` is updated as the work goes on.
     """
     from ..audio import AudioReader, AudioWriter
+    from ..separate import _resampled
+
+    def reading(reader):
+        if job.out_sr == reader.sr:
+            return reader.read
+        return _resampled(reader.read, reader.sr, job.out_sr, reader.channels)
 
     with AudioReader(job.input_path) as reader:
-        peak = separator.track_peak(reader.read, reader.sr)
-    rec = MaskRecorder(separator, job.sr, job.duration)
+        peak = separator.track_peak(reading(reader), job.out_sr)
+    rec = MaskRecorder(separator, job.out_sr, job.duration)
     _recorder.current = rec
     try:
         with contextlib.ExitStack() as stack:
             reader = stack.enter_context(AudioReader(job.input_path))
-            writers = [stack.enter_context(AudioWriter(job.path(name), reader.sr, reader.channels,
-                                                       "wav", 16, overwrite=True))
+            # 16-bit, or 32-bit float for a stem that 16 bits would clip
+            writers = [stack.enter_context(AudioWriter(job.path(name), job.out_sr, reader.channels,
+                                                       "wav", None, overwrite=True))
                        for name in config.STEMS]
             # no prefetch thread: the mask recorder belongs to this job's thread
-            for blocks in separator.stream(reader.read, reader.sr, peak, _Progress(job),
+            for blocks in separator.stream(reading(reader), job.out_sr, peak, _Progress(job),
                                            prefetch=False):
                 for w, b in zip(writers, blocks):
                     w.write(b)
@@ -337,10 +355,13 @@ class JobManager:
         How often the janitor looks for old jobs; ``min(60, keep / 4)`` when ``None``.
     process : callable or None
         ``process(separator, job)``; :func:`separate_job` by default.
+    max_job_mb : float
+        Most disk one job may use (its upload and its results, estimated
+        from the header before any work); larger jobs get 413.
     """
 
     def __init__(self, separator, jobs_dir=None, max_seconds=600.0, workers=1, keep_minutes=60.0,
-                 max_queue=20, janitor_seconds=None, process=None):
+                 max_queue=20, janitor_seconds=None, process=None, max_job_mb=MAX_JOB_MB):
         if workers < 1:
             raise UserError("--workers must be at least 1")
         if not max_seconds > 0 or not keep_minutes > 0 or max_queue < 1:
@@ -358,6 +379,10 @@ class JobManager:
         self.max_seconds = float(max_seconds)
         self.keep_seconds = float(keep_minutes) * 60.0
         self.max_queue = int(max_queue)
+        if not max_job_mb > 0:
+            raise UserError("--max-job-mb must be positive")
+        self.max_job_bytes = float(max_job_mb) * 2 ** 20
+        self._reserved = 0   # uploads being stored and checked; they count against max_queue
         self.process = process or separate_job
         self.jobs = {}
         self.queue = collections.deque()
@@ -393,29 +418,58 @@ class JobManager:
             is long enough and not longer than ``max_seconds``; 503 when the
             queue is full.
         """
-        with self._cond:
-            if len(self.queue) >= self.max_queue:
-                raise RequestError(f"the server is busy ({len(self.queue)} songs waiting); "
+        with self._cond:   # the check and the reservation are one step
+            waiting = len(self.queue) + self._reserved
+            if waiting >= self.max_queue:
+                raise RequestError(f"the server is busy ({waiting} songs waiting); "
                                    "try again in a few minutes", 503)
+            self._reserved += 1
+        try:
+            job = self._store(stream, filename)
+            with self._cond:
+                self.jobs[job.id] = job
+                self.queue.append(job.id)
+                self._cond.notify()
+        finally:
+            with self._cond:
+                self._reserved -= 1
+        log.info("job %s queued: %s, %.1f s", job.id, job.name, job.duration)
+        return job
+
+    def _store(self, stream, filename):
+        """Write the upload to a new job folder and check it; the :class:`Job`."""
         job_id = secrets.token_hex(16)
         folder = os.path.join(self.jobs_dir, job_id)
-        os.mkdir(folder, 0o700)
         try:
+            os.mkdir(folder, 0o700)
             upload = os.path.join(folder, "upload.part")
             with open(upload, "wb") as f:
                 shutil.copyfileobj(stream, f, 1 << 20)
             ext, info = check_upload(upload, self.max_seconds)
-            os.replace(upload, os.path.join(folder, f"input.{ext}"))
+            job = Job(job_id, folder, ext, display_name(filename), *info)
+            self._check_disk(job, os.path.getsize(upload))
+            os.replace(upload, job.input_path)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            if exc.errno == errno.ENOSPC:
+                raise RequestError("the server has no space left on device; try again later",
+                                   507) from None
+            raise
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        job = Job(job_id, folder, ext, display_name(filename), *info)
-        with self._cond:
-            self.jobs[job_id] = job
-            self.queue.append(job_id)
-            self._cond.notify()
-        log.info("job %s queued: %s, %.1f s", job_id, job.name, job.duration)
         return job
+
+    def _check_disk(self, job, upload_bytes):
+        """Refuse a job whose results would not fit its share of the disk (413) or the disk (507)."""
+        need = job_disk_bytes(job.duration, job.out_sr, job.channels) + upload_bytes
+        if need > self.max_job_bytes:
+            raise RequestError(f"the results would take {need / 2 ** 20:.0f} MB; this server "
+                               f"allows {self.max_job_bytes / 2 ** 20:.0f} MB per song", 413)
+        free = shutil.disk_usage(self.jobs_dir).free
+        if need + DISK_RESERVE_BYTES > free:
+            raise RequestError("the server has no space left on device for this song; "
+                               "try again later", 507)
 
     def get(self, job_id):
         """The job with this id, or ``None`` (also for a malformed id).
@@ -464,7 +518,8 @@ class JobManager:
         return {"id": job.id, "name": job.name, "status": job.status,
                 "queue_position": self.queue_position(job), "progress": round(job.progress, 4),
                 "seconds_done": round(min(job.seconds_done, job.duration), 3),
-                "duration": round(job.duration, 3), "sample_rate": job.sr, "channels": job.channels,
+                "duration": round(job.duration, 3), "sample_rate": job.sr,
+                "output_sample_rate": job.out_sr, "channels": job.channels,
                 "error": job.error}
 
     # -- workers ------------------------------------------------------------------------
@@ -604,12 +659,33 @@ def check_upload(path, max_seconds):
         raise RequestError(f"the {fmt} audio cannot be decoded ({type(exc).__name__})") from None
     if first.shape[1] == 0:
         raise RequestError("the audio cannot be decoded (no samples)")
+    if channels > MAX_CHANNELS:
+        raise RequestError(f"the audio has {channels} channels; this server accepts mono or "
+                           "stereo (mix it down first)")
     if duration < MIN_SECONDS:
         raise RequestError(f"the audio is too short ({duration:.3f} s)")
     if duration > max_seconds:
         raise RequestError(f"the audio is too long ({duration:.0f} s); this server accepts "
                            f"at most {max_seconds:g} s")
     return ext, (duration, sr, channels)
+
+
+def job_disk_bytes(duration, sr, channels):
+    """Disk a job's results can take at most: two 32-bit float stems and the picture.
+
+    Parameters
+    ----------
+    duration : float
+        Seconds.
+    sr, channels : int
+        Of the stems.
+
+    Returns
+    -------
+    int
+        Bytes.
+    """
+    return int(2 * duration * sr * channels * 4 + 4 * 2 ** 20)
 
 
 def display_name(filename):
