@@ -8,6 +8,7 @@ constants so that a model is never run with the wrong STFT.
 """
 import json
 import os
+import pickle
 import zipfile
 
 import numpy as np
@@ -169,7 +170,7 @@ def is_inst_model(cfg):
     return cfg.get("target", "vocal") in ("inst", "accompaniment")
 
 
-class _NoneOnly(__import__("pickle").Unpickler):
+class _NoneOnly(pickle.Unpickler):
     """Unpickles only what ``numpy.save`` writes for ``numpy.asarray(None)``."""
 
     ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),

@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 #: Seconds between checks of the parent where ``PR_SET_PDEATHSIG`` is not available.
 WATCHDOG_SECONDS = 1.0
@@ -64,6 +65,26 @@ def _init_worker(parent_pid, initializer, initargs):
         initializer(*initargs)
 
 
+def _run_task(fn, *args, **kwargs):
+    """Run one task in a worker; a termination signal ends the worker after clean-up.
+
+    Without this, :class:`~unetvocalsep.signals.Terminated` raised inside a
+    task would be sent back as the task's exception, and the worker would
+    wait for the next task of a parent that is gone.
+    """
+    from .signals import Terminated
+
+    try:
+        return fn(*args, **kwargs)
+    except Terminated as exc:   # the task's own finally blocks have run
+        os._exit(exc.exit_status)
+
+
+class _Pool(ProcessPoolExecutor):
+    def submit(self, fn, /, *args, **kwargs):
+        return super().submit(_run_task, fn, *args, **kwargs)
+
+
 @contextlib.contextmanager
 def process_pool(jobs, initializer=None, initargs=()):
     """A :class:`concurrent.futures.ProcessPoolExecutor` whose workers end with the run.
@@ -80,9 +101,7 @@ def process_pool(jobs, initializer=None, initargs=()):
     ------
     concurrent.futures.ProcessPoolExecutor
     """
-    from concurrent.futures import ProcessPoolExecutor
-
-    pool = ProcessPoolExecutor(max_workers=int(jobs), mp_context=multiprocessing.get_context("spawn"),
+    pool = _Pool(max_workers=int(jobs), mp_context=multiprocessing.get_context("spawn"),
                                initializer=_init_worker,
                                initargs=(os.getpid(), initializer, tuple(initargs)))
     try:

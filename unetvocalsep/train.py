@@ -275,7 +275,10 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
         trainer.extend(save, name="save_unet", trigger=(snapshot_interval, "iteration"))
     if resume:   # read without pickle (model_io.read_npz_safely): a snapshot can't run code
         load_snapshot(resume, trainer)
-    trainer.run()
+    # overflow or NaN shows up as a non-finite loss, which StopOnNonFiniteLoss turns
+    # into one line; chainer's own traceback print is off for the same reason
+    with np.errstate(over="ignore", invalid="ignore"):
+        trainer.run(show_loop_exception_msg=False)
     if comm is not None:
         average_bn(trainer)  # collective: every rank ends with the same model
     if rank0:
