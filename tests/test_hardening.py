@@ -733,3 +733,45 @@ def test_21_model_settings_are_validated(random_model, tmp_path, cfg, needle):
     path = _model_copy(random_model, tmp_path / "m.npz", cfg=cfg)
     with pytest.raises(ModelError, match=needle):
         load_params(path)
+
+
+# -- more of the same classes, found while fixing the 21 -----------------------------------
+def test_more_train_never_replaces_an_earlier_model(tmp_path):
+    cache = _small_cache(tmp_path / "cache")
+    out = tmp_path / "r"
+    args = ["train", cache, "-o", out, "-i", "1", "-b", "2", "--no-progress"]
+    assert cli(*args).returncode == 0
+    before = (out / "unet.npz").read_bytes()
+    one_line_error(cli(*args), "--overwrite")
+    assert (out / "unet.npz").read_bytes() == before
+    assert cli(*args, "--overwrite").returncode == 0
+
+
+@pytest.mark.parametrize("kw", [{"chunk_seconds": float("nan")}, {"margin_seconds": float("inf")},
+                                {"crossfade_seconds": -1.0}, {"chunk_seconds": "60"}])
+def test_more_separator_settings_are_checked(random_model, kw):
+    from unetvocalsep.separate import Separator
+
+    with pytest.raises(UserError, match="positive number of seconds"):
+        Separator(random_model, **kw)
+
+
+def test_more_errors_name_the_real_file_not_the_temporary(tmp_path):
+    import errno
+
+    from unetvocalsep.errors import describe_error
+    from unetvocalsep.files import atomic_path
+
+    target = tmp_path / "cache.npy"
+    with pytest.raises(OSError) as info:
+        with atomic_path(str(target)) as tmp:
+            raise OSError(errno.ENOSPC, "No space left on device", tmp)
+    assert describe_error(info.value) == f"no space left on device: {target}"
+    assert not list(tmp_path.iterdir())
+
+
+def test_more_stdin_is_refused_in_python_too(random_model, tmp_path):
+    from unetvocalsep.separate import Separator
+
+    with pytest.raises(UserError, match="standard input"):
+        Separator(random_model).separate_file("-", str(tmp_path / "o"), progress=False)

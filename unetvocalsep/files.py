@@ -237,6 +237,11 @@ def atomic_path(path, overwrite=False):
     f = AtomicFile(path, overwrite)
     try:
         yield f.tmp
+    except OSError as exc:   # name the user's file, not the hidden temporary one
+        f.discard()
+        if exc.filename == f.tmp:
+            raise OSError(exc.errno, exc.strerror, f.path) from None
+        raise
     except BaseException:
         f.discard()
         raise

@@ -248,6 +248,11 @@ class Separator:
         if highband not in ("average", "zero"):
             raise UserError(f"unknown highband policy {highband!r} (average or zero)")
         self.highband = highband
+        for name, value in (("chunk_seconds", chunk_seconds), ("margin_seconds", margin_seconds),
+                            ("crossfade_seconds", crossfade_seconds)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
+                    or not np.isfinite(value) or value <= 0:
+                raise UserError(f"{name} must be a positive number of seconds, got {value!r}")
         if not crossfade_seconds <= margin_seconds or chunk_seconds <= 2 * margin_seconds:
             raise UserError("need crossfade <= margin and chunk > 2 * margin")
         self.chunk_seconds = chunk_seconds

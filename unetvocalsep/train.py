@@ -121,7 +121,7 @@ def split_validation(files, fraction, seed=0):
 def train(data, out="result", validation=None, val_fraction=0.0, batchsize=config.BATCH,
           epoch=40, iteration=None, device=-1, target="vocal", seed=0, resume=None,
           snapshot_interval=1000, log_interval=50, loaderjob=0, progress=True,
-          init_model=None, comm=None):
+          init_model=None, comm=None, overwrite=False):
     """Train a UNet on cached spectrograms.
 
     Parameters
@@ -159,6 +159,10 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
         evaluation and save, and only rank 0 writes the log, the snapshots and
         the model. A GPU ``device`` becomes GPU ``comm.intra_rank``.
         ``batchsize`` is per process.
+    overwrite : bool
+        Train into an ``out`` that already holds a model. Without it (and
+        without ``resume``) such a folder is refused, so an earlier model is
+        never replaced by accident.
 
     Returns
     -------
@@ -181,6 +185,10 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
     rank0 = comm is None or comm.rank == 0
     if rank0:
         check_writable_folder(out)   # before any work, not at the first log write
+        existing = os.path.join(out, "unet.npz")
+        if os.path.exists(existing) and not (overwrite or resume):
+            raise UserError(f"{existing} exists (use --overwrite to train over it, or --resume "
+                            "a snapshot to continue)")
     np.random.seed(seed + (comm.rank if comm is not None else 0))
     if comm is not None and wants_gpu(device):
         device = comm.intra_rank  # one process per GPU of the node
@@ -313,6 +321,8 @@ def get_parser():
     p.add_argument("--log-interval", type=positive_int, default=50, help="iterations (default 50)")
     p.add_argument("-j", "--loaderjob", type=nonnegative_int, default=0,
                    help="worker processes for a MultiprocessIterator (default 0: serial)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="train into an output folder that already holds a model")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--communicator", default=None, choices=COMMUNICATORS,
                    help="data-parallel training with ChainerMN, one process per device, "
@@ -366,7 +376,7 @@ def _main(argv=None):
           device=device, target=args.target, seed=args.seed, resume=args.resume,
           snapshot_interval=args.snapshot_interval, log_interval=args.log_interval,
           loaderjob=args.loaderjob, progress=not args.no_progress, init_model=args.init_model,
-          comm=comm)
+          comm=comm, overwrite=args.overwrite)
     if comm is None or comm.rank == 0:
         print(f"model written to {os.path.join(args.out, 'unet.npz')}")
     return 0
