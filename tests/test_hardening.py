@@ -28,6 +28,7 @@ PY = sys.executable
 
 
 def cli(module, *args, **kw):
+    kw.setdefault("timeout", 300)   # a defect such as a 1 Hz header once meant minutes of work
     return subprocess.run([PY, "-m", f"unetvocalsep.{module}", *map(str, args)],
                           capture_output=True, text=True, **kw)
 

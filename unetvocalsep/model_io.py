@@ -182,6 +182,19 @@ class _NoneOnly(pickle.Unpickler):
         raise ModelError(f"refers to the Python object {module}.{name}")
 
 
+def _npy_header(f):
+    """``(shape, dtype)`` from the header of an ``.npy`` stream (public NumPy API only)."""
+    fmt = np.lib.format
+    version = fmt.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = fmt.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, _, dtype = fmt.read_array_header_2_0(f)
+    else:   # 3.0 (utf-8 field names): only the private reader knows it
+        shape, _, dtype = fmt._read_array_header(f, version)
+    return shape, dtype
+
+
 def read_npz_safely(path):
     """Read every array of an npz without running any pickle code.
 
@@ -217,8 +230,7 @@ def read_npz_safely(path):
                 with z.open(info) as f:
                     data = f.read()
                 b = io.BytesIO(data)
-                version = np.lib.format.read_magic(b)
-                shape, _, dtype = np.lib.format._read_array_header(b, version)
+                shape, dtype = _npy_header(b)
                 if dtype.hasobject:
                     try:
                         value = _NoneOnly(b).load()
