@@ -184,11 +184,12 @@ def magphase(spec):
     -------
     mag : numpy.ndarray, same shape, float32
     phase : numpy.ndarray, same shape, complex64
-        ``spec == mag * phase``; 1 where ``mag == 0``.
+        ``spec == mag * phase``; 1 where ``mag`` is 0 or subnormal (below
+        ``finfo(float32).tiny``, where the complex division would overflow).
     """
     mag = np.abs(spec).astype(np.float32)
     phase = np.ones_like(spec, dtype=np.complex64)
-    np.divide(spec, mag, out=phase, where=mag > 0)
+    np.divide(spec, mag, out=phase, where=mag >= np.finfo(np.float32).tiny)
     return mag, phase
 
 
