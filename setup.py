@@ -84,6 +84,7 @@ setup(
     entry_points={"console_scripts": [
         "unetvocalsep-separate=unetvocalsep.separate:main",
         "unetvocalsep-train=unetvocalsep.train:main",
+        "unetvocalsep-finetune=unetvocalsep.finetune:main",
     ]},
     classifiers=[
         "Programming Language :: Python :: 3",

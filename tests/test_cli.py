@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-COMMANDS = ["separate", "train", "prepare", "evaluate", "synth", "web"]
+COMMANDS = ["separate", "train", "finetune", "prepare", "evaluate", "synth", "web"]
 HEAVY = ["cupy", "museval", "flask", "matplotlib", "pyworld", "music21", "pretty_midi", "fast_bss_eval"]
 
 
