@@ -19,12 +19,25 @@ SR = 44100
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-def make_pair(folder, name, seed, offset_s=0.37, gain=0.8, eq=False, seconds=12.0):
+def lead_line(seconds, seed):
+    """A synth lead: harmonic notes without vibrato, which the bundled model takes for a voice."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    notes = 330 * 2 ** (rng.integers(0, 12, size=int(seconds * 4)) / 12)
+    phase = 2 * np.pi * np.cumsum(np.repeat(notes, -(-n // len(notes)))[:n]) / SR
+    return (0.25 * sum((0.6 / k) * np.sin(k * phase) for k in range(1, 9))).astype(np.float32)
+
+
+def make_pair(folder, name, seed, offset_s=0.37, gain=0.8, eq=False, seconds=12.0, lead=False):
     """A song and its instrumental: the accompaniment delayed by ``offset_s``, times ``gain``.
 
-    ``eq`` adds a bass shelf and a 0.5 dB level difference.
+    ``eq`` adds a bass shelf and a 0.5 dB level difference; ``lead`` adds a
+    synth lead to the accompaniment (an instrument family the bundled model
+    handles poorly: vocal SDR about 0 dB).
     """
     v, a = toy_stems(seconds=seconds, sr=SR, seed=seed)
+    if lead:
+        a = a + lead_line(seconds, seed + 100)[None, :] * np.array([[1.0], [0.8]], np.float32)
     inst = a
     if eq:
         inst = (inst + 0.1 * lfilter([0.05], [1, -0.95], inst, axis=1)) * 10 ** (0.5 / 20)
@@ -110,8 +123,8 @@ def test_folder_naming_rule(tmp_path):
 @pytest.fixture(scope="module")
 def pair_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("pairs")
-    make_pair(str(d), "one", 11, offset_s=0.37, gain=0.8, eq=True)
-    make_pair(str(d), "two", 12, offset_s=0.0, gain=1.0)
+    make_pair(str(d), "one", 21, offset_s=0.37, gain=0.8, eq=True, lead=True)
+    make_pair(str(d), "two", 22, offset_s=0.0, gain=1.0, lead=True)
     return d
 
 
@@ -125,8 +138,9 @@ def test_short_finetune_improves_the_heldout_loss(pair_dir, tmp_path):
     report = finetune(find_pairs(str(pair_dir)), str(out), minutes=0.5, eval_seconds=10,
                       progress=False, log=lambda line: None)
     assert time.time() - t0 < 120
-    assert report["helped"] and report["after"]["validation_loss"] < report["before"]["validation_loss"]
-    assert {"SDR", "SIR", "SAR"} <= set(report["after"])
+    b, a = report["before"], report["after"]
+    assert report["helped"] and a["validation_loss"] < 0.8 * b["validation_loss"]
+    assert {"SDR", "SIR", "SAR"} <= set(a) and a["SDR"] > b["SDR"] and a["SIR"] > b["SIR"]
     cfg = json.loads((out / "unet.json").read_text())
     assert cfg["finetune_helped"] and [p["name"] for p in cfg["pairs"]] == ["one", "two"]
     assert cfg["pairs"][0]["offset_samples"] == -int(round(0.37 * SR))
