@@ -307,7 +307,7 @@ def _small_windows(model):
 def test_first_pass_cache_and_prefetch_change_nothing(random_model, toy_song, tmp_path,
                                                       monkeypatch):
     """Kept audio/magnitudes and the network thread give bit-identical stems."""
-    import unetvocalsep.separate as sepmod
+    import unetvocalsep.pipeline as pipeline
     from unetvocalsep.separate import _array_reader
 
     path, v, a, sr = toy_song
@@ -330,7 +330,7 @@ def test_first_pass_cache_and_prefetch_change_nothing(random_model, toy_song, tm
     # files: with the cache (one decode) and without (budget 0: decoded twice)
     outs = {}
     for budget in (None, 0):
-        monkeypatch.setattr(sepmod, "CACHE_BYTES", sepmod.CACHE_BYTES if budget is None else 0)
+        monkeypatch.setattr(pipeline, "CACHE_BYTES", pipeline.CACHE_BYTES if budget is None else 0)
         out_dir = tmp_path / f"o{budget}"
         s.separate_file(path, str(out_dir), bits=32, progress=False)
         outs[budget] = sf.read(str(out_dir / "toy song" / "vocals.wav"), dtype="float32")[0]
@@ -350,7 +350,7 @@ def test_first_pass_drops_the_cache_beyond_its_budget(random_model, toy_song):
 
 def test_second_decode_only_without_cache(random_model, toy_song, tmp_path, monkeypatch):
     import unetvocalsep.audio as audio_mod
-    import unetvocalsep.separate as sepmod
+    import unetvocalsep.pipeline as pipeline
 
     opened = []
     real = audio_mod.AudioReader.__init__
@@ -364,7 +364,7 @@ def test_second_decode_only_without_cache(random_model, toy_song, tmp_path, monk
     s.separate_file(path, str(tmp_path / "a"), progress=False)
     with_cache = len(opened)
     opened.clear()
-    monkeypatch.setattr(sepmod, "CACHE_BYTES", 0)
+    monkeypatch.setattr(pipeline, "CACHE_BYTES", 0)
     s.separate_file(path, str(tmp_path / "b"), progress=False)
     assert len(opened) == with_cache + 1   # the second pass opens the file again
 

@@ -17,6 +17,7 @@ sf = pytest.importorskip("soundfile")
 from conftest import toy_stems  # noqa: E402
 
 from unetvocalsep.errors import AudioError  # noqa: E402
+from unetvocalsep.pipeline import array_reader as _array_reader  # noqa: E402
 from unetvocalsep.separate import Separator  # noqa: E402
 from unetvocalsep.web import EXTENSION_KEY, create_app  # noqa: E402
 from unetvocalsep.web.jobs import ID_RE, MaskRecorder, check_upload, display_name  # noqa: E402
@@ -277,11 +278,11 @@ class FailOnce(Separator):
 
     calls = 0
 
-    def mask16(self, y, sr, peak):
+    def mask16(self, y, sr, peak, mag=None):
         type(self).calls += 1
         if type(self).calls == 1:
             raise RuntimeError("the network exploded")
-        return super().mask16(y, sr, peak)
+        return super().mask16(y, sr, peak, mag)
 
 
 def test_failing_job_does_not_stop_the_server(make_app, random_model):
@@ -329,9 +330,9 @@ class Gated(Separator):
 
     gate = None
 
-    def mask16(self, y, sr, peak):
+    def mask16(self, y, sr, peak, mag=None):
         assert self.gate.wait(60)
-        return super().mask16(y, sr, peak)
+        return super().mask16(y, sr, peak, mag)
 
 
 def test_queue_position_with_one_worker(make_app, random_model):
@@ -388,9 +389,9 @@ def test_progress_is_reported_while_running(make_app, random_model):
     class Slow(Separator):
         seen = []
 
-        def mask16(self, y, sr, peak):
+        def mask16(self, y, sr, peak, mag=None):
             time.sleep(0.3)
-            return super().mask16(y, sr, peak)
+            return super().mask16(y, sr, peak, mag)
 
     sep = Slow(random_model, chunk_seconds=2.0, margin_seconds=0.5, crossfade_seconds=0.25)
     app = make_app(separator=sep)
@@ -415,16 +416,15 @@ def test_mask_recorder_places_windows(random_model):
     sr = 22050
     y = np.concatenate(toy_stems(seconds=7.3, sr=sr, channels=1), axis=0).sum(axis=0, keepdims=True)
     rec = MaskRecorder(sep, sr, y.shape[1] / sr)
-    real = sep.mask16
     masks = []
 
-    def recording(w, s, peak, *mag):
-        m = real(w, s, peak, *mag)
-        masks.append(m)
-        rec.add(spectrogram(w, s)[0], m)
-        return m
-    sep.mask16 = recording
-    sep.separate(y, sr)
+    def observe(window, mag, mask):
+        masks.append(mask)
+        # the observer gets the window's own 16 kHz magnitude, not a recomputed one
+        np.testing.assert_array_equal(mag, spectrogram(window.samples, sr)[0])
+        rec.add(window, mag, mask)
+    peak, _, mags = sep.first_pass(_array_reader(y), sr)
+    list(sep.stream(_array_reader(y), sr, peak, mags=mags, on_window=observe))
     assert len(masks) == 4
     mag, mask = rec.assemble()
     whole = spectrogram(y, sr)[0]

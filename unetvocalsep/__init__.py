@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "UNet": "network", "UNetTrainmodel": "network",
     "Separator": "separate", "separate_audio": "separate", "separate_file": "separate",
-    "compute_mask": "separate",
+    "compute_mask": "masking",
     "load_model": "model_io", "save_model": "model_io", "load_params": "model_io",
     "InferencePlan": "inference",
     "load_audio": "audio", "write_audio": "audio",

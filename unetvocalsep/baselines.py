@@ -9,7 +9,7 @@ with exactly the same code as the model's output.
 - :func:`irm16_separate` -- that mask computed on the model's own 16 kHz
   mono grid (STFT 1024 / 512, DC bin 0) and applied exactly like the
   network's mask: on the 16 kHz grid, or mapped to the input rate by
-  :func:`unetvocalsep.separate.map_mask`. It is the ceiling of this model:
+  :func:`unetvocalsep.masking.map_mask`. It is the ceiling of this model:
   the best a perfect network could output.
 - :func:`irm_full_separate` -- the oracle mask on each channel's full-band
   STFT at the original rate (same time span per frame as the model).
@@ -100,12 +100,12 @@ def irm16_separate(mixture, vocals, accompaniment, sr, out_sr=None, mono=False,
         Output rate (the input's when ``None``). With ``out_sr=16000,
         mono=True`` the mask is applied to the 16 kHz mono mixture; otherwise
         it is mapped onto each channel's STFT at ``out_sr`` with
-        :func:`~unetvocalsep.separate.map_mask`, as
+        :func:`~unetvocalsep.masking.map_mask`, as
         :meth:`Separator.separate` does with the network's mask.
     mono : bool
         Mix the mixture down to one channel first.
     highband : {'average', 'zero'}
-        Mask above 8 kHz (see :func:`~unetvocalsep.separate.map_mask`).
+        Mask above 8 kHz (see :func:`~unetvocalsep.masking.map_mask`).
     power : {1, 2}
 
     Returns
@@ -113,7 +113,7 @@ def irm16_separate(mixture, vocals, accompaniment, sr, out_sr=None, mono=False,
     vocals, accompaniment : numpy.ndarray, shape (channels, samples_out), float32
     """
     from .audio import resample, to_mono
-    from .separate import map_mask, stft_params
+    from .masking import map_mask, stft_params
     from .spectrogram import n_frames
 
     mask = irm16_mask(vocals, accompaniment, sr, power)
@@ -131,7 +131,7 @@ def irm16_separate(mixture, vocals, accompaniment, sr, out_sr=None, mono=False,
 def irm_full_separate(mixture, vocals, accompaniment, sr, power=1):
     """Separate each channel with the oracle mask of its own full-band STFT.
 
-    The grid is :func:`~unetvocalsep.separate.stft_params` at ``sr``: the same
+    The grid is :func:`~unetvocalsep.masking.stft_params` at ``sr``: the same
     time span per frame as the model's 1024 / 512 at 16 kHz.
 
     Parameters
@@ -144,7 +144,7 @@ def irm_full_separate(mixture, vocals, accompaniment, sr, power=1):
     -------
     vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
     """
-    from .separate import stft_params
+    from .masking import stft_params
     from .spectrogram import stft
 
     n_fft, hop = stft_params(sr)

@@ -323,10 +323,8 @@ def check_writable_folder(folder, create=True):
     try:
         if create:
             os.makedirs(folder, exist_ok=True)
-        elif not os.path.isdir(folder):
-            raise UserError(f"no such folder: {folder}")
         if not os.path.isdir(folder):
-            raise UserError(f"not a folder: {folder}")
+            raise UserError(f"{'not a' if os.path.exists(folder) else 'no such'} folder: {folder}")
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         os.remove(probe)
     except FileExistsError:

@@ -35,7 +35,7 @@ movement than chainer's general layers, from the very same parameters:
 The plan is built once per model and reused across calls: the CPU
 :class:`~unetvocalsep.separate.Separator` builds it straight from the npz
 (:func:`unetvocalsep.model_io.load_params`, no chainer import), and
-:func:`unetvocalsep.separate.compute_mask` on a CPU ``UNet`` uses
+:func:`unetvocalsep.masking.compute_mask` on a CPU ``UNet`` uses
 :func:`plan_for`, which caches it per model. It holds the folded weights, the
 level buffers of the last input size and three scratch arenas. It is used
 when the fast CPU path is on (:mod:`unetvocalsep.cpupath`); chainer's own

@@ -406,3 +406,98 @@ def load_snapshot(path, trainer):
         serializers.NpzDeserializer(arrays).load(trainer)
     except Exception as exc:
         raise ModelError(f"cannot resume from {path}: {type(exc).__name__}: {exc}") from None
+
+
+def chainer_forward(unet, x, device=None):
+    """``unet(x)`` in chainer's test mode, without backprop, back on the CPU.
+
+    Parameters
+    ----------
+    unet : UNet
+    x : numpy.ndarray, shape (batch, 1, 512, frames), float32
+    device : chainer.backend.Device or None
+        Where ``unet`` lives; the CPU when None.
+
+    Returns
+    -------
+    numpy.ndarray, same shape as ``x``, float32
+    """
+    import chainer
+
+    if device is not None:
+        x = device.send(x)
+    with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
+        m = unet(x).array
+    return chainer.backend.CpuDevice().send(m)
+
+
+class ChainerNetwork:
+    """A UNet on a chainer device as a plain callable ``net(x) -> mask``.
+
+    Used on a GPU and for the reference CPU path (``UNETVOCALSEP_FASTCONV=0``).
+    Calls are serialised by a lock, so threads may share one (chainer links
+    are not documented as thread-safe, and a GPU gains nothing from two at once).
+
+    Parameters
+    ----------
+    unet : UNet
+        Already on ``device``.
+    device : chainer.backend.Device
+    """
+
+    def __init__(self, unet, device):
+        import threading
+
+        self.unet, self.device = unet, device
+        self._lock = threading.Lock()
+
+    def __call__(self, x):
+        with self._lock:
+            return chainer_forward(self.unet, x, self.device)
+
+
+def load_network(model=None, device=-1):
+    """The network to separate with, and the model's settings.
+
+    On the CPU with the fast path on (the default, :mod:`unetvocalsep.cpupath`)
+    this is the NumPy :class:`~unetvocalsep.inference.InferencePlan`, built
+    from the npz without importing chainer; otherwise a
+    :class:`ChainerNetwork` on ``device``. Either is called as
+    ``net(x) -> mask`` on arrays of shape (1, 1, 512, frames) and is safe to
+    share between threads.
+
+    Parameters
+    ----------
+    model : str, UNet or None
+        An npz path, a UNet instance, or None for the bundled model.
+    device : int or str
+        ``-1`` for the CPU, ``N`` or ``'@cupy:N'`` for a GPU.
+
+    Returns
+    -------
+    net : callable
+        (For a UNet instance on the CPU: the UNet itself, which
+        :func:`~unetvocalsep.masking.compute_mask` runs through its cached plan.)
+    cfg : dict
+
+    Raises
+    ------
+    ModelError, DeviceError
+    """
+    from . import cpupath
+    from .device import is_cpu
+
+    is_unet = model is not None and not isinstance(model, (str, bytes, os.PathLike))
+    if is_cpu(device) and cpupath.fast_conv_enabled():
+        from .inference import InferencePlan
+
+        if is_unet:   # compute_mask runs its cached plan, rebuilt when its weights change
+            return model, default_config()
+        params, cfg = load_params(model)
+        return InferencePlan(params), cfg
+    from .device import get_device
+
+    unet, cfg = (model, default_config()) if is_unet else load_model(model)
+    dev = get_device(device)
+    unet.to_device(dev)
+    return ChainerNetwork(unet, dev), cfg

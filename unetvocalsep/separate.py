@@ -1,32 +1,19 @@
-"""Separation: the mask from the network, applied at the input's own rate, in overlapping chunks.
+"""Separation: the :class:`Separator` object, the functional API and the ``separate`` CLI.
 
-The data flow for one chunk of audio at the working rate ``sr`` (the input's
-rate unless ``--sr`` is given):
+The mask maths are in :mod:`unetvocalsep.masking`, the windowing, first pass,
+prefetch and cross-fades in :mod:`unetvocalsep.pipeline`, the network (the
+NumPy inference plan on a CPU, chainer on a GPU) comes from
+:func:`unetvocalsep.model_io.load_network`. For each window of a file:
 
-1. mix the channels to mono and resample to 16 kHz;
-2. STFT (1024 / 512), magnitude bins 1..512, divided by the **whole track's**
-   maximum (the article's normalisation; computed in a first, cheap pass);
-3. the UNet gives a mask (DC bin: 0);
-4. the mask is mapped onto the STFT grid of each channel at ``sr`` (window
-   and hop scaled by ``sr / 16000`` so the time resolution is the same),
-   by linear interpolation in time and frequency;
-5. vocals = STFT · mask, accompaniment = STFT · (1 − mask), both inverted with
-   the mixture phase.
+1. the 16 kHz mono magnitude, divided by the **whole track's** maximum (the
+   article's normalisation, found in a first pass);
+2. the network's mask (DC bin 0); ``on_window(window, mag16, mask)`` sees it;
+3. the mask mapped onto each channel's STFT at the file's own rate;
+   vocals = STFT · mask, accompaniment = input − vocals.
 
-Above 8 kHz the model sees nothing. By default (``highband='average'``) those
-bins get, frame by frame, the mean mask of the 4-8 kHz octave, so sibilants
-and breaths follow the voice and cymbals follow the band; ``'zero'`` sends
-everything above 8 kHz to the accompaniment. With a soft mask the two stems
-always add up to the input.
-
-Long inputs are cut into windows of ``chunk_seconds`` plus ``margin_seconds``
-of context on each side; neighbouring windows are cross-faded linearly over
-``2 * crossfade_seconds`` in the middle of their overlap, so memory stays
-flat and there are no clicks at the joins. With ``sr=16000, mono=True`` a
-short input gives exactly the article's output.
+With ``sr=16000, mono=True`` a short input gives exactly the article's output.
 """
 import contextlib
-import functools
 import os
 import threading
 import time
@@ -35,172 +22,13 @@ import numpy as np
 
 from . import config
 from .errors import AudioError, UserError
+from .masking import HIGHBANDS, apply_mask, compute_mask, map_mask, map_mask_frames, stft_params  # noqa: F401
+from .masking import vocal_mask
+from .pipeline import CACHE_BYTES, CHUNK_SECONDS, CROSSFADE_SECONDS, MARGIN_SECONDS  # noqa: F401
+from . import pipeline
 
-#: Default length of one processing window, seconds.
-CHUNK_SECONDS = 60.0
-#: Context on each side of a window, seconds.
-MARGIN_SECONDS = 2.5
-#: Half-length of the linear cross-fade between windows, seconds.
-CROSSFADE_SECONDS = 0.5
-#: Memory the first pass may use to keep the decoded input and its 16 kHz
-#: magnitudes for the second pass (bytes); about 6 minutes of 44.1 kHz stereo.
-#: Longer inputs are decoded twice and memory stays flat in their length.
-CACHE_BYTES = 128 * 2 ** 20
 #: Shortest input accepted, seconds (one STFT hop at 16 kHz).
 MIN_SECONDS = 0.02
-
-
-def compute_mask(unet, mag, hard=False, device=None, plan=None):
-    """The mask of the article's ``ComputeMask``.
-
-    On the CPU with the fast path on (the default, see
-    :mod:`unetvocalsep.cpupath`) the network runs through
-    :class:`unetvocalsep.inference.InferencePlan`; otherwise through
-    ``unet(x)`` in chainer's test mode. Both give the same mask to float32
-    rounding.
-
-    Parameters
-    ----------
-    unet : UNet or None
-        The network; may be None when ``plan`` is given.
-    mag : numpy.ndarray, shape (513, frames), float32
-        Normalised magnitude (divided by its maximum).
-    hard : bool
-        Return the binary mask ``mask > 0.5``.
-    device : chainer.backend.Device or None
-        Device of ``unet``; the CPU when ``None``.
-    plan : unetvocalsep.inference.InferencePlan or None
-        A prepared CPU forward pass to use instead of ``unet``.
-
-    Returns
-    -------
-    numpy.ndarray, shape (513, frames), float32
-        The DC row is 0.
-    """
-    t = mag.shape[1]
-    padded_t = max(config.TIME_MULTIPLE, -(-t // config.TIME_MULTIPLE) * config.TIME_MULTIPLE)
-    x = np.zeros((1, 1, config.N_BINS, padded_t), dtype=np.float32)
-    x[0, 0, :, :t] = mag[1:, :]
-    if plan is None and (device is None or device.xp is np):
-        from .inference import plan_for
-
-        plan = plan_for(unet)
-    if plan is not None:
-        m = plan(x)[0, 0, :, :t]
-    else:
-        import chainer
-
-        if device is not None:
-            x = device.send(x)
-        with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
-            m = unet(x).array
-        m = chainer.backend.CpuDevice().send(m)[0, 0, :, :t]
-    mask = np.zeros((config.N_BINS + 1, t), dtype=np.float32)
-    mask[1:] = m
-    if hard:
-        mask = (mask > config.HARD_MASK_THRESHOLD).astype(np.float32)
-    return mask
-
-
-def stft_params(sr):
-    """Window and hop at rate ``sr`` with (about) the time span of 1024 / 512 at 16 kHz.
-
-    The window is the smallest even length with only the prime factors 2, 3
-    and 5 that is at least ``1024 * sr / 16000`` (at most a few per cent
-    longer), because FFTs of such sizes are several times faster (44.1 kHz:
-    2880 instead of 2822 samples). The mask is interpolated onto this grid by
-    time in seconds and frequency in Hz, so the exact size does not matter.
-
-    Parameters
-    ----------
-    sr : int
-
-    Returns
-    -------
-    (int, int)
-        ``(n_fft, hop)`` with ``n_fft == 2 * hop``.
-    """
-    if sr == config.SR:
-        return config.N_FFT, config.HOP
-    n = max(2, 2 * int(round(config.HOP * sr / config.SR)))
-    while True:
-        m = n // 2
-        for p in (2, 3, 5):
-            while m % p == 0:
-                m //= p
-        if m == 1:
-            return n, n // 2
-        n += 2
-
-
-def map_mask(mask, sr, n_frames_out, highband="average"):
-    """Map a 16 kHz mask onto the STFT grid of rate ``sr``.
-
-    Parameters
-    ----------
-    mask : numpy.ndarray, shape (513, frames16), float32
-    sr : int
-        Target rate; its grid is given by :func:`stft_params`.
-    n_frames_out : int
-        Number of frames of the target STFT.
-    highband : {'average', 'zero'}
-        Mask above 8 kHz: the frame's mean over 4-8 kHz, or 0.
-
-    Returns
-    -------
-    numpy.ndarray, shape (n_fft // 2 + 1, n_frames_out), float32
-        A transposed view of a frame-major array (see :func:`map_mask_frames`).
-    """
-    return map_mask_frames(mask, sr, n_frames_out, highband).T
-
-
-def map_mask_frames(mask, sr, n_frames_out, highband="average"):
-    """:func:`map_mask` in frame-major order, for :func:`~unetvocalsep.spectrogram.stft_frames`.
-
-    Parameters
-    ----------
-    mask : numpy.ndarray, shape (513, frames16), float32
-    sr : int
-    n_frames_out : int
-    highband : {'average', 'zero'}
-
-    Returns
-    -------
-    numpy.ndarray, shape (n_frames_out, n_fft // 2 + 1), float32
-    """
-    n_fft, hop = stft_params(sr)
-    if sr == config.SR and n_frames_out == mask.shape[1]:
-        return np.ascontiguousarray(mask.T)
-    if highband not in ("average", "zero"):
-        raise UserError(f"unknown highband policy {highband!r} (average or zero)")
-    bins = n_fft // 2 + 1
-    pos = np.arange(bins) * (sr / n_fft) / (config.SR / config.N_FFT)  # fractional 16 kHz bin
-    n_low = int(np.count_nonzero(pos <= config.N_BINS))                # a prefix: pos grows
-    f0 = np.minimum(np.floor(pos[:n_low]).astype(int), config.N_BINS - 1)
-    ff = (pos[:n_low] - f0).astype(np.float32)
-    tpos = np.arange(n_frames_out) * (hop / sr) / (config.HOP / config.SR)
-    tpos = np.minimum(tpos, mask.shape[1] - 1)
-    t0 = np.minimum(np.floor(tpos).astype(int), max(mask.shape[1] - 2, 0))
-    tf = (tpos - t0).astype(np.float32)[:, None]
-    t1 = np.minimum(t0 + 1, mask.shape[1] - 1)
-    # bilinear: first along time (rows of the frame-major mask), then along
-    # frequency (two-tap gathers); no dense interpolation matrix
-    mt = np.ascontiguousarray(mask.T)                  # (frames16, 513)
-    mtt = mt[t0]
-    mtt *= 1 - tf
-    mtt += mt[t1] * tf                                 # (n_frames_out, 513)
-    out = np.empty((n_frames_out, bins), dtype=np.float32)
-    low = out[:, :n_low]
-    np.take(mtt, f0, axis=1, out=low)
-    low *= 1 - ff
-    low += np.take(mtt, f0 + 1, axis=1) * ff
-    if n_low < bins:
-        if highband == "average":
-            top = config.N_BINS // 2
-            out[:, n_low:] = mtt[:, top:].mean(axis=1, keepdims=True)
-        else:
-            out[:, n_low:] = 0
-    return out
 
 
 class Separator:
@@ -223,31 +51,8 @@ class Separator:
     def __init__(self, model=None, device=-1, hard_mask=False, highband="average",
                  chunk_seconds=CHUNK_SECONDS, margin_seconds=MARGIN_SECONDS,
                  crossfade_seconds=CROSSFADE_SECONDS):
-        from . import cpupath
+        from .model_io import load_network
 
-        self._unet = self._device = self.plan = None
-        if _is_cpu(device) and cpupath.fast_conv_enabled() and not _is_unet(model):
-            # CPU fast path: NumPy only, chainer is never imported (about 1 s saved)
-            from .inference import InferencePlan
-            from .model_io import load_params
-
-            params, self.config = load_params(model)
-            self.plan = InferencePlan(params)
-            self._model_path = model
-        else:
-            from .device import get_device
-            from .model_io import default_config, load_model
-
-            if _is_unet(model):
-                self._unet, self.config = model, default_config()
-            else:
-                self._unet, self.config = load_model(model)
-            self._device = get_device(device)
-            self._unet.to_device(self._device)
-        self.hard_mask = hard_mask
-        if highband not in ("average", "zero"):
-            raise UserError(f"unknown highband policy {highband!r} (average or zero)")
-        self.highband = highband
         for name, value in (("chunk_seconds", chunk_seconds), ("margin_seconds", margin_seconds),
                             ("crossfade_seconds", crossfade_seconds)):
             if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
@@ -255,6 +60,13 @@ class Separator:
                 raise UserError(f"{name} must be a positive number of seconds, got {value!r}")
         if not crossfade_seconds <= margin_seconds or chunk_seconds <= 2 * margin_seconds:
             raise UserError("need crossfade <= margin and chunk > 2 * margin")
+        if highband not in HIGHBANDS:
+            raise UserError(f"unknown highband policy {highband!r} (average or zero)")
+        #: The network: ``net(x) -> mask`` for x of shape (1, 1, 512, frames).
+        self.net, self.config = load_network(model, device)
+        self._model = model
+        self.hard_mask = hard_mask
+        self.highband = highband
         self.chunk_seconds = chunk_seconds
         self.margin_seconds = margin_seconds
         self.crossfade_seconds = crossfade_seconds
@@ -264,22 +76,34 @@ class Separator:
         self._timings_lock = threading.Lock()
 
     @property
+    def plan(self):
+        """The :class:`~unetvocalsep.inference.InferencePlan` when the network is one, else None."""
+        from .inference import InferencePlan
+
+        return self.net if isinstance(self.net, InferencePlan) else None
+
+    @property
     def unet(self):
         """The chainer :class:`~unetvocalsep.network.UNet` (loaded on first use on the fast CPU path)."""
-        if self._unet is None:
+        unet = getattr(self.net, "unet", None)
+        if unet is None:
             from .model_io import load_model
 
-            self._unet, _ = load_model(self._model_path)
-        return self._unet
+            if _is_unet(self._model):
+                return self._model
+            unet, _ = load_model(self._model)
+            self.net.unet = unet
+        return unet
 
     @property
     def device(self):
-        """The chainer device of :attr:`unet` (the CPU on the fast CPU path)."""
-        if self._device is None:
+        """The chainer device of the network (the CPU on the fast CPU path)."""
+        device = getattr(self.net, "device", None)
+        if device is None:
             from .device import get_device
 
-            self._device = get_device(-1)
-        return self._device
+            device = get_device(-1)
+        return device
 
     @contextlib.contextmanager
     def _stage(self, name):
@@ -290,7 +114,7 @@ class Separator:
             with self._timings_lock:   # several threads may share this Separator
                 self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
 
-    # -- the three steps of one window ------------------------------------------------
+    # -- one window --------------------------------------------------------------------
     def mask16(self, y, sr, peak, mag=None):
         """Vocal mask of a window at 16 kHz.
 
@@ -311,13 +135,8 @@ class Separator:
         if mag is None:
             mag = self._mag16(y, sr)
         with self._stage("network"):
-            if self.plan is not None:
-                mask = compute_mask(None, mag / np.float32(peak), plan=self.plan)
-            else:
-                mask = compute_mask(self._unet, mag / np.float32(peak), device=self._device)
-        if self.config.get("target", "vocal") in ("inst", "accompaniment"):
-            mask = 1.0 - mask
-        return mask
+            mask = compute_mask(self.net, mag / np.float32(peak))
+        return vocal_mask(mask, self.config)
 
     def _stft_full(self, y, sr):
         """STFT of a window at its own rate, frame-major, shape (channels, frames, bins)."""
@@ -336,83 +155,29 @@ class Separator:
         with self._stage("stft"):
             return np.abs(stft(y16))
 
-    def separate_window(self, y, sr, peak):
-        """Separate one window.
-
-        Parameters
-        ----------
-        y : numpy.ndarray, shape (channels, samples), float32
-        sr : int
-        peak : float
-
-        Returns
-        -------
-        vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
-        """
-        return self.apply_mask(y, sr, self.mask16(y, sr, peak))
-
     def apply_mask(self, y, sr, mask, spec=None):
-        """Apply a 16 kHz mask to a window at its own rate (steps 4 and 5 above).
+        """Apply a 16 kHz mask to a window at its own rate (see :func:`unetvocalsep.masking.apply_mask`).
 
         Parameters
         ----------
         y : numpy.ndarray, shape (channels, samples), float32
         sr : int
         mask : numpy.ndarray, shape (513, frames16), float32
-            From :meth:`mask16`.
         spec : numpy.ndarray, shape (channels, frames, bins), complex64, optional
-            ``stft_frames(y, *stft_params(sr))`` if already computed (it is
-            overwritten).
 
         Returns
         -------
         vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
         """
-        from .spectrogram import istft_frames
-
-        n_fft, hop = stft_params(sr)
         if spec is None:
             spec = self._stft_full(y, sr)
-        with self._stage("stft"):
-            m = map_mask_frames(mask, sr, spec.shape[-2], self.highband)
-            if self.hard_mask:
-                m = (m > config.HARD_MASK_THRESHOLD).astype(np.float32)
-            spec *= m
         with self._stage("istft"):
-            vocals = istft_frames(spec, y.shape[-1], hop)
-        accompaniment = y - vocals
-        return vocals, accompaniment
+            return apply_mask(y, sr, mask, spec, self.highband, self.hard_mask)
 
     # -- streaming over windows -------------------------------------------------------
     def _windows(self, read, sr):
-        """Yield ``(start, window, is_last)`` over a sequential reader."""
-        c = int(round(self.chunk_seconds * sr))
-        m = int(round(self.margin_seconds * sr))
-        buf = np.zeros((0, 0), dtype=np.float32)
-        buf_start, eof, k = 0, False, 0
-        while True:
-            ws, we = max(0, k * c - m), k * c + c + m
-            parts = [buf]
-            have = buf_start + buf.shape[1]
-            while not eof and have < we + 1:   # one sample beyond tells whether it is the end
-                block = read(max(we + 1 - have, sr))
-                if block.shape[1] == 0:
-                    eof = True
-                    break
-                parts.append(block)
-                have += block.shape[1]
-            if len(parts) > 1:
-                parts = [p for p in parts if p.size] or [parts[-1]]
-                buf = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-            buf, buf_start = buf[:, ws - buf_start:], ws
-            window = buf[:, :we - ws]
-            is_last = eof and buf_start + buf.shape[1] <= we
-            if window.shape[1] == 0:
-                return
-            yield ws, window, is_last
-            if is_last:
-                return
-            k += 1
+        """The :class:`~unetvocalsep.pipeline.Window` s of a sequential reader."""
+        return pipeline.windows(read, sr, self.chunk_seconds, self.margin_seconds)
 
     def track_peak(self, read, sr):
         """First pass: the maximum 16 kHz magnitude over the whole input.
@@ -427,75 +192,27 @@ class Separator:
         -------
         float
         """
-        return self.first_pass(read, sr, cache_bytes=0)[0]
+        return self.first_pass(read, sr, cache_bytes=0).peak
 
     def first_pass(self, read, sr, cache_bytes=None):
         """:meth:`track_peak`, keeping what the second pass would compute again.
 
-        While the input is small enough, the decoded audio and each window's
-        16 kHz magnitude are kept, so the second pass neither decodes,
-        resamples nor transforms the track again. Beyond ``cache_bytes`` both
-        are dropped and memory stays flat in the input's length.
-
         Parameters
         ----------
         read : callable
-            ``read(n) -> array (channels, m)``, sequential.
         sr : int
         cache_bytes : int or None
-            Budget for the kept audio plus magnitudes; :data:`CACHE_BYTES`
-            when None, 0 to keep nothing.
+            See :func:`unetvocalsep.pipeline.first_pass`.
 
         Returns
         -------
-        peak : float
-        audio : numpy.ndarray, shape (channels, samples), float32, or None
-            The whole input, when it fitted.
-        mags : list of numpy.ndarray, shape (513, frames16), or None
-            One per window (as :meth:`stream` cuts them), when they fitted.
+        unetvocalsep.pipeline.FirstPass
+            ``(peak, audio, mags)``.
         """
-        budget = CACHE_BYTES if cache_bytes is None else cache_bytes
-        blocks, mags, used = ([], [], 0) if budget > 0 else (None, None, 0)
+        return pipeline.first_pass(read, sr, self._mag16, self.chunk_seconds,
+                                   self.margin_seconds, cache_bytes)
 
-        def recording(n):
-            nonlocal blocks, used
-            block = read(n)
-            if blocks is not None:
-                used += block.nbytes
-                blocks.append(block)
-            return block
-
-        peak = 0.0
-        from concurrent.futures import ThreadPoolExecutor
-
-        # the 16 kHz magnitude of window k is computed in a worker while the
-        # next window is decoded (libsndfile, soxr and the FFT release the GIL)
-        pending = []
-
-        def collect(future):
-            nonlocal peak, blocks, mags, used
-            mag = future.result()
-            peak = max(peak, float(mag.max()))
-            if mags is not None:
-                used += mag.nbytes
-                mags.append(mag)
-            if used > budget:
-                blocks = mags = None
-
-        with ThreadPoolExecutor(1, thread_name_prefix="unetvocalsep-firstpass") as pool:
-            for _, window, _ in self._windows(recording, sr):
-                pending.append(pool.submit(self._mag16, window, sr))
-                while len(pending) > 1:
-                    collect(pending.pop(0))
-            while pending:
-                collect(pending.pop(0))
-        audio = None
-        if blocks is not None:
-            blocks = [b for b in blocks if b.shape[1]]
-            audio = np.concatenate(blocks, axis=1) if blocks else None
-        return (peak if peak > 0 else 1.0), audio, (mags if audio is not None else None)
-
-    def stream(self, read, sr, peak, progress=None, mags=None, prefetch=True):
+    def stream(self, read, sr, peak, progress=None, mags=None, prefetch=True, on_window=None):
         """Separate a sequential input; yields output blocks in order.
 
         Parameters
@@ -505,78 +222,41 @@ class Separator:
         sr : int
         peak : float
             From :meth:`track_peak`.
-        progress : tqdm or None
-            Updated with seconds of audio done.
+        progress : object with ``update(seconds)`` (a tqdm bar), or None
         mags : list of numpy.ndarray or None
             The windows' 16 kHz magnitudes from :meth:`first_pass`.
         prefetch : bool
             Run the network of the next window in a worker thread while this
-            one is transformed back, cross-faded and written (a two-stage
-            pipeline; at most two windows are in memory).
+            one is transformed back, cross-faded and written (at most two
+            windows are in memory).
+        on_window : callable or None
+            ``on_window(window, mag16, mask)`` for each window, in order, in
+            the caller's thread: the :class:`~unetvocalsep.pipeline.Window`,
+            its 16 kHz magnitude (not normalised) and its vocal mask, both
+            shape (513, frames16).
 
         Yields
         ------
         vocals, accompaniment : numpy.ndarray, shape (channels, n), float32
             Consecutive blocks; together they cover the whole input.
         """
-        c = int(round(self.chunk_seconds * sr))
-        f = int(round(self.crossfade_seconds * sr))
-        prev = None   # stems of the previous window over [k*c - f, k*c + f)
-        for ws, window, is_last, get_mask in self._masked_windows(read, sr, peak, mags,
-                                                                  prefetch):
-            k = (ws + c - 1) // c if ws else 0
-            spec = self._stft_full(window, sr)   # while the network works on this window
-            v, a = self.apply_mask(window, sr, get_mask(), spec)
-            we = ws + window.shape[1]
-            out_start = k * c - f if k else 0
-            if prev is not None:
-                n = prev[0].shape[1]
-                lo = out_start - ws
-                ramp = (np.arange(n, dtype=np.float32) + 0.5) / np.float32(2 * f)
-                yield (prev[0] * (1 - ramp) + v[:, lo:lo + n] * ramp,
-                       prev[1] * (1 - ramp) + a[:, lo:lo + n] * ramp)
-                out_start += n
-            end = we if is_last else (k + 1) * c - f
-            yield v[:, out_start - ws:end - ws], a[:, out_start - ws:end - ws]
-            if not is_last:
-                hi = min((k + 1) * c + f, we)
-                prev = (v[:, end - ws:hi - ws], a[:, end - ws:hi - ws])
-            if progress is not None:
-                progress.update((end - (k * c - f if k else 0)) / sr)
+        def mask_of(w):
+            mag = mags[w.index] if mags is not None and w.index < len(mags) else None
+            if on_window is not None and mag is None:
+                mag = self._mag16(w.samples, sr)
+            return mag, self.mask16(w.samples, sr, peak, mag)
 
-    def _masked_windows(self, read, sr, peak, mags, prefetch):
-        """Yield ``(start, window, is_last, get_mask)`` for each window.
+        def separated():
+            for w, get in pipeline.prefetched(self._windows(read, sr), mask_of, prefetch):
+                spec = self._stft_full(w.samples, sr)   # while the network works on the next
+                mag, mask = get()
+                if on_window is not None:
+                    on_window(w, mag, mask)
+                v, a = self.apply_mask(w.samples, sr, mask, spec)
+                yield w, v, a
 
-        ``get_mask()`` returns the window's mask. With ``prefetch`` the masks
-        are computed in a worker thread, one window ahead: while the caller
-        works on window ``k``, the network runs on window ``k + 1``.
-        """
-        def mask_of(i, window):
-            if mags is not None and i < len(mags):
-                return self.mask16(window, sr, peak, mags[i])
-            return self.mask16(window, sr, peak)
-
-        windows = enumerate(self._windows(read, sr))
-        if not prefetch:
-            for i, (ws, window, is_last) in windows:
-                yield ws, window, is_last, functools.partial(mask_of, i, window)
-            return
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(1, thread_name_prefix="unetvocalsep-network") as pool:
-            inflight = []   # (start, window, is_last, future), at most two
-            try:
-                for i, (ws, window, is_last) in windows:
-                    inflight.append((ws, window, is_last, pool.submit(mask_of, i, window)))
-                    if len(inflight) > 1:
-                        ws0, w0, last0, future = inflight.pop(0)
-                        yield ws0, w0, last0, future.result
-                while inflight:
-                    ws0, w0, last0, future = inflight.pop(0)
-                    yield ws0, w0, last0, future.result
-            finally:
-                for *_, future in inflight:   # the caller stopped early
-                    future.cancel()
+        yield from pipeline.crossfade(separated(), sr, self.chunk_seconds, self.crossfade_seconds,
+                                      progress)
 
     # -- public entry points --------------------------------------------------------------
     def separate(self, y, sr, out_sr=None, mono=False, progress=None):
@@ -625,7 +305,8 @@ class Separator:
         return out
 
     def separate_file(self, path, output_dir="separated", fmt="wav", bits=None, overwrite=False,
-                      out_sr=None, mono=False, progress=True, gain_db=0.0):
+                      out_sr=None, mono=False, progress=True, gain_db=0.0, outputs=None,
+                      on_window=None):
         """Separate one file into ``<output_dir>/<track>/{vocals,accompaniment}.<fmt>``.
 
         Parameters
@@ -642,11 +323,17 @@ class Separator:
             meanwhile).
         out_sr : int or None
         mono : bool
-        progress : bool
-            Show a progress bar counting seconds of audio.
+        progress : bool or object
+            Show a progress bar counting seconds of audio; or an object whose
+            ``update(seconds)`` is called as the work goes on.
         gain_db : float
             Gain applied to both stems (they then add up to the input at this
             gain); a negative gain makes room in 16/24-bit and lossy files.
+        outputs : dict or None
+            Stem name -> path, instead of ``<output_dir>/<track>/<stem>.<fmt>``
+            (the folder must exist).
+        on_window : callable or None
+            See :meth:`stream`.
 
         Returns
         -------
@@ -668,7 +355,7 @@ class Separator:
         if not np.isfinite(gain_db):
             raise UserError(f"gain must be a finite number of dB, got {gain_db}")
         gain = np.float32(10 ** (gain_db / 20))
-        outputs = output_paths(path, output_dir, fmt)
+        outputs = dict(outputs) if outputs is not None else output_paths(path, output_dir, fmt)
         src = os.path.realpath(path)
         for out in outputs.values():
             if os.path.realpath(out) == src:
@@ -711,7 +398,10 @@ class Separator:
                 reader, read = opened()
                 with reader:
                     peak, audio, mags = self.first_pass(read, sr)
-                bar = _progress_bar(reader.duration, os.path.basename(path)) if progress else None
+                if progress is True:
+                    bar = _progress_bar(reader.duration, os.path.basename(path))
+                elif progress:
+                    bar = progress
                 with contextlib.ExitStack() as stack:
                     if audio is not None:   # kept by the first pass: no second decode
                         read = _array_reader(audio)
@@ -721,7 +411,7 @@ class Separator:
                     writers = [stack.enter_context(AudioWriter(outputs[n], sr, ch, fmt, bits,
                                                                overwrite, commit=False))
                                for n in config.STEMS]
-                    for blocks in self.stream(read, sr, peak, bar, mags=mags):
+                    for blocks in self.stream(read, sr, peak, bar, mags=mags, on_window=on_window):
                         with self._stage("encode"):
                             for w, b in zip(writers, blocks):
                                 w.write(b * gain if gain != 1 else b)
@@ -732,7 +422,7 @@ class Separator:
                     os.rmdir(track_dir)
             raise
         finally:
-            if bar is not None:
+            if bar is not None and progress is True:
                 bar.close()
         return Outputs(outputs, writers, gain_db, bits)
 
@@ -783,16 +473,6 @@ def _commit_all(writers):
             with contextlib.suppress(OSError):
                 os.remove(w.path)
         raise
-
-
-def _is_cpu(spec):
-    """Whether a device specifier (see :func:`unetvocalsep.device.get_device`) means the CPU."""
-    if spec is None:
-        return True
-    if isinstance(spec, (int, np.integer)):
-        return spec < 0
-    s = str(spec).strip().lower()
-    return s in ("cpu", "numpy", "@numpy") or (s.lstrip("-").isdigit() and int(s) < 0)
 
 
 def _is_unet(model):
@@ -865,39 +545,9 @@ def _check_signal(x, sr, what):
         raise AudioError(f"{what} contains NaN or infinite samples")
 
 
-def _array_reader(x):
-    pos = [0]
-
-    def read(n):
-        block = x[:, pos[0]:pos[0] + n]
-        pos[0] += block.shape[1]
-        return block
-    return read
-
-
-def _mono(read):
-    from .audio import to_mono
-
-    return lambda n: to_mono(read(n))
-
-
-def _resampled(read, sr_in, sr_out, channels):
-    """Wrap a reader with soxr's streaming resampler (identical to one-shot resampling)."""
-    import soxr
-
-    rs = soxr.ResampleStream(sr_in, sr_out, channels, dtype="float32", quality="HQ")
-    done = [False]
-
-    def read_out(n):
-        out = np.zeros((channels, 0), dtype=np.float32)
-        while out.shape[1] == 0 and not done[0]:
-            block = read(max(1, int(n * sr_in / sr_out)))
-            last = block.shape[1] == 0
-            y = rs.resample_chunk(np.ascontiguousarray(block.T), last=last)
-            done[0] = last
-            out = np.ascontiguousarray(np.asarray(y, dtype=np.float32).reshape(-1, channels).T)
-        return out
-    return read_out
+_array_reader = pipeline.array_reader
+_mono = pipeline.mono_reader
+_resampled = pipeline.resampled_reader
 
 
 def _progress_bar(seconds, desc):

@@ -82,13 +82,15 @@ def wants_gpu(spec):
     Parameters
     ----------
     spec : int, str or None
+        See :func:`unetvocalsep.device.parse_device`.
 
     Returns
     -------
     bool
     """
-    s = str(-1 if spec is None else spec).strip().lower()
-    return s.startswith(("@cupy", "cuda:")) or (s.lstrip("-").isdigit() and int(s) >= 0)
+    from .device import is_cpu
+
+    return not is_cpu(spec)
 
 
 def split_validation(files, fraction, seed=0):
@@ -367,10 +369,12 @@ def _main(argv=None):
     args = get_parser().parse_args(argv)
     if args.batchsize < 1 or (args.iteration is not None and args.iteration < 1) or args.epoch < 1:
         raise UserError("batch size, epochs and iterations must be positive")
+    from .device import parse_device
+
+    device = parse_device(args.device)   # an unknown device is one line, before any work
     comm = create_communicator(args.communicator) if args.communicator else None
-    device = args.device
-    if comm is not None and args.communicator in GPU_COMMUNICATORS:
-        device = comm.intra_rank
+    if comm is not None and args.communicator in GPU_COMMUNICATORS and not wants_gpu(device):
+        device = 0   # a GPU per process; train() picks GPU comm.intra_rank
     train(args.data, out=args.out, validation=args.validation, val_fraction=args.val_fraction,
           batchsize=args.batchsize, epoch=args.epoch, iteration=args.iteration,
           device=device, target=args.target, seed=args.seed, resume=args.resume,

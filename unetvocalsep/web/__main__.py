@@ -64,7 +64,9 @@ def _main(argv):
 
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(name)s: %(message)s")
-    device = int(args.device) if args.device.lstrip("-").isdigit() else args.device
+    from ..device import parse_device
+
+    device = parse_device(args.device)
     app = create_app(model=args.model, jobs_dir=args.jobs_dir, max_upload_mb=args.max_upload_mb,
                      max_seconds=args.max_seconds, workers=args.workers,
                      keep_minutes=args.keep_minutes, device=device, max_queue=args.max_queue,

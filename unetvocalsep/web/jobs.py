@@ -14,16 +14,15 @@ kept only in memory, for display and download names, and never reaches the
 file system. Every id from a URL is checked against :data:`ID_RE` and every
 stem against :data:`FILES` before any path is built.
 
-Workers share one :class:`~unetvocalsep.separate.Separator`. Its network
-call (:meth:`Separator.mask16`) is wrapped with a lock, so several workers
-overlap the STFT, resampling and file work but never run the network at the
-same time (chainer links are not documented as thread-safe, and a GPU gains
-nothing from it).
+Workers share one :class:`~unetvocalsep.separate.Separator`; a job is one call
+of :meth:`Separator.separate_file` with a per-window observer that records
+the picture's magnitudes and masks. The network serialises its own calls
+(see :func:`unetvocalsep.model_io.load_network`), so several workers overlap
+the STFTs, resampling and file work but never run the network at once.
 """
 import collections
 import contextlib
 import errno
-import functools
 import logging
 import os
 import re
@@ -36,7 +35,7 @@ import time
 import numpy as np
 
 from .. import config
-from ..errors import AudioError, UserError, describe_os_error
+from ..errors import AudioError, UserError, describe_error, describe_os_error
 
 log = logging.getLogger("unetvocalsep.web")
 
@@ -144,16 +143,13 @@ class _Progress:
 
 
 # -- the spectrogram picture ---------------------------------------------------------------
-_recorder = threading.local()
-
-
 class MaskRecorder:
     """Collect the 16 kHz mixture magnitude and mask of each window of a streamed job.
 
-    :meth:`Separator.stream` calls ``mask16`` once per window, in order; the
-    windows start at ``max(0, k * chunk - margin)`` samples. Each window's
-    frames from its own interior on (``k * chunk``) are placed on the global
-    16 kHz frame grid, thinned in time to at most ``max_columns`` columns.
+    Use :meth:`add` as the ``on_window`` observer of
+    :meth:`Separator.stream` / :meth:`Separator.separate_file`. Each window's
+    frames from its own interior on (``index * chunk``) are placed on the
+    global 16 kHz frame grid, thinned in time to at most ``max_columns`` columns.
 
     Parameters
     ----------
@@ -170,27 +166,25 @@ class MaskRecorder:
 
         self.sr = sr
         self.chunk = int(round(separator.chunk_seconds * sr))
-        self.margin = int(round(separator.margin_seconds * sr))
         total = n_frames(int(round(duration * config.SR)))
         self.step = max(1, -(-total // max_columns))
-        self.k = 0
         self.parts = []
 
-    def add(self, mag, mask):
-        """Record window ``k`` (called in order).
+    def add(self, window, mag, mask):
+        """Record one window (called in order).
 
         Parameters
         ----------
+        window : unetvocalsep.pipeline.Window
         mag, mask : numpy.ndarray, shape (513, frames16), float32
         """
-        ws = max(0, self.k * self.chunk - self.margin)
+        ws = window.start
         frame0 = int(round(ws / self.sr * config.SR / config.HOP))
-        skip = int(round((self.k * self.chunk - ws) / self.sr * config.SR / config.HOP))
+        skip = int(round((window.index * self.chunk - ws) / self.sr * config.SR / config.HOP))
         start = frame0 + skip
         j0 = (-start) % self.step
         self.parts.append(((start + j0) // self.step,
                            mag[:, skip + j0::self.step].copy(), mask[:, skip + j0::self.step].copy()))
-        self.k += 1
 
     def assemble(self):
         """The whole track.
@@ -207,43 +201,6 @@ class MaskRecorder:
             mag[:, s:s + m.shape[1]] = m
             mask[:, s:s + k.shape[1]] = k
         return mag, mask
-
-
-def share_separator(separator):
-    """Make ``separator`` safe for several worker threads (idempotent).
-
-    Wraps the instance's ``mask16`` with a lock and with the hook that feeds
-    the current thread's :class:`MaskRecorder`, if any.
-
-    Parameters
-    ----------
-    separator : Separator
-
-    Returns
-    -------
-    Separator
-        The same object.
-    """
-    if getattr(separator, "_web_shared", False):
-        return separator
-    inner = separator.mask16
-    lock = threading.Lock()
-
-    @functools.wraps(inner)
-    def mask16(y, sr, peak, *mag):
-        with lock:
-            mask = inner(y, sr, peak, *mag)
-        rec = getattr(_recorder, "current", None)
-        if rec is not None:
-            from ..spectrogram import spectrogram
-
-            mag, _ = spectrogram(y, sr)
-            rec.add(mag, mask)
-        return mask
-
-    separator.mask16 = mask16
-    separator._web_shared = True
-    return separator
 
 
 def render_spectrogram(path, mag, mask, seconds, title=None):
@@ -294,36 +251,16 @@ def separate_job(separator, job):
     Parameters
     ----------
     separator : Separator
-        Shared with :func:`share_separator`.
+        Shared by the workers.
     job : Job
         ``job.seconds_done`` is updated as the work goes on.
     """
-    from ..audio import AudioReader, AudioWriter
-    from ..separate import _resampled
-
-    def reading(reader):
-        if job.out_sr == reader.sr:
-            return reader.read
-        return _resampled(reader.read, reader.sr, job.out_sr, reader.channels)
-
-    with AudioReader(job.input_path) as reader:
-        peak = separator.track_peak(reading(reader), job.out_sr)
     rec = MaskRecorder(separator, job.out_sr, job.duration)
-    _recorder.current = rec
-    try:
-        with contextlib.ExitStack() as stack:
-            reader = stack.enter_context(AudioReader(job.input_path))
-            # 16-bit, or 32-bit float for a stem that 16 bits would clip
-            writers = [stack.enter_context(AudioWriter(job.path(name), job.out_sr, reader.channels,
-                                                       "wav", None, overwrite=True))
-                       for name in config.STEMS]
-            # no prefetch thread: the mask recorder belongs to this job's thread
-            for blocks in separator.stream(reading(reader), job.out_sr, peak, _Progress(job),
-                                           prefetch=False):
-                for w, b in zip(writers, blocks):
-                    w.write(b)
-    finally:
-        _recorder.current = None
+    # 16-bit, or 32-bit float for a stem that 16 bits would clip
+    separator.separate_file(job.input_path, fmt="wav", bits=None, overwrite=True,
+                            out_sr=job.out_sr if job.out_sr != job.sr else None,
+                            progress=_Progress(job), on_window=rec.add,
+                            outputs={name: job.path(name) for name in config.STEMS})
     try:
         import matplotlib  # noqa: F401  (the picture is optional)
     except ImportError:
@@ -339,7 +276,7 @@ class JobManager:
     Parameters
     ----------
     separator : Separator
-        Shared by all workers (see :func:`share_separator`).
+        Shared by all workers.
     jobs_dir : str or None
         Where job folders go; a new temporary folder (removed by
         :meth:`close`) when ``None``.
@@ -366,7 +303,7 @@ class JobManager:
             raise UserError("--workers must be at least 1")
         if not max_seconds > 0 or not keep_minutes > 0 or max_queue < 1:
             raise UserError("--max-seconds, --keep-minutes and --max-queue must be positive")
-        self.separator = share_separator(separator)
+        self.separator = separator
         self._own_dir = jobs_dir is None
         if jobs_dir is None:
             jobs_dir = tempfile.mkdtemp(prefix="unetvocalsep-web-")
@@ -543,15 +480,11 @@ class JobManager:
         """
         try:
             self.process(self.separator, job)
-        except UserError as exc:
-            job.error = str(exc)
-        except OSError as exc:
-            job.error = describe_os_error(exc)
-        except MemoryError:
-            job.error = "out of memory"
+        except (UserError, OSError, MemoryError) as exc:
+            job.error = describe_error(exc)
         except Exception as exc:  # a bug or a broken model: say so, keep serving
             log.exception("job %s failed", job.id)
-            job.error = f"internal error: {type(exc).__name__}: {exc}"
+            job.error = describe_error(exc)
         if job.error:  # the user never sees the server's paths
             job.error = job.error.replace(job.input_path, "the uploaded file").replace(self.jobs_dir, "")
         with self._cond:
@@ -637,7 +570,7 @@ def check_upload(path, max_seconds):
     import soundfile as sf
 
     from ..audio import AudioReader
-    from ..separate import MIN_SECONDS
+    from ..separate import MIN_SECONDS  # noqa: the shortest input, shared with the CLI
 
     if os.path.getsize(path) == 0:
         raise RequestError("the file is empty")
