@@ -82,6 +82,7 @@ setup(
     install_requires=install_requires,
     extras_require=extras,
     entry_points={"console_scripts": [
+        "unetvocalsep=unetvocalsep.__main__:main",
         "unetvocalsep-separate=unetvocalsep.separate:main",
         "unetvocalsep-train=unetvocalsep.train:main",
         "unetvocalsep-finetune=unetvocalsep.finetune:main",

@@ -26,3 +26,19 @@ def test_package_import_is_lazy():
                            "import sys, unetvocalsep; print('chainer' in sys.modules, "
                            "sorted(unetvocalsep.__all__)[:3])"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("False"), proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_one_console_command_dispatches(cmd):
+    proc = subprocess.run([sys.executable, "-m", "unetvocalsep", cmd, "--help"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "usage:" in proc.stdout and f"unetvocalsep.{cmd}" in proc.stdout
+
+
+def test_console_command_lists_and_refuses():
+    proc = subprocess.run([sys.executable, "-m", "unetvocalsep", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and all(c in proc.stdout for c in COMMANDS)
+    proc = subprocess.run([sys.executable, "-m", "unetvocalsep", "nope"], capture_output=True, text=True)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "unknown command" in lines[0]

@@ -240,6 +240,29 @@ def to_mono(y):
     return np.mean(y, axis=0, keepdims=True, dtype=np.float32)
 
 
+def to_mono16(y, sr):
+    """Mix down to mono and resample to the model's 16 kHz.
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (channels, samples) or (samples,)
+    sr : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (1, samples16), float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_mono16(np.zeros((2, 44100), np.float32), 44100).shape
+    (1, 16000)
+    """
+    from . import config
+
+    return resample(to_mono(np.atleast_2d(np.asarray(y, dtype=np.float32))), sr, config.SR)
+
+
 def resample(y, orig_sr, target_sr):
     """Resample with soxr (the high-quality preset librosa uses).
 

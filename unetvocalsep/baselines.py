@@ -59,12 +59,6 @@ def _apply_mask(y, mask, hop):
     return vocals, accompaniment
 
 
-def _mono16(y, sr):
-    from .audio import resample, to_mono
-
-    return resample(to_mono(np.atleast_2d(np.asarray(y, dtype=np.float32))), sr, config.SR)
-
-
 def irm16_mask(vocals, accompaniment, sr, power=1):
     """The oracle mask on the model's grid: 16 kHz mono, STFT 1024 / 512, DC row 0.
 
@@ -82,7 +76,9 @@ def irm16_mask(vocals, accompaniment, sr, power=1):
     """
     from .spectrogram import stft
 
-    mask = ideal_ratio_mask(stft(_mono16(vocals, sr)[0]), stft(_mono16(accompaniment, sr)[0]), power)
+    from .audio import to_mono16
+
+    mask = ideal_ratio_mask(stft(to_mono16(vocals, sr)[0]), stft(to_mono16(accompaniment, sr)[0]), power)
     mask[0] = 0.0   # the network never sees the DC bin and gives it mask 0
     return mask
 

@@ -402,7 +402,7 @@ def separate_with(method, mixture, vocals, accompaniment, sr, rate, separator=No
     vocals, accompaniment : numpy.ndarray, shape (channels_out, samples_out), float32
     """
     from . import baselines
-    from .baselines import _mono16
+    from .audio import to_mono16
 
     low = rate == "16k"
     if method == "unet":
@@ -417,7 +417,7 @@ def separate_with(method, mixture, vocals, accompaniment, sr, rate, separator=No
         if low:
             raise UserError("irm-full is only defined at the full rate")
         return baselines.irm_full_separate(mixture, vocals, accompaniment, sr)
-    x, xsr = (_mono16(mixture, sr), config.SR) if low else (mixture, sr)
+    x, xsr = (to_mono16(mixture, sr), config.SR) if low else (mixture, sr)
     if method == "repet-sim":
         return baselines.repet_sim(x, xsr)
     if method == "mixture":
@@ -441,10 +441,10 @@ def references_at(mixture, vocals, accompaniment, sr, rate):
         Vocals and accompaniment; 16 kHz mono for ``16k``.
     sr_out : int
     """
-    from .baselines import _mono16
+    from .audio import to_mono16
 
     if rate == "16k":
-        return (_mono16(mixture, sr), np.stack([_mono16(vocals, sr), _mono16(accompaniment, sr)]),
+        return (to_mono16(mixture, sr), np.stack([to_mono16(vocals, sr), to_mono16(accompaniment, sr)]),
                 config.SR)
     return mixture, np.stack([vocals, accompaniment]), sr
 

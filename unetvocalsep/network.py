@@ -13,7 +13,6 @@ from chainer import Chain
 
 from . import fastconv
 
-from .config import DECODER_CHANNELS, ENCODER_CHANNELS  # noqa: E402,F401  (re-exported)
 
 #: Number of trainable parameters (checked against chainer 7.8.1).
 N_PARAMETERS = 6288545

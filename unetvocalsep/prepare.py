@@ -58,6 +58,7 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 
 from . import config
+from .audio import to_mono16
 from .errors import UserError
 
 #: The datasets ``prepare`` reads.
@@ -501,15 +502,6 @@ def load_pair(song, instrumental, max_offset_s=MAX_PAIR_OFFSET_S):
     return Stems(mix_a, None, inst_a, config.SR, meta)
 
 
-def _to_16k(y, sr):
-    from .audio import resample
-
-    y = np.atleast_2d(y)
-    if y.shape[0] > 1:
-        y = y.mean(axis=0, keepdims=True, dtype=np.float32)
-    return resample(y, sr, config.SR)
-
-
 def load_random_mix(vocal_load, accompaniment_load, gain_db):
     """The vocals of one track over the accompaniment of another (the article's augmentation).
 
@@ -528,10 +520,10 @@ def load_random_mix(vocal_load, accompaniment_load, gain_db):
     a = vocal_load()
     if a.vocals is None:
         raise TrackError("random mixes need isolated vocals")
-    voc = _to_16k(a.vocals, a.sr) * np.float32(10 ** (gain_db / 20))
+    voc = to_mono16(a.vocals, a.sr) * np.float32(10 ** (gain_db / 20))
     del a
     b = accompaniment_load()
-    acc = _to_16k(b.accompaniment, b.sr)
+    acc = to_mono16(b.accompaniment, b.sr)
     del b
     n = min(voc.shape[-1], acc.shape[-1])
     voc, acc = voc[..., :n], acc[..., :n]
@@ -1106,9 +1098,9 @@ def make_examples(stems, pitch_shifts=(), time_stretches=(), wanted=None):
         else:
             if base16 is None:
                 if stems.vocals is None:
-                    base16 = (_to_16k(stems.mixture, stems.sr)[0], _to_16k(stems.accompaniment, stems.sr)[0])
+                    base16 = (to_mono16(stems.mixture, stems.sr)[0], to_mono16(stems.accompaniment, stems.sr)[0])
                 else:
-                    base16 = (_to_16k(stems.vocals, stems.sr)[0], _to_16k(stems.accompaniment, stems.sr)[0])
+                    base16 = (to_mono16(stems.vocals, stems.sr)[0], to_mono16(stems.accompaniment, stems.sr)[0])
             a, b = (_augment(x, kind, amount) for x in base16)
             n = min(len(a), len(b))
             a, b = a[:n], b[:n]

@@ -570,9 +570,8 @@ def track_name(path):
     str
     """
     base = os.path.basename(os.fspath(path))
-    for ext in (".stem.mp4",):
-        if base.lower().endswith(ext):
-            return base[:-len(ext)]
+    if base.lower().endswith(".stem.mp4"):   # MUSDB18's stem files
+        return base[:-len(".stem.mp4")]
     return os.path.splitext(base)[0] or base
 
 

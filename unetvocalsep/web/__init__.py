@@ -22,6 +22,8 @@ HTTP API (all answers JSON except the files):
 Flask is imported only here (the ``[web]`` extra), never by ``unetvocalsep``
 itself.
 """
+import os
+
 from ..errors import UserError
 from .jobs import FILES, ID_RE, MIMETYPES, JobManager, RequestError
 
@@ -109,7 +111,7 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=50, max_
         out["stems"] = {"original": url("original")}
         if done:
             out["stems"].update(vocals=url("vocals"), accompaniment=url("accompaniment"))
-        out["spectrogram"] = url("spectrogram") if done and _exists(job.path("spectrogram")) else None
+        out["spectrogram"] = url("spectrogram") if done and os.path.isfile(job.path("spectrogram")) else None
         return out
 
     @app.get("/")
@@ -147,7 +149,7 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=50, max_
         if stem != "original" and job.status != "done":
             return error(f"the job is {job.status}; its {stem} is not ready", 409)
         path = job.path(stem)
-        if not _exists(path):
+        if not os.path.isfile(path):
             return error(f"the {stem} of this job is not available", 404)
         ext = path.rsplit(".", 1)[-1]
         base = job.name.rsplit(".", 1)[0] if "." in job.name else job.name
@@ -176,12 +178,6 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=50, max_
         return response
 
     return app
-
-
-def _exists(path):
-    import os
-
-    return os.path.isfile(path)
 
 
 __all__ = ["create_app", "JobManager", "ID_RE", "FILES"]

@@ -1,0 +1,71 @@
+"""``unetvocalsep COMMAND ...``: one console command for every tool of the package.
+
+``unetvocalsep separate song.mp3`` runs the same ``main(argv)`` as
+``python -m unetvocalsep.separate song.mp3``; likewise ``prepare``, ``train``,
+``finetune``, ``evaluate``, ``web`` and ``synth``. ``python -m unetvocalsep``
+works too.
+
+Examples
+--------
+::
+
+    unetvocalsep separate song.mp3 -o separated
+    unetvocalsep finetune my_pairs/ -o mymodel
+    unetvocalsep --help
+"""
+import importlib
+import sys
+
+#: Command -> (module, one-line summary).
+COMMANDS = {
+    "separate": ("separate", "separate songs into vocals and accompaniment"),
+    "prepare": ("prepare", "build a training cache from a multitrack dataset"),
+    "train": ("train", "train the U-Net on a cache"),
+    "finetune": ("finetune", "fine-tune on your own song + instrumental pairs"),
+    "evaluate": ("evaluate", "BSS Eval scores on a dataset"),
+    "web": ("web.__main__", "serve the drag-and-drop page"),
+    "synth": ("synth.__main__", "generate the synthetic training corpus"),
+}
+
+
+def usage():
+    """The help text listing the commands."""
+    width = max(map(len, COMMANDS))
+    lines = ["usage: unetvocalsep COMMAND [ARGS ...]   (unetvocalsep COMMAND --help for its options)",
+             "", "commands:"]
+    lines += [f"  {name:<{width}}  {summary}" for name, (_, summary) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Dispatch to a command's ``main(argv)``; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str or None
+        ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    int
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from . import __version__
+
+        print(f"unetvocalsep {__version__}")
+        return 0
+    name = argv[0]
+    if name not in COMMANDS:
+        print(f"unetvocalsep: error: unknown command {name!r} (one of {', '.join(COMMANDS)})",
+              file=sys.stderr)
+        return 2
+    module = importlib.import_module(f".{COMMANDS[name][0]}", __package__)
+    return module.main(argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
