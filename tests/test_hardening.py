@@ -7,14 +7,12 @@ stderr, a non-zero exit, nothing half-written, no user file lost.
 import contextlib
 import json
 import os
-import pickle
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-import zipfile
 
 import numpy as np
 import pytest

@@ -415,11 +415,11 @@ class AudioWriter:
         self._atomic = None
         self._file = None
 
-    def _open(self, tmp, subtype, mode="w"):
+    def _open(self, tmp, subtype):
         import soundfile as sf
 
         try:
-            return sf.SoundFile(tmp, mode, samplerate=self.sr, channels=self.channels,
+            return sf.SoundFile(tmp, "w", samplerate=self.sr, channels=self.channels,
                                 format=self.format, subtype=subtype)
         except (RuntimeError, OSError) as exc:
             raise _write_error(exc, self.path) from None

@@ -21,7 +21,6 @@ with exactly the same code as the model's output.
 """
 import numpy as np
 
-from . import config
 
 
 def ideal_ratio_mask(vocals_spec, accompaniment_spec, power=1):

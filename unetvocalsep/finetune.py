@@ -27,7 +27,6 @@ import time
 
 import numpy as np
 
-from . import config
 from .errors import UserError
 
 #: Defaults shared by :func:`finetune` and the command line.
@@ -223,7 +222,6 @@ def finetune(pairs, out, minutes=MINUTES, init_model=None, device=-1, rule="diff
     (True, 0.0061)
     """
     from . import _compat  # noqa: F401
-    import chainer
     from chainer import iterators, optimizers, training
 
     from .dataset import SpectrogramDataset, save_example

@@ -456,6 +456,20 @@ class ChainerNetwork:
             return chainer_forward(self.unet, x, self.device)
 
 
+def is_unet(model):
+    """Whether ``model`` is a network object rather than a path or None (no chainer import).
+
+    Parameters
+    ----------
+    model : object
+
+    Returns
+    -------
+    bool
+    """
+    return model is not None and not isinstance(model, (str, bytes, os.PathLike))
+
+
 def load_network(model=None, device=-1):
     """The network to separate with, and the model's settings.
 
@@ -487,17 +501,16 @@ def load_network(model=None, device=-1):
     from . import cpupath
     from .device import is_cpu
 
-    is_unet = model is not None and not isinstance(model, (str, bytes, os.PathLike))
     if is_cpu(device) and cpupath.fast_conv_enabled():
         from .inference import InferencePlan
 
-        if is_unet:   # compute_mask runs its cached plan, rebuilt when its weights change
+        if is_unet(model):   # compute_mask runs its cached plan, rebuilt when its weights change
             return model, default_config()
         params, cfg = load_params(model)
         return InferencePlan(params), cfg
     from .device import get_device
 
-    unet, cfg = (model, default_config()) if is_unet else load_model(model)
+    unet, cfg = (model, default_config()) if is_unet(model) else load_model(model)
     dev = get_device(device)
     unet.to_device(dev)
     return ChainerNetwork(unet, dev), cfg

@@ -65,6 +65,7 @@ class Separator:
         #: The network: ``net(x) -> mask`` for x of shape (1, 1, 512, frames).
         self.net, self.config = load_network(model, device)
         self._model = model
+        self._unet = None   # the chainer UNet, loaded on first use of .unet
         self.hard_mask = hard_mask
         self.highband = highband
         self.chunk_seconds = chunk_seconds
@@ -85,15 +86,16 @@ class Separator:
     @property
     def unet(self):
         """The chainer :class:`~unetvocalsep.network.UNet` (loaded on first use on the fast CPU path)."""
-        unet = getattr(self.net, "unet", None)
-        if unet is None:
-            from .model_io import load_model
+        if self._unet is None:
+            from .model_io import is_unet, load_model
 
-            if _is_unet(self._model):
-                return self._model
-            unet, _ = load_model(self._model)
-            self.net.unet = unet
-        return unet
+            if getattr(self.net, "unet", None) is not None:   # a ChainerNetwork holds it
+                self._unet = self.net.unet
+            elif is_unet(self._model):
+                self._unet = self._model
+            else:
+                self._unet, _ = load_model(self._model)
+        return self._unet
 
     @property
     def device(self):
@@ -424,7 +426,7 @@ class Separator:
         finally:
             if bar is not None and progress is True:
                 bar.close()
-        return Outputs(outputs, writers, gain_db, bits)
+        return Outputs(outputs, writers, gain_db)
 
 
 class Outputs(dict):
@@ -439,7 +441,7 @@ class Outputs(dict):
         have clipped it, or the number of samples clipped and what to do.
     """
 
-    def __init__(self, paths, writers, gain_db=0.0, bits=None):
+    def __init__(self, paths, writers, gain_db=0.0):
         super().__init__(paths)
         self.peaks = {n: w.peak for n, w in zip(config.STEMS, writers)}
         self.notes = []
@@ -473,11 +475,6 @@ def _commit_all(writers):
             with contextlib.suppress(OSError):
                 os.remove(w.path)
         raise
-
-
-def _is_unet(model):
-    """Whether ``model`` is a network object rather than a path (without importing chainer)."""
-    return model is not None and not isinstance(model, (str, bytes, os.PathLike))
 
 
 def as_channels_first(y):

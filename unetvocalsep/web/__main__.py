@@ -8,9 +8,7 @@ Examples
     python -m unetvocalsep.web --model result/unet.npz --workers 2 --port 8080
 """
 import logging
-import signal
 import sys
-import threading
 
 from ..errors import UserError, run_cli
 
@@ -72,7 +70,6 @@ def _main(argv):
                      keep_minutes=args.keep_minutes, device=device, max_queue=args.max_queue,
                      max_job_mb=args.max_job_mb)
     manager = app.extensions[EXTENSION_KEY]
-    old_handler = None
     try:
         server = make_server(args.host, args.port, app, threaded=True)
         host = f"[{args.host}]" if ":" in args.host else args.host
@@ -81,24 +78,15 @@ def _main(argv):
         print(f"uploads and results in {where}", file=sys.stderr)
         print(f"unetvocalsep web demo on http://{host}:{server.server_port}/ "
               "(Ctrl-C to stop)", file=sys.stderr, flush=True)
-        if threading.current_thread() is threading.main_thread():
-            # `kill` (SIGTERM) stops the server as cleanly as Ctrl-C
-            old_handler = signal.signal(signal.SIGTERM, _interrupt)
         try:
             server.serve_forever()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:   # Ctrl-C, or `kill` (run_cli makes SIGTERM a Terminated)
             print("stopped", file=sys.stderr)
         finally:
             server.server_close()
     finally:
-        if old_handler is not None:
-            signal.signal(signal.SIGTERM, old_handler)
         manager.close()
     return 0
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def main(argv=None):

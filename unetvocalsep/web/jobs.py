@@ -21,7 +21,6 @@ the picture's magnitudes and masks. The network serialises its own calls
 the STFTs, resampling and file work but never run the network at once.
 """
 import collections
-import contextlib
 import errno
 import logging
 import os
