@@ -60,7 +60,7 @@ def track_name(seed, index):
     return f"synth_{seed}_{index:04d}"
 
 
-def check_requirements(klettres_dir=KLETTRES_DIR, soundfonts=None):
+def check_requirements(klettres_dir=KLETTRES_DIR, soundfonts=None, languages=None):
     """Check the Python packages and system data, or raise :class:`UserError`.
 
     Parameters
@@ -68,6 +68,8 @@ def check_requirements(klettres_dir=KLETTRES_DIR, soundfonts=None):
     klettres_dir : str
     soundfonts : list of str or None
         Default: FluidR3_GM and TimGM6mb.
+    languages : sequence of str or None
+        KLettres languages to sing (default Italian and Spanish).
 
     Returns
     -------
@@ -82,7 +84,7 @@ def check_requirements(klettres_dir=KLETTRES_DIR, soundfonts=None):
         accompaniment.check_fluidsynth([accompaniment.FLUIDR3])
         soundfonts = accompaniment.default_soundfonts()
     accompaniment.check_fluidsynth(soundfonts)
-    syllables = voice.find_syllables(klettres_dir)
+    syllables = voice.find_syllables(klettres_dir, *(() if languages is None else (languages,)))
     return syllables, list(soundfonts)
 
 
@@ -196,7 +198,7 @@ def write_track(out_dir, track, overwrite=False):
         for stem in STEM_NAMES:
             # scipy writes plain IEEE-float WAV (soundfile subtype FLOAT) with
             # no timestamped PEAK chunk, so the same seed gives the same bytes.
-            wavfile.write(os.path.join(tmp, f"{stem}.wav"), FS,
+            wavfile.write(os.path.join(tmp, f"{stem}.wav"), track["meta"].get("sample_rate", FS),
                           np.ascontiguousarray(track[stem], dtype=np.float32))
         with open(os.path.join(tmp, "meta.json"), "w", encoding="utf-8") as f:
             json.dump(track["meta"], f, indent=1)
@@ -219,9 +221,14 @@ def write_track(out_dir, track, overwrite=False):
 
 
 def _job(args):
-    out_dir, seed, index, seconds, cache_dir, klettres_dir, soundfonts, overwrite, checked = args
-    track = generate_track(seed, index, seconds, cache_dir, klettres_dir, soundfonts,
-                           _checked=checked)
+    out_dir, seed, index, seconds, cache_dir, klettres_dir, soundfonts, overwrite, checked, \
+        profile = args
+    if profile is None:
+        track = generate_track(seed, index, seconds, cache_dir, klettres_dir, soundfonts,
+                               _checked=checked)
+    else:
+        from .realmix import generate_song
+        track = generate_song(seed, index, seconds, profile, cache_dir, _checked=checked)
     name = track["meta"]["name"]
     if not overwrite and _complete(os.path.join(out_dir, name)):
         return name  # another run on the same folder made it meanwhile (same bytes)
@@ -255,7 +262,7 @@ def _warm_cache(syllables, cache_dir, jobs):
 
 def generate_corpus(out_dir, tracks, seconds, seed, jobs=1, overwrite=False,
                     cache_dir=None, klettres_dir=KLETTRES_DIR, soundfonts=None,
-                    progress=True):
+                    progress=True, languages=None, profile=None, first=0):
     """Make a corpus of ``tracks`` songs, resuming where a previous run stopped.
 
     Parameters
@@ -275,6 +282,14 @@ def generate_corpus(out_dir, tracks, seconds, seed, jobs=1, overwrite=False,
     soundfonts : list of str, optional
     progress : bool
         Show a tqdm progress bar counting tracks.
+    languages : sequence of str, optional
+        KLettres languages of the synthetic songs (default Italian and Spanish).
+    profile : str, optional
+        Make songs over real music (:mod:`.realmix`) with this profile
+        (``train``, ``leak`` or ``voice``) instead of synthetic songs; those
+        are 16 kHz mono.
+    first : int
+        Index of the first track (to extend a corpus with new songs).
 
     Returns
     -------
@@ -291,17 +306,26 @@ def generate_corpus(out_dir, tracks, seconds, seed, jobs=1, overwrite=False,
         raise UserError("--seed must be >= 0")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise UserError(f"{out_dir} exists and is not a folder")
-    checked = check_requirements(klettres_dir, soundfonts)
     cache_dir = cache_dir or default_cache_dir()
+    if profile is None:
+        checked = check_requirements(klettres_dir, soundfonts, languages)
+        name_of = lambda i: track_name(seed, i)  # noqa: E731
+        to_analyse = checked[0]
+    else:
+        from . import realmix
+        checked = realmix.check_requirements(profile, klettres_dir, cache_dir)
+        name_of = lambda i: realmix.track_name(profile, seed, i)  # noqa: E731
+        to_analyse = checked["syllables"]
+        soundfonts = checked["soundfonts"]
     os.makedirs(out_dir, exist_ok=True)
     todo, skipped = [], []
-    for i in range(tracks):
-        folder = os.path.join(out_dir, track_name(seed, i))
+    for i in range(first, first + tracks):
+        folder = os.path.join(out_dir, name_of(i))
         if os.path.exists(folder) and not overwrite:
             if not _complete(folder):
                 raise UserError(f"{folder} exists but is incomplete "
                                 "(use --overwrite to regenerate it)")
-            skipped.append(track_name(seed, i))
+            skipped.append(name_of(i))
         else:
             todo.append(i)
     from tqdm import tqdm
@@ -310,9 +334,10 @@ def generate_corpus(out_dir, tracks, seconds, seed, jobs=1, overwrite=False,
     written = []
     try:
         if todo:
-            _warm_cache(checked[0], cache_dir, min(jobs, len(todo)))
-        args = [(out_dir, seed, i, seconds, cache_dir, klettres_dir, checked[1], overwrite,
-                 checked) for i in todo]
+            _warm_cache(to_analyse, cache_dir, min(jobs, len(todo)))
+        sfs = checked[1] if profile is None else soundfonts
+        args = [(out_dir, seed, i, seconds, cache_dir, klettres_dir, sfs, overwrite,
+                 checked, profile) for i in todo]
         if todo:   # in spawned workers even for -j 1 (see the note above _warm_cache)
             from concurrent.futures import as_completed
 

@@ -36,6 +36,17 @@ def get_parser():
     p.add_argument("--soundfont", action="append", default=None, metavar="SF2",
                    help="sound font to render with (repeatable; default FluidR3_GM and "
                         "TimGM6mb)")
+    p.add_argument("--language", action="append", default=None, metavar="LANG",
+                   help="KLettres language to sing (repeatable; default it and es; "
+                        "fr, de, en and en_GB are reserved)")
+    p.add_argument("--real", metavar="PROFILE", default=None,
+                   choices=("train", "leak", "voice"),
+                   help="make songs over real recorded music instead (16 kHz mono): "
+                        "train = training sources, leak = instrumental tracks of the "
+                        "held-out package, voice = held-out voices over it "
+                        "(docs/MODEL.md)")
+    p.add_argument("--first", type=nonnegative_int, default=0,
+                   help="index of the first track (default 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -46,7 +57,8 @@ def _main(argv):
     res = generate_corpus(args.output, args.tracks, args.seconds, args.seed, jobs=args.jobs,
                           overwrite=args.overwrite, cache_dir=args.cache_dir,
                           klettres_dir=args.klettres_dir, soundfonts=args.soundfont,
-                          progress=not args.quiet)
+                          progress=not args.quiet, languages=args.language,
+                          profile=args.real, first=args.first)
     if not args.quiet:
         print(f"{len(res['written'])} track(s) written, {len(res['skipped'])} skipped "
               f"(already there) in {args.output}", file=sys.stderr)

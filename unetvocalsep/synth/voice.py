@@ -71,6 +71,9 @@ def find_syllables(klettres_dir="/usr/share/klettres", languages=LANGUAGES):
     UserError
         If no recordings are found for one of the languages.
     """
+    bad = sorted(set(languages) & set(RESERVED_LANGUAGES))
+    if bad:
+        raise UserError(f"KLettres {', '.join(bad)} are reserved for independent testing")
     out = []
     for lang in languages:
         folder = os.path.join(klettres_dir, lang, "syllab")
@@ -82,6 +85,59 @@ def find_syllables(klettres_dir="/usr/share/klettres", languages=LANGUAGES):
             raise UserError(f"no KLettres syllable recordings in {folder}: install the "
                             "Debian package klettres-data (scripts/install-system-deps.sh)")
         out.extend((lang, os.path.join(folder, n)) for n in names)
+    return out
+
+
+#: KLettres languages reserved for independent testing: never used by the corpus.
+RESERVED_LANGUAGES = ("fr", "de", "en", "en_GB")
+#: The language kept out of training, for validation only.
+HELD_OUT_LANGUAGE = "pt_BR"
+
+
+def find_recordings(klettres_dir="/usr/share/klettres", languages=None,
+                    folders=("syllab", "alpha")):
+    """List every KLettres recording (syllables and letter names) of ``languages``.
+
+    Parameters
+    ----------
+    klettres_dir : str
+    languages : sequence of str or None
+        Default: every installed language except :data:`RESERVED_LANGUAGES`
+        and :data:`HELD_OUT_LANGUAGE`.  Reserved languages are refused.
+    folders : sequence of str
+
+    Returns
+    -------
+    list of tuple (str, str)
+        Sorted ``(language, path)`` pairs.
+
+    Raises
+    ------
+    UserError
+        For a reserved language, or when nothing is found.
+    """
+    if languages is None:
+        try:
+            languages = sorted(d for d in os.listdir(klettres_dir)
+                               if os.path.isdir(os.path.join(klettres_dir, d))
+                               and d not in RESERVED_LANGUAGES and d != HELD_OUT_LANGUAGE)
+        except OSError:
+            languages = []
+    bad = sorted(set(languages) & set(RESERVED_LANGUAGES))
+    if bad:
+        raise UserError(f"KLettres {', '.join(bad)} are reserved for independent testing")
+    out = []
+    for lang in languages:
+        for sub in folders:
+            folder = os.path.join(klettres_dir, lang, sub)
+            try:
+                names = sorted(n for n in os.listdir(folder) if n.endswith(".ogg"))
+            except OSError:
+                continue
+            out.extend((lang, os.path.join(folder, n)) for n in names)
+    if not out:
+        raise UserError(f"no KLettres recordings in {klettres_dir}: install the Debian "
+                        "package klettres-data (scripts/install-system-deps.sh)")
     return out
 
 
@@ -240,7 +296,33 @@ def place_melody(notes, singer):
     return notes
 
 
-def sing_note(syl, pitch, duration, singer, rng, prev_pitch=None, consonant=True):
+def envelope_to_rate(env, fs):
+    """Resample WORLD envelopes analysed at :data:`FS` for synthesis at ``fs``.
+
+    Parameters
+    ----------
+    env : numpy.ndarray, shape (frames, 1025)
+        Spectral envelope or aperiodicity on the 2048-point grid at 44.1 kHz.
+    fs : int
+        Synthesis rate, at most :data:`FS`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (frames, bins)
+        On the grid of the FFT size WORLD uses at ``fs`` (1024 points, 513
+        bins, at 16 kHz), covering 0 .. fs/2.
+    """
+    if fs == FS:
+        return env
+    fft = 2 ** int(np.ceil(np.log2(3.0 * fs / 70.0)))  # WORLD's GetFFTSizeForCheapTrick
+    src_fft = (env.shape[1] - 1) * 2
+    pos = np.arange(fft // 2 + 1) * (fs / fft) / (FS / src_fft)
+    i0 = np.minimum(np.floor(pos).astype(np.int64), env.shape[1] - 2)
+    fr = pos - i0
+    return env[:, i0] * (1.0 - fr) + env[:, i0 + 1] * fr
+
+
+def sing_note(syl, pitch, duration, singer, rng, prev_pitch=None, consonant=True, fs=FS):
     """Sing one syllable on one note.
 
     Parameters
@@ -258,11 +340,13 @@ def sing_note(syl, pitch, duration, singer, rng, prev_pitch=None, consonant=True
         Pitch of the previous note, for a glide into this one.
     consonant : bool
         False to sing the vowel only (melisma).
+    fs : int
+        Output rate (the envelopes are resampled, see :func:`envelope_to_rate`).
 
     Returns
     -------
     wave : ndarray, shape (n,)
-        float64 mono waveform at :data:`FS`.
+        float64 mono waveform at ``fs``.
     pre : int
         Number of samples of consonant before the note onset.
     """
@@ -298,6 +382,7 @@ def sing_note(syl, pitch, duration, singer, rng, prev_pitch=None, consonant=True
     ap = aps[i0].astype(np.float64) * (1 - fr) + aps[i1].astype(np.float64) * fr
     sp = warp_envelope(sp, singer["alpha"])
     ap = np.clip(warp_envelope(ap, singer["alpha"]), 0.0, 1.0)
+    sp, ap = envelope_to_rate(sp, fs), envelope_to_rate(ap, fs)
 
     # New F0: unvoiced consonant frames stay unvoiced, voiced frames sing.
     nvf = len(voiced_pos)
@@ -317,11 +402,20 @@ def sing_note(syl, pitch, duration, singer, rng, prev_pitch=None, consonant=True
     f0 = np.concatenate([np.where(f0s[i0[:len(cons)]] > 0, midi_to_hz(pitch), 0.0),
                          f0_voiced])
     wave = pw.synthesize(np.ascontiguousarray(f0), np.ascontiguousarray(sp),
-                         np.ascontiguousarray(ap), FS, FRAME_PERIOD)
-    pre = int(round(len(cons) * fp * FS))
+                         np.ascontiguousarray(ap), fs, FRAME_PERIOD)
+    if not np.isfinite(wave).all():
+        # WORLD can return NaN for near-silent envelopes of some recordings
+        # (seen with a few KLettres recordings); floor them and retry once,
+        # and if that fails too, the note becomes a rest.
+        wave = pw.synthesize(np.ascontiguousarray(f0),
+                             np.ascontiguousarray(np.maximum(sp, 1e-10)),
+                             np.ascontiguousarray(np.clip(ap, 1e-3, 1 - 1e-3)), fs, FRAME_PERIOD)
+        if not np.isfinite(wave).all():
+            wave = np.zeros(len(wave))
+    pre = int(round(len(cons) * fp * fs))
     # Short fades against clicks.
-    n_in = min(int(0.005 * FS), len(wave))
-    n_out = min(int(0.03 * FS), len(wave))
+    n_in = min(int(0.005 * fs), len(wave))
+    n_out = min(int(0.03 * fs), len(wave))
     wave[:n_in] *= np.linspace(0, 1, n_in)
     wave[len(wave) - n_out:] *= np.linspace(1, 0, n_out)
     return wave, pre
@@ -355,7 +449,8 @@ def reverb_ir(rng, rt60, seconds_max=2.5):
     return ir / np.sqrt((ir ** 2).sum(axis=0, keepdims=True))
 
 
-def render_vocals(notes, phrase_ends, seconds, rng, syllables, cache_dir, singer=None):
+def render_vocals(notes, phrase_ends, seconds, rng, syllables, cache_dir, singer=None,
+                  fs=FS, dry=False):
     """Sing a melody.
 
     Parameters
@@ -371,18 +466,22 @@ def render_vocals(notes, phrase_ends, seconds, rng, syllables, cache_dir, singer
     cache_dir : str
     singer : dict, optional
         From :func:`make_singer`; drawn at random if None.
+    fs : int
+        Output rate.
+    dry : bool
+        Return the dry mono voice (peak 1), with no reverb or panning.
 
     Returns
     -------
-    vocals : ndarray, shape (round(seconds * FS), 2)
+    vocals : ndarray, shape (round(seconds * fs), 2), or (round(seconds * fs),) if ``dry``
         float64 stereo vocals (dry voice centred, stereo reverb).
     sung : ndarray, shape (k, 3)
         The notes actually sung: start (s), end (s), MIDI pitch.
     """
     from scipy.signal import fftconvolve
     singer = singer or make_singer(rng, syllables)
-    n = int(round(seconds * FS))
-    dry = np.zeros(n + FS)
+    n = int(round(seconds * fs))
+    out = np.zeros(n + fs)
     paths = singer["paths"]
     bounds = np.concatenate([[0.0], np.asarray(phrase_ends, dtype=float), [np.inf]])
     phrase_of = np.searchsorted(bounds, notes[:, 0], side="right") - 1 if len(notes) else []
@@ -412,21 +511,24 @@ def render_vocals(notes, phrase_ends, seconds, rng, syllables, cache_dir, singer
                                                         cache_dir)
         wave, pre = sing_note(syl, pitch, dur, singer, rng,
                               prev_pitch=prev_pitch if legato else None,
-                              consonant=not melisma)
+                              consonant=not melisma, fs=fs)
         gain = 10 ** (rng.uniform(-1, 1) * singer["gain_jitter"] / 20)
-        s = int(round(start * FS)) - pre
-        a, b = max(s, 0), min(s + len(wave), len(dry))
+        s = int(round(start * fs)) - pre
+        a, b = max(s, 0), min(s + len(wave), len(out))
         if b > a:
-            dry[a:b] += gain * wave[a - s:b - s]
+            out[a:b] += gain * wave[a - s:b - s]
         sung.append((start, start + dur, pitch))
         prev_end, prev_pitch, prev_syl = start + dur, pitch, syl
-    dry = dry[:n]
-    peak = np.abs(dry).max()
+    voice = out[:n]
+    peak = np.abs(voice).max()
     if peak > 0:
-        dry /= peak
+        voice /= peak
+    sung = np.asarray(sung, dtype=np.float64).reshape(-1, 3)
+    if dry:
+        return voice, sung
     ir = reverb_ir(rng, singer["rt60"])
-    wet = np.stack([fftconvolve(dry, ir[:, c])[:n] for c in range(2)], axis=1)
+    wet = np.stack([fftconvolve(voice, ir[:, c])[:n] for c in range(2)], axis=1)
     theta = (singer["pan"] + 1) * np.pi / 4
-    out = dry[:, None] * np.array([np.cos(theta), np.sin(theta)]) * np.sqrt(2) \
+    out = voice[:, None] * np.array([np.cos(theta), np.sin(theta)]) * np.sqrt(2) \
         * (1 - singer["wet"]) + singer["wet"] * wet
-    return out, np.asarray(sung, dtype=np.float64).reshape(-1, 3)
+    return out, sung
