@@ -103,7 +103,7 @@ def pread_dataset_class():
     output array. Pages go to the kernel's page cache, never into the
     process's RSS. Same crops, same format.
     """
-    from unetvocalsep import config
+    from unetvocalsep import constants
     from unetvocalsep.dataset import SpectrogramDataset
 
     class PreadDataset(SpectrogramDataset):
@@ -125,14 +125,14 @@ def pread_dataset_class():
             f, t = self.files[j], int(self.frames[j])
             start = int(self._random().integers(0, max(1, t - self.patch + 1)))
             n = min(self.patch, t - start)
-            x = np.zeros((1, config.N_BINS, self.patch), dtype=np.float32)
+            x = np.zeros((1, constants.N_BINS, self.patch), dtype=np.float32)
             y = np.zeros_like(x)
             base = self._header(f)
             fd = os.open(f, os.O_RDONLY)
             try:
                 for part, out in ((0, x), (self.target, y)):
-                    for b in range(1, config.N_BINS + 1):
-                        pos = base + ((part * (config.N_BINS + 1) + b) * t + start) * 4
+                    for b in range(1, constants.N_BINS + 1):
+                        pos = base + ((part * (constants.N_BINS + 1) + b) * t + start) * 4
                         os.preadv(fd, [memoryview(out[0, b - 1, :n]).cast("B")], pos)
             finally:
                 os.close(fd)

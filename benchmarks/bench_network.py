@@ -100,7 +100,7 @@ def bench_inference(path, frames=1024, reps=5):
     if path == "plan":
         plan = InferencePlan.from_unet(unet)
         return _median_time(lambda: plan(x), reps)
-    with fastconv.use_fast_conv(path == "fastconv"), chainer.using_config("train", False), \
+    with fastconv.use_fast_path(path == "fastconv"), chainer.using_config("train", False), \
             chainer.no_backprop_mode():
         return _median_time(lambda: unet(x), reps)
 
@@ -128,7 +128,7 @@ def bench_training(fast, batch, reps=3):
     opt.setup(model)
     X = rng.random((batch, 1, 512, 128), dtype=np.float32)
     Y = rng.random((batch, 1, 512, 128), dtype=np.float32)
-    with fastconv.use_fast_conv(fast), chainer.using_config("train", True):
+    with fastconv.use_fast_path(fast), chainer.using_config("train", True):
         seconds = _median_time(lambda: opt.update(model, X, Y), reps)
     return batch / seconds
 

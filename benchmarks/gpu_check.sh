@@ -151,7 +151,7 @@ with chainer.using_config("train", False), chainer.no_backprop_mode():
     mask_cpu = unet(x).array
     gpu_unet = unet.copy(mode="copy")
     gpu_unet.to_device(device)
-    with fastconv.use_fast_conv(False):  # on the CPU fallback: chainer's own kernels
+    with fastconv.use_fast_path(False):  # on the CPU fallback: chainer's own kernels
         mask_dev = chainer.backend.CpuDevice().send(gpu_unet(device.send(x)).array)
 mask_diff = float(np.abs(mask_cpu - mask_dev).max())
 print(f"gpu_check: mask max |CPU - device| = {mask_diff:.3g}", flush=True)

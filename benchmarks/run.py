@@ -108,14 +108,14 @@ def main(argv=None):
         lines.append(f"| patches/s, batch {b} | {tp:.2f} ({3 * FORWARD_GFLOP * tp:.0f} GFLOP/s) | "
                      f"{tf:.2f} ({3 * FORWARD_GFLOP * tf:.0f} GFLOP/s) | {tf / tp:.2f}x |")
 
-    env_plain = dict(os.environ, UNETVOCALSEP_FASTCONV="0")
+    env_plain = dict(os.environ, UNETVOCALSEP_FAST_PATH="0")
     plain3 = bench_separate.run([3], reps=3, long_minutes=[], model=args.model, env=env_plain)
     fast = bench_separate.run([3], reps=5, long_minutes=[10, 30, 60], model=args.model)
     batch = bench_separate.batch(files=args.batch_files, model=args.model) if args.batch_files else []
     lines += ["", "End-to-end separation, 44.1 kHz stereo wav -> two 16-bit wavs (fresh process each, "
               "Python start and model loading included; stage times overlap, the network runs "
               "in its own thread):", "",
-              "plain chainer (UNETVOCALSEP_FASTCONV=0: chainer's links for the network, same pipeline):",
+              "plain chainer (UNETVOCALSEP_FAST_PATH=0: chainer's links for the network, same pipeline):",
               "", bench_separate.table(plain3), "", "default (inference plan):", "",
               bench_separate.table(fast)]
     if batch:

@@ -230,7 +230,7 @@ def test_training_step_stays_float32(small_model, fast):
     X, Y = _batch()
     before = {name: p.array.copy() for name, p in model.namedparams()}
     hook = DtypeHook()
-    with fastconv.use_fast_conv(fast), hook:
+    with fastconv.use_fast_path(fast), hook:
         loss = model(X, Y)
         model.cleargrads()
         loss.backward()

@@ -13,6 +13,7 @@ pytest.importorskip("museval")
 pytest.importorskip("fast_bss_eval")
 
 from unetvocalsep import evaluate as ev  # noqa: E402
+from unetvocalsep import report  # noqa: E402
 from unetvocalsep import baselines  # noqa: E402
 
 
@@ -155,11 +156,11 @@ def test_summarise_gnsdr_and_medians():
             rows.append({"method": "unet", "rate": "16k", "track": track, "target": target,
                          "SDR": sdr, "SIR": 1.0, "SAR": 1.0, "ISR": 1.0, "NSDR": nsdr,
                          "seconds": 2.0, "duration": dur})
-    s = ev.summarise(rows)[0]
+    s = report.summarise(rows)[0]
     assert s["tracks"] == 3
     assert s["vocals SDR"] == pytest.approx(5.0)
     assert s["GNSDR vocals"] == pytest.approx((10 * 1 + 30 * 3) / 40)
-    table = ev.markdown_table([s])
+    table = report.markdown_table([s])
     assert "| unet | 16k | 3 | 5.00 |" in table
 
 
@@ -191,9 +192,9 @@ def test_cli_on_fake_musdb18hq(tmp_path, random_model):
     assert header[:10] == ["method", "rate", "track", "target", "SDR", "SIR", "SAR", "ISR", "NSDR",
                            "seconds"]
     assert len(lines) == 7 * 2 * 2     # 7 (method, rate) pairs x 2 tracks x 2 targets
-    rows = ev.read_csv(str(out / "summary.csv"))
-    irm = ev.summarise([r for r in rows if r["method"] == "irm" and r["rate"] == "16k"])[0]
-    unet = ev.summarise([r for r in rows if r["method"] == "unet" and r["rate"] == "16k"])[0]
+    rows = report.read_csv(str(out / "summary.csv"))
+    irm = report.summarise([r for r in rows if r["method"] == "irm" and r["rate"] == "16k"])[0]
+    unet = report.summarise([r for r in rows if r["method"] == "unet" and r["rate"] == "16k"])[0]
     assert irm["vocals SDR"] > unet["vocals SDR"]
     md = (out / "summary.md").read_text()
     assert "| irm-full | full | 2 |" in md
@@ -217,7 +218,7 @@ def test_cli_parallel_jobs_folder(tmp_path):
                   "--method", "irm", "--rate", "16k", "--max-tracks", "2", "--no-progress"])
     assert rc == 0
     assert sorted(os.listdir(out / "mixture" / "16k")) == ["s0.json", "s1.json"]
-    rows = ev.read_csv(str(out / "summary.csv"))
+    rows = report.read_csv(str(out / "summary.csv"))
     assert {r["track"] for r in rows} == {"s0", "s1"}
     assert all(r["NSDR"] == pytest.approx(0.0, abs=1e-3) for r in rows if r["method"] == "mixture")
 
@@ -240,10 +241,10 @@ def test_bad_root_one_line_and_light_import(tmp_path):
 def test_load_track_keeps_stereo_for_musdb18(tmp_path):
     """Scoring at the original rate reads the same files as prepare, without the downmix."""
     import fakedata
-    from unetvocalsep import evaluate, prepare
+    from unetvocalsep import datasets, evaluate
 
     made = fakedata.make_musdb18(str(tmp_path / "musdb18"), train=(), seconds=2.0)
-    tracks = [t for t in prepare.read_dataset("musdb18", str(tmp_path / "musdb18"), "test") if t.load]
+    tracks = [t for t in datasets.read_dataset("musdb18", str(tmp_path / "musdb18"), "test") if not t.skipped]
     mix, voc, acc, sr = evaluate.load_track(tracks[0])
     assert mix.shape[0] == 2 and voc.shape == mix.shape == acc.shape and sr == 44100
     ref = made[tracks[0].name]

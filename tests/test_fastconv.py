@@ -13,7 +13,7 @@ import chainer
 import chainer.links as L
 from chainer import gradient_check
 
-from unetvocalsep import cpupath, fastconv
+from unetvocalsep import fastpath, fastconv
 from unetvocalsep.network import UNet, UNetTrainmodel
 
 
@@ -183,7 +183,7 @@ def test_function_for_accepts_only_unet_links():
 def _unet_pass(fast, unet, X, Y):
     model = UNetTrainmodel(unet)
     model.cleargrads()
-    with fastconv.use_fast_conv(fast), chainer.using_config("train", True):
+    with fastconv.use_fast_path(fast), chainer.using_config("train", True):
         # dropout masks must be identical in both runs
         np.random.seed(0)
         mask = unet(X)
@@ -213,12 +213,12 @@ def _grad_errors(g_fast, g_plain):
 def test_unet_fast_equals_plain(dtype, grad_tol):
     """Mask, loss and all 46 parameter gradients agree with the plain links.
 
-    float64 checks the gradients at 1e-5; in float32 twelve layers of
-    rounding in two different summation orders already differ by ~2e-5
-    (plain chainer against itself with another BLAS blocking does too), so
-    float32 gradients get 1e-4 while mask and loss keep 1e-5.
+    float64 checks the gradients at 1e-5.  In float32 the fast and the plain
+    gradients are both compared with the float64 ones (see below); mask and
+    loss keep 1e-5.
     """
     rng = np.random.default_rng(8)
+    np.random.seed(1)          # chainer's initialisers draw from NumPy's global RNG
     with chainer.using_config("dtype", dtype):
         unet = UNet()
     X = rng.random((2, 1, 512, 64)).astype(dtype)
@@ -231,7 +231,24 @@ def test_unet_fast_equals_plain(dtype, grad_tol):
     assert set(g_fast) == set(g_plain) and len(g_fast) == 46
     errors = _grad_errors(g_fast, g_plain)
     worst = max(errors, key=errors.get)
-    assert errors[worst] < grad_tol, (worst, errors[worst])
+    if dtype == np.float64:
+        assert errors[worst] < grad_tol, (worst, errors[worst])
+    else:
+        # In float32 the BatchNorm backward through twelve layers amplifies
+        # rounding, and a pre-activation near 0 can flip a ReLU: over six
+        # random initialisations plain chainer was up to 5e-3 off the float64
+        # gradient (5.8 % where a unit flipped in both paths), the fast path
+        # at most 6e-6 otherwise.  So both are measured against float64 and
+        # the fast path must be no worse than twice the plain one's error.
+        with chainer.using_config("dtype", np.float64):
+            u64 = UNet()
+        u64.copyparams(unet)
+        _, _, g64 = _unet_pass(False, u64, X.astype(np.float64), Y.astype(np.float64))
+        g64 = {k: v.astype(np.float32) for k, v in g64.items()}
+        e_fast, e_plain = _grad_errors(g_fast, g64), _grad_errors(g_plain, g64)
+        bad = {k: (e_fast[k], e_plain[k]) for k in e_fast
+               if e_fast[k] > max(2 * e_plain[k], grad_tol)}
+        assert not bad, bad
     # and the weight gradients themselves are far from zero
     assert all(np.abs(g_plain[k]).max() > 0 for k in g_plain if k.endswith("/W"))
 
@@ -241,9 +258,9 @@ def test_unet_inference_fast_equals_plain():
     unet = UNet()
     X = rng.random((1, 1, 512, 128), dtype=np.float32)
     with chainer.using_config("train", False), chainer.no_backprop_mode():
-        with fastconv.use_fast_conv(True):
+        with fastconv.use_fast_path(True):
             fast = unet(X).array
-        with fastconv.use_fast_conv(False):
+        with fastconv.use_fast_path(False):
             plain = unet(X).array
     assert rel_err(fast, plain) < 1e-5
 
@@ -270,53 +287,62 @@ def test_switch_really_switches(monkeypatch):
     unet = UNet()
     X = np.zeros((1, 1, 512, 64), np.float32)
     with chainer.using_config("train", False):
-        with fastconv.use_fast_conv(False):
-            assert not fastconv.fast_conv_enabled()
+        with fastconv.use_fast_path(False):
+            assert not fastconv.fast_path_enabled()
             unet(X)
         assert calls == {"conv": 0, "deconv": 0}
-        with fastconv.use_fast_conv(True):
-            assert fastconv.fast_conv_enabled()
+        with fastconv.use_fast_path(True):
+            assert fastconv.fast_path_enabled()
             unet(X)
         assert calls == {"conv": 6, "deconv": 6}
         # a chainer.Variable input also takes the fast path
-        with fastconv.use_fast_conv(True):
+        with fastconv.use_fast_path(True):
             unet(chainer.Variable(X))
         assert calls == {"conv": 12, "deconv": 12}
 
 
 def test_switch_plain_call_and_restore():
-    before = fastconv.fast_conv_enabled()
+    before = fastconv.fast_path_enabled()
     try:
-        fastconv.use_fast_conv(False)
-        assert not fastconv.fast_conv_enabled()
-        with fastconv.use_fast_conv(True):
-            assert fastconv.fast_conv_enabled()
-        assert not fastconv.fast_conv_enabled()
+        fastconv.use_fast_path(False)
+        assert not fastconv.fast_path_enabled()
+        with fastconv.use_fast_path(True):
+            assert fastconv.fast_path_enabled()
+        assert not fastconv.fast_path_enabled()
     finally:
-        fastconv.use_fast_conv(before)
-    assert fastconv.fast_conv_enabled() == before
+        fastconv.use_fast_path(before)
+    assert fastconv.fast_path_enabled() == before
 
 
 @pytest.mark.parametrize("value, expected", [("0", False), ("1", True), ("", True),
                                              ("off", False)])
 def test_env_var(value, expected, monkeypatch):
-    monkeypatch.setenv("UNETVOCALSEP_FASTCONV", value)
-    assert cpupath._env_default() is expected
+    monkeypatch.setenv("UNETVOCALSEP_FAST_PATH", value)
+    assert fastpath._env_default() is expected
+
+
+def test_old_env_var_name_still_works(monkeypatch):
+    monkeypatch.delenv("UNETVOCALSEP_FAST_PATH", raising=False)
+    monkeypatch.setenv("UNETVOCALSEP_FASTCONV", "0")
+    with pytest.warns(FutureWarning, match="UNETVOCALSEP_FAST_PATH"):
+        assert fastpath._env_default() is False
+    monkeypatch.setenv("UNETVOCALSEP_FAST_PATH", "1")      # the new name wins
+    assert fastpath._env_default() is True
 
 
 def test_env_var_bad_value(monkeypatch):
-    monkeypatch.setenv("UNETVOCALSEP_FASTCONV", "maybe")
-    with pytest.raises(ValueError, match="UNETVOCALSEP_FASTCONV"):
-        cpupath._env_default()
+    monkeypatch.setenv("UNETVOCALSEP_FAST_PATH", "maybe")
+    with pytest.raises(ValueError, match="UNETVOCALSEP_FAST_PATH"):
+        fastpath._env_default()
 
 
 def test_env_var_read_at_import():
     import subprocess
     import sys
     code = ("from unetvocalsep import fastconv; "
-            "print(fastconv.fast_conv_enabled())")
+            "print(fastconv.fast_path_enabled())")
     import os
-    env = dict(os.environ, UNETVOCALSEP_FASTCONV="0")
+    env = dict(os.environ, UNETVOCALSEP_FAST_PATH="0")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True, cwd=os.path.dirname(os.path.dirname(
                              os.path.abspath(__file__))))
@@ -332,7 +358,7 @@ def test_non_numpy_input_uses_plain_link(monkeypatch):
 
     assert not fastconv.is_fast_input(FakeDeviceArray())
     assert fastconv.is_fast_input(np.zeros(1, np.float32))
-    with fastconv.use_fast_conv(False):
+    with fastconv.use_fast_path(False):
         assert not fastconv.is_fast_input(np.zeros(1, np.float32))
     assert calls == {"conv": 0, "deconv": 0}
 

@@ -19,7 +19,7 @@ import pytest
 import soundfile as sf
 
 from conftest import toy_stems
-from unetvocalsep import config
+from unetvocalsep import constants
 from unetvocalsep.errors import AudioError, ModelError, UserError
 
 PY = sys.executable
@@ -87,7 +87,7 @@ def test_01_pickled_object_in_model_never_runs(random_model, song, tmp_path):
     # every command-line path that reads a model: --device 0, the chainer CPU path
     one_line_error(cli("separate", song, "-o", tmp_path / "o", "--model", evil, "--device", "0"),
                    "pickled")
-    env = dict(os.environ, UNETVOCALSEP_FASTCONV="0")
+    env = dict(os.environ, UNETVOCALSEP_FAST_PATH="0")
     one_line_error(cli("separate", song, "-o", tmp_path / "o", "--model", evil, env=env), "pickled")
     assert not marker.exists()
     assert not (tmp_path / "o").exists()
@@ -135,7 +135,7 @@ def _small_cache(cache, n=2, value=None):
 
     rng = np.random.default_rng(0)
     for i in range(n):
-        mix = rng.random((config.N_BINS + 1, 200)).astype(np.float32)
+        mix = rng.random((constants.N_BINS + 1, 200)).astype(np.float32)
         voc = mix * 0.5
         arr = np.stack([mix, voc, mix - voc])
         if value is not None:

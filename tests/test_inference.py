@@ -11,7 +11,7 @@ from unetvocalsep import _compat  # noqa: F401  (must precede chainer)
 
 import chainer
 
-from unetvocalsep import config, cpupath, inference
+from unetvocalsep import constants, fastpath, inference
 from unetvocalsep.errors import ModelError
 from unetvocalsep.inference import InferencePlan, plan_for
 from unetvocalsep.model_io import load_model, load_params, save_model
@@ -38,7 +38,7 @@ def _trained_like_unet(seed=0):
 
 
 def _chainer_mask(unet, x):
-    with cpupath.use_fast_conv(False), chainer.using_config("train", False), \
+    with fastpath.use_fast_path(False), chainer.using_config("train", False), \
             chainer.no_backprop_mode():
         return unet(x).array
 
@@ -74,7 +74,7 @@ def test_plan_from_saved_file_float32_and_float16(unet, tmp_path):
         path = str(tmp_path / f"m{dtype}.npz")
         save_model(path, unet, dtype=dtype)
         params, cfg = load_params(path)
-        assert set(params) == set(config.parameter_shapes())
+        assert set(params) == set(constants.parameter_shapes())
         ref = _chainer_mask(load_model(path)[0], x)
         assert np.max(np.abs(InferencePlan(params)(x) - ref)) < 1e-5
 
@@ -82,7 +82,7 @@ def test_plan_from_saved_file_float32_and_float16(unet, tmp_path):
 def test_parameter_shapes_match_the_unet():
     saved = {}
     chainer.serializers.DictionarySerializer(saved).save(UNet())
-    shapes = config.parameter_shapes()
+    shapes = constants.parameter_shapes()
     assert set(saved) == set(shapes)
     assert all(np.shape(saved[k]) == shapes[k] for k in saved)
 
@@ -103,7 +103,7 @@ def test_plan_cache_follows_parameter_changes():
 
 
 def test_plan_for_respects_the_switch(unet):
-    with cpupath.use_fast_conv(False):
+    with fastpath.use_fast_path(False):
         assert plan_for(unet) is None
     assert plan_for(unet) is not None
 
@@ -185,11 +185,11 @@ def test_plan_is_what_the_separator_uses(random_model, toy_song):
     y, sr = sf.read(toy_song[0], dtype="float32", always_2d=True)
     fast = Separator(random_model)
     assert fast.plan is not None
-    with cpupath.use_fast_conv(False):
+    with fastpath.use_fast_path(False):
         plain = Separator(random_model)
         assert plain.plan is None
         ref = plain.separate(y.T, sr)
     got = fast.separate(y.T, sr)
-    for name in config.STEMS:
+    for name in constants.STEMS:
         assert np.max(np.abs(got[name] - ref[name])) < 1e-4
     assert inference.plan_for(fast.unet) is not None  # the lazy chainer model still loads

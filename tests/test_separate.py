@@ -9,7 +9,6 @@ import pytest
 import soundfile as sf
 
 from conftest import sdr, toy_stems
-from unetvocalsep import config
 from unetvocalsep.audio import resample, to_mono
 from unetvocalsep.model_io import DEFAULT_MODEL, load_model, save_model
 from unetvocalsep.separate import Separator, compute_mask, main, map_mask, separate_audio, stft_params

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from unetvocalsep import config
+from unetvocalsep import constants
 from unetvocalsep.spectrogram import istft, magphase, n_frames, normalise, spectrogram, stft
 
 
@@ -58,5 +58,5 @@ def test_spectrogram_is_16k_mono():
     sr = 44100
     y = np.random.default_rng(4).standard_normal((2, sr)).astype(np.float32)
     mag, phase = spectrogram(y, sr)
-    assert mag.shape == (config.N_FFT // 2 + 1, n_frames(16000))
+    assert mag.shape == (constants.N_FFT // 2 + 1, n_frames(16000))
     assert mag.dtype == np.float32 and phase.dtype == np.complex64

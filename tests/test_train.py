@@ -7,8 +7,8 @@ import pytest
 import soundfile as sf
 
 from conftest import toy_stems
-from unetvocalsep import config
-from unetvocalsep.dataset import SpectrogramDataset, article_iterations_per_epoch, cache_folder, make_example, open_track
+from unetvocalsep.dataset import SpectrogramDataset, article_iterations_per_epoch, make_example, open_track
+from unetvocalsep.prepare import prepare
 from unetvocalsep.errors import UserError
 from unetvocalsep.model_io import load_model
 from unetvocalsep.separate import Separator
@@ -27,7 +27,7 @@ def toy_corpus(tmp_path_factory):
         for name, x in (("mixture", v + a), ("vocals", v), ("accompaniment", a)):
             sf.write(str(d / f"{name}.wav"), x.T, 22050, subtype="FLOAT")
     cache = root / "cache"
-    cache_folder(str(root / "raw"), str(cache), progress=False)
+    prepare("folder", str(root / "raw"), str(cache), progress=False)
     return root
 
 

@@ -1,40 +1,29 @@
 """Compatibility layer imported before chainer everywhere in the package.
 
-Chainer 7.8.1 is frozen (2020). This module makes ``import chainer`` and the
+chainer 7.8.1 is frozen (2020).  This module makes ``import chainer`` and the
 code paths the package uses work on Python 3.10-3.13, NumPy 1.21-2.x and any
-setuptools (or none). Each patch is applied only when the running versions need
-it; :data:`APPLIED` lists the ones applied in this process. docs/COMPAT.md
-describes every patch and how it was checked.
+setuptools (or none), and keeps fast-bss-eval working under NumPy 2.  Each
+patch is applied only when the running versions need it; :data:`APPLIED`
+lists the ones applied in this process:
 
-Patches
--------
 ``environment-check``
-    ``import chainer`` runs ``chainer/_environment_check.py``, whose first lines
-    are ``import numpy.distutils.system_info`` and ``import pkg_resources``.
-    They fail on Python >= 3.12 (NumPy has no ``numpy.distutils`` there), with
-    setuptools >= 74 (``numpy.distutils`` imports the removed
-    ``distutils.msvccompiler``) and without setuptools or with a setuptools that
-    no longer ships ``pkg_resources``. The module only *warns*: about Python
-    3.5.0, about Apple's Accelerate BLAS on macOS, and about CuPy / iDeep
-    versions outside chainer's ``cupy-cudaXXX>=7.7,<8`` list. When (and only
-    when) those two imports fail, a stand-in module is registered as
-    ``chainer._environment_check`` whose ``check()`` does nothing; chainer never
-    uses the module for anything else. Nothing is lost on the supported
-    matrix: the Python 3.5.0 check cannot fire, and the CuPy check does not know
-    the ``cupy-cuda12x`` package name, so it never fired for the supported CuPy.
-
+    a do-nothing stand-in for ``chainer._environment_check`` when its
+    ``numpy.distutils`` / ``pkg_resources`` imports fail;
 ``np.sctypes``
-    NumPy 2 removed ``numpy.sctypes``. ``chainer/functions/array/as_strided.py``
-    reads ``np.sctypes['int']`` when chainer is imported and
-    ``np.sctypes['float']`` in ``F.as_strided``'s backward. When the attribute is
-    missing it is restored with NumPy 1.26's contents, built from the scalar
-    types NumPy 2 still has. Only this attribute is added; no existing NumPy
-    name changes meaning.
+    NumPy 1.26's ``numpy.sctypes``, restored under NumPy 2 for
+    ``F.as_strided``;
+:func:`fast_bss_eval_numpy2_fix`
+    NumPy 1's ``linalg.solve`` rule for stacks of vectors, inside
+    fast-bss-eval only.
 
-Not patched (checked, see docs/COMPAT.md and tests/test_compat.py): NEP 50
-promotion in the layers, the L1 loss, Adam and BatchNormalization keeps
-float32 float32; ``np.array(..., copy=False)`` is not used on these code paths;
-``numpy.float`` (``F.resize_images``) is not used by the package.
+docs/COMPAT.md describes every patch, what was checked and what needs none.
+
+Examples
+--------
+>>> from unetvocalsep import _compat
+>>> import chainer
+>>> isinstance(_compat.APPLIED, list)
+True
 """
 import importlib
 import sys
@@ -200,3 +189,39 @@ def apply():
 
 
 apply()
+
+
+def fast_bss_eval_numpy2_fix():
+    """Give fast-bss-eval 0.1.4 NumPy 1's ``linalg.solve`` rule for stacks of vectors.
+
+    fast-bss-eval calls ``numpy.linalg.solve(R, b)`` with ``R (..., n, n)`` and
+    ``b (..., n)``, meaning a stack of vectors. NumPy < 2 read ``b`` as vectors
+    whenever ``b.ndim == R.ndim - 1``; NumPy 2 reads it as vectors only when it
+    is 1-D and raises otherwise. Only under NumPy 2, and only inside that one
+    module, its ``np`` is replaced by a proxy whose ``linalg.solve`` applies the
+    old rule (``solve(R, b[..., None])[..., 0]``); everything else is numpy.
+    """
+    import types
+
+    import fast_bss_eval.numpy.metrics as metrics
+
+    if int(numpy.__version__.split(".")[0]) < 2 or getattr(metrics.np, "_unetvocalsep_fix", False):
+        return
+
+    def solve(a, b):
+        b = numpy.asarray(b)
+        if b.ndim == numpy.ndim(a) - 1 and b.ndim > 1:
+            return numpy.linalg.solve(a, b[..., None])[..., 0]
+        return numpy.linalg.solve(a, b)
+
+    class _NumpyProxy(types.ModuleType):
+        _unetvocalsep_fix = True
+
+        def __getattr__(self, name):
+            return getattr(numpy, name)
+
+    proxy = _NumpyProxy("numpy")
+    proxy.linalg = types.SimpleNamespace(**{k: getattr(numpy.linalg, k) for k in dir(numpy.linalg)
+                                            if not k.startswith("__")})
+    proxy.linalg.solve = solve
+    metrics.np = proxy

@@ -13,7 +13,6 @@ import os
 import numpy as np
 
 from .errors import AudioError, UserError
-from .files import atomic_path  # noqa: F401  (its home is files.py; kept importable here)
 
 #: Sample rates accepted on input (Hz): below 8 kHz no voice is left to find,
 #: above 768 kHz the header is almost certainly wrong.
@@ -258,9 +257,9 @@ def to_mono16(y, sr):
     >>> to_mono16(np.zeros((2, 44100), np.float32), 44100).shape
     (1, 16000)
     """
-    from . import config
+    from . import constants
 
-    return resample(to_mono(np.atleast_2d(np.asarray(y, dtype=np.float32))), sr, config.SR)
+    return resample(to_mono(np.atleast_2d(np.asarray(y, dtype=np.float32))), sr, constants.SR)
 
 
 def resample(y, orig_sr, target_sr):

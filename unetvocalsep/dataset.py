@@ -21,7 +21,7 @@ import os
 import numpy as np
 
 from . import _compat  # noqa: F401
-from . import config
+from . import constants
 from .errors import UserError
 
 import chainer
@@ -75,10 +75,10 @@ def save_example(cache_dir, name, array, meta=None):
     str
         The path of the ``.npy`` file.
     """
-    from .audio import atomic_path
+    from .files import atomic_path
 
     array = np.asarray(array, dtype=np.float32)
-    if array.ndim != 3 or array.shape[:2] != (3, config.N_BINS + 1):
+    if array.ndim != 3 or array.shape[:2] != (3, constants.N_BINS + 1):
         raise ValueError(f"cache arrays must be (3, 513, frames), got {array.shape}")
     os.makedirs(cache_dir, exist_ok=True)
     path = os.path.join(cache_dir, name + ".npy")
@@ -91,56 +91,6 @@ def save_example(cache_dir, name, array, meta=None):
         with open(tmp, "wb") as f:
             np.save(f, array)
     return path
-
-
-def cache_folder(root, cache_dir, overwrite=False, progress=True):
-    """Turn a folder of ``<track>/{mixture,vocals[,accompaniment]}.wav`` into a cache.
-
-    This is the layout that ``python -m unetvocalsep.synth`` writes.
-
-    Parameters
-    ----------
-    root : str
-    cache_dir : str
-    overwrite : bool
-        Recompute tracks already in the cache.
-    progress : bool
-
-    Returns
-    -------
-    list of str
-        Paths of the cached tracks.
-    """
-    from .audio import load_audio
-
-    tracks = sorted(d for d in glob.glob(os.path.join(root, "*")) if os.path.isdir(d)
-                    and glob.glob(os.path.join(d, "mixture.*")))
-    if not tracks:
-        raise UserError(f"no <track>/mixture.* folders under {root}")
-    out = []
-    it = tracks
-    if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(tracks, unit="track", desc="caching")
-    for d in it:
-        name = os.path.basename(d)
-        target = os.path.join(cache_dir, name + ".npy")
-        if os.path.exists(target) and not overwrite:
-            out.append(target)
-            continue
-        def one(stem):
-            found = sorted(glob.glob(os.path.join(d, stem + ".*")))
-            return load_audio(found[0]) if found else (None, None)
-        mix, sr = one("mixture")
-        voc, sr_v = one("vocals")
-        acc, sr_a = one("accompaniment")
-        if voc is None:
-            raise UserError(f"{d}: no vocals file")
-        if sr_v != sr or (acc is not None and sr_a != sr):
-            raise UserError(f"{d}: stems have different sample rates")
-        arr = make_example(mix, voc, sr, acc)
-        out.append(save_example(cache_dir, name, arr, {"source": os.path.abspath(d), "sr": sr}))
-    return out
 
 
 def list_tracks(paths):
@@ -189,7 +139,7 @@ def open_track(path):
             arr = np.load(path, mmap_mode="r")
     except Exception as exc:
         raise UserError(f"cannot read cached track {path}: {exc}") from None
-    if arr.ndim != 3 or arr.shape[:2] != (3, config.N_BINS + 1):
+    if arr.ndim != 3 or arr.shape[:2] != (3, constants.N_BINS + 1):
         raise UserError(f"not a cache array (3, 513, frames): {path} has {arr.shape}")
     return arr
 
@@ -253,7 +203,7 @@ class SpectrogramDataset(chainer.dataset.DatasetMixin):
     ``MultiprocessIterator`` draws from its own random stream.
     """
 
-    def __init__(self, paths, target="vocal", patch=config.PATCH, random=True,
+    def __init__(self, paths, target="vocal", patch=constants.PATCH, random=True,
                  epoch_factor=4, seed=None):
         if target not in ("vocal", "inst"):
             raise UserError(f"target must be 'vocal' or 'inst', not {target!r}")
@@ -324,7 +274,7 @@ class SpectrogramDataset(chainer.dataset.DatasetMixin):
         else:
             first = int(self._bounds[j - 1]) if j else 0
             start = (i % int(self._bounds[-1]) - first) * self.patch
-        x = np.zeros((1, config.N_BINS, self.patch), dtype=np.float32)
+        x = np.zeros((1, constants.N_BINS, self.patch), dtype=np.float32)
         y = np.zeros_like(x)
         n = min(self.patch, t - start)
         with self._open(self.files[j]) as arr:
@@ -333,7 +283,7 @@ class SpectrogramDataset(chainer.dataset.DatasetMixin):
         return x, y
 
 
-def article_iterations_per_epoch(dataset, batchsize=config.BATCH):
+def article_iterations_per_epoch(dataset, batchsize=constants.BATCH):
     """The article's epoch: ``sum(frames) // 128 // batchsize * 4`` iterations.
 
     Parameters

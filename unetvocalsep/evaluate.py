@@ -1,301 +1,56 @@
-"""BSS Eval scores of the separator and of reference separations, and the evaluate CLI.
+"""The evaluate CLI: separate a dataset with the model and the baselines, and score it.
 
-``python -m unetvocalsep.evaluate DATASET ROOT`` separates every track of a
-dataset with the model and with the baselines of :mod:`unetvocalsep.baselines`,
-and scores all of them with the same code:
-
-- **BSS Eval v4** exactly as museval computes it for SiSEC 2018
-  (:func:`museval.metrics.bss_eval` with time-invariant 512-tap distortion
-  filters estimated on the whole track, vocals and accompaniment evaluated
-  together, metrics in 1 s windows with a 1 s hop). SDR, SIR, SAR and ISR per
-  window; a window where a reference or an estimate is silent is NaN, and
-  so is an infinite value (museval writes both as NaN in its JSON). A
-  track's score is the median over its windows, ignoring NaN; a method's
-  score is the median over tracks of those medians.
-- **NSDR** (the paper's iKala metric): ``SDR(estimate) - SDR(mixture)``,
-  both BSS Eval v3 ``bss_eval_sources`` SDRs (512-tap time-invariant filter,
-  no permutation, vocals and accompaniment as the two sources) on the
-  **whole track, mixed to mono**, computed with fast-bss-eval (numpy).
-  **GNSDR** is the mean NSDR over tracks weighted by track length.
-
-Every method is scored at two rates (the ``rate`` field of the results):
-
-- ``16k``: mixture, references and estimates mixed to mono and resampled to
-  16 kHz -- the model's native output (``out_sr=16000, mono=True``), as in
-  the article;
-- ``full``: the original rate and channels, with the separator's full-band
-  output (its default).
-
-Methods: ``unet`` (the model), ``irm`` (the oracle ratio mask on the model's
-16 kHz grid, applied like the network's mask: this model's ceiling),
-``irm-full`` (the oracle mask at the original rate; ``full`` only),
-``repet-sim`` and ``mixture`` (the mixture as both estimates).
-
-Outputs under ``RESULTS_DIR``: ``<method>/<rate>/<track>.json`` (museval's
-per-track format plus our fields), ``summary.csv``, ``summary.md`` and
-``boxplot.png``. Finished results are not recomputed on a rerun.
+``python -m unetvocalsep.evaluate DATASET ROOT`` separates every track with
+the model and with the baselines of :mod:`unetvocalsep.baselines`, scores
+them all with :mod:`unetvocalsep.metrics` at the model's 16 kHz mono and at
+the original rate, and writes ``<method>/<rate>/<track>.json``,
+``summary.csv``, ``summary.md`` and ``boxplot.png`` (:mod:`unetvocalsep.report`)
+under RESULTS_DIR.  Finished results are not recomputed on a rerun.  The
+metrics, methods and rates are explained in docs/EVALUATION.md.
 """
 import json
-import math
 import os
 import sys
 import time
 
 import numpy as np
 
-from . import config
+from . import constants
 from .errors import AudioError, UserError
+from .metrics import (METRICS, TARGETS, bss_eval_v3, bss_eval_v4, finite_or_nan, fit_length,
+                      nanmedian, nsdr)
+from .report import write_summary
 
 #: Methods, in the order of the results table.
 METHODS = ("unet", "irm", "irm-full", "repet-sim", "mixture")
+
+
 #: Evaluation rates: the model's 16 kHz mono and the original rate.
 RATES = ("16k", "full")
+
+
 #: Datasets the CLI reads.
 DATASETS = ("musdb18", "musdb18hq", "dsd100", "ikala", "medleydb", "folder")
-#: The two targets, in the order of the BSS Eval sources.
-TARGETS = config.STEMS
-#: BSS Eval v4 metrics per window.
-METRICS = ("SDR", "SIR", "SAR", "ISR")
-#: Columns of summary.csv.
-CSV_COLUMNS = ("method", "rate", "track", "target", "SDR", "SIR", "SAR", "ISR", "NSDR",
-               "seconds", "duration")
 
 
-# -- metrics --------------------------------------------------------------------------------
-def _as_sources(x):
-    """(nsrc, samples) or (nsrc, channels, samples) -> float64 (nsrc, channels, samples)."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 2:
-        x = x[:, None, :]
-    if x.ndim != 3:
-        raise ValueError(f"expected (sources, channels, samples), got shape {x.shape}")
-    return x
-
-
-def _fit_length(est, n):
-    """Truncate or zero-pad the last axis to ``n`` (museval's pad_or_truncate)."""
-    if est.shape[-1] > n:
-        return est[..., :n]
-    if est.shape[-1] < n:
-        pad = [(0, 0)] * (est.ndim - 1) + [(0, n - est.shape[-1])]
-        return np.pad(est, pad)
-    return est
-
-
-def _silent(source):
-    """museval's test: the channel sum is zero at every sample."""
-    return not np.any(np.sum(source, axis=0))
-
-
-def _dither_silent(est, seed=0):
-    """Replace all-zero estimates by -200 dB noise so BSS Eval stays defined (SDR ~ 0 dB)."""
-    est = est.copy()
-    rng = np.random.default_rng(seed)
-    for k in range(est.shape[0]):
-        if _silent(est[k]):
-            est[k] = 1e-10 * rng.standard_normal(est[k].shape)
-    return est
-
-
-def n_windows(n_samples, win, hop):
-    """Number of BSS Eval windows (museval's ``Framing.nwin``).
-
-    Parameters
-    ----------
-    n_samples, win, hop : int
-        Lengths in samples.
-
-    Returns
-    -------
-    int
-    """
-    if win < n_samples:
-        return int(np.floor((n_samples - win + hop) / hop))
-    return 1
-
-
-def bss_eval_v4(references, estimates, sr, win=1.0, hop=1.0):
-    """BSS Eval v4 image metrics per window, as museval computes them for SiSEC 2018.
-
-    Calls :func:`museval.metrics.bss_eval` with ``framewise_filters=False``
-    (one set of 512-tap distortion filters for the whole signal),
-    ``bsseval_sources_version=False`` and no permutation, after museval's
-    ``pad_or_truncate`` of the estimates.
-
-    Parameters
-    ----------
-    references, estimates : numpy.ndarray, shape (sources, channels, samples) or (sources, samples)
-        True sources and their estimates, in the same order.
-    sr : int
-    win, hop : float
-        Window length and hop in seconds.
-
-    Returns
-    -------
-    dict
-        ``'SDR', 'SIR', 'SAR', 'ISR'``: numpy.ndarray, shape (sources, windows),
-        in dB; NaN where a window's reference or estimate is silent, where a
-        value is infinite (museval writes those as NaN), and for every window
-        of a source whose reference is silent over the whole signal (the
-        other sources are then evaluated without it). ``'time'``: shape
-        (windows,), window starts in seconds; ``'duration'``: ``win``.
-    """
-    import museval.metrics
-
-    ref = _as_sources(references)
-    est = _fit_length(_as_sources(estimates), ref.shape[-1])
-    if est.shape[:2] != ref.shape[:2]:
-        raise ValueError(f"estimates {est.shape} do not match references {ref.shape}")
-    win_s, hop_s = int(win * sr), int(hop * sr)
-    nwin = n_windows(ref.shape[-1], win_s, hop_s)
-    out = {m: np.full((ref.shape[0], nwin), np.nan) for m in METRICS}
-    keep = [j for j in range(ref.shape[0]) if not _silent(ref[j])]
-    if keep:
-        r = np.ascontiguousarray(ref[keep].transpose(0, 2, 1))
-        e = np.ascontiguousarray(_dither_silent(est[keep]).transpose(0, 2, 1))
-        sdr, isr, sir, sar, _ = museval.metrics.bss_eval(
-            r, e, compute_permutation=False, window=win_s, hop=hop_s,
-            framewise_filters=False, bsseval_sources_version=False)
-        for name, value in zip(("SDR", "ISR", "SIR", "SAR"), (sdr, isr, sir, sar)):
-            value = np.asarray(value, dtype=np.float64)
-            out[name][keep] = np.where(np.isfinite(value), value, np.nan)
-    out["time"] = np.arange(nwin) * float(hop)
-    out["duration"] = float(win)
-    return out
-
-
-def nanmedian(x, axis=None):
-    """Median ignoring NaN; NaN (without a warning) where everything is NaN.
-
-    Parameters
-    ----------
-    x : array_like
-    axis : int or None
-
-    Returns
-    -------
-    float or numpy.ndarray
-    """
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(np.asarray(x, dtype=np.float64), axis=axis)
-
-
-def _fast_bss_eval_numpy2_fix():
-    """Give fast-bss-eval 0.1.4 NumPy 1's ``linalg.solve`` rule for stacks of vectors.
-
-    fast-bss-eval calls ``np.linalg.solve(R, b)`` with ``R (..., n, n)`` and
-    ``b (..., n)``, meaning a stack of vectors. NumPy < 2 read ``b`` as vectors
-    whenever ``b.ndim == R.ndim - 1``; NumPy 2 reads it as vectors only when it
-    is 1-D and raises otherwise. Only under NumPy 2, and only inside that one
-    module, its ``np`` is replaced by a proxy whose ``linalg.solve`` applies the
-    old rule (``solve(R, b[..., None])[..., 0]``); everything else is numpy.
-    """
-    import types
-
-    import fast_bss_eval.numpy.metrics as metrics
-
-    if int(np.__version__.split(".")[0]) < 2 or getattr(metrics.np, "_unetvocalsep_fix", False):
-        return
-
-    def solve(a, b):
-        b = np.asarray(b)
-        if b.ndim == np.ndim(a) - 1 and b.ndim > 1:
-            return np.linalg.solve(a, b[..., None])[..., 0]
-        return np.linalg.solve(a, b)
-
-    class _NumpyProxy(types.ModuleType):
-        _unetvocalsep_fix = True
-
-        def __getattr__(self, name):
-            return getattr(np, name)
-
-    proxy = _NumpyProxy("numpy")
-    proxy.linalg = types.SimpleNamespace(**{k: getattr(np.linalg, k) for k in dir(np.linalg)
-                                            if not k.startswith("__")})
-    proxy.linalg.solve = solve
-    metrics.np = proxy
-
-
-def bss_eval_v3(references, estimates):
-    """Whole-signal BSS Eval v3 ``bss_eval_sources`` on mono signals (fast-bss-eval, numpy).
-
-    Parameters
-    ----------
-    references, estimates : numpy.ndarray, shape (sources, channels, samples) or (sources, samples)
-        Mixed to mono (mean over channels) first; estimates are truncated or
-        zero-padded to the references' length.
-
-    Returns
-    -------
-    sdr, sir, sar : numpy.ndarray, shape (sources,)
-        In dB, 512-tap distortion filters, no permutation. NaN for a source
-        whose reference is silent (the others are evaluated without it).
-    """
-    import fast_bss_eval
-
-    _fast_bss_eval_numpy2_fix()
-    ref = _as_sources(references).mean(axis=1)
-    est = _fit_length(_as_sources(estimates).mean(axis=1), ref.shape[-1])
-    out = [np.full(ref.shape[0], np.nan) for _ in range(3)]
-    keep = [j for j in range(ref.shape[0]) if np.any(ref[j])]
-    if keep:
-        e = _dither_silent(est[keep][:, None, :])[:, 0, :]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            res = fast_bss_eval.bss_eval_sources(ref[keep], e, filter_length=512,
-                                                 compute_permutation=False)
-        for o, v in zip(out, res[:3]):
-            v = np.asarray(v, dtype=np.float64)
-            o[keep] = np.where(np.isfinite(v), v, np.nan)
-    return tuple(out)
-
-
-def nsdr(references, estimates, mixture, mixture_sdr=None):
-    """Normalised SDR: ``SDR(estimate) - SDR(mixture)`` per source (see :func:`bss_eval_v3`).
-
-    Parameters
-    ----------
-    references, estimates : numpy.ndarray, shape (sources, channels, samples)
-    mixture : numpy.ndarray, shape (channels, samples)
-    mixture_sdr : numpy.ndarray, shape (sources,), or None
-        ``bss_eval_v3(references, [mixture] * sources)[0]`` when already known.
-
-    Returns
-    -------
-    nsdr : numpy.ndarray, shape (sources,)
-    sdr : numpy.ndarray, shape (sources,)
-        The estimates' whole-signal v3 SDR.
-    mixture_sdr : numpy.ndarray, shape (sources,)
-    """
-    ref = _as_sources(references)
-    if mixture_sdr is None:
-        mix = np.broadcast_to(_as_sources(np.asarray(mixture)[None])[0], ref.shape)
-        mixture_sdr = bss_eval_v3(ref, mix)[0]
-    sdr = bss_eval_v3(ref, estimates)[0]
-    return sdr - mixture_sdr, sdr, mixture_sdr
-
-
-# -- datasets -------------------------------------------------------------------------------
 def list_tracks(dataset, root, split=None):
-    """The tracks of a dataset, found by :func:`unetvocalsep.prepare.read_dataset`.
+    """The tracks of a dataset, found by :func:`unetvocalsep.datasets.read_dataset`.
 
     Parameters
     ----------
     dataset : {'musdb18', 'musdb18hq', 'dsd100', 'ikala', 'medleydb', 'folder'}
-        Layouts and stem rules as in :mod:`unetvocalsep.prepare` (``folder``:
+        Layouts and stem rules as in :mod:`unetvocalsep.datasets` (``folder``:
         ``ROOT/<track>/{mixture,vocals,accompaniment}.wav``, what
         ``python -m unetvocalsep.synth`` writes).
     root : str
     split : str or None
         MUSDB18 / MUSDB18-HQ / DSD100 subset (see
-        :data:`unetvocalsep.prepare.SPLITS`); ``None``: ``test``. Not used
+        :data:`unetvocalsep.datasets.SPLITS`); ``None``: ``test``. Not used
         by the other datasets.
 
     Returns
     -------
-    list of unetvocalsep.prepare.Track
+    list of unetvocalsep.datasets.Track
         Without the tracks ``prepare`` skips (instrumental MedleyDB tracks).
 
     Raises
@@ -303,17 +58,17 @@ def list_tracks(dataset, root, split=None):
     UserError
         If ``root`` does not hold a dataset of that kind.
     """
-    from . import prepare
+    from . import datasets
 
     if dataset not in DATASETS:
         raise UserError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    if dataset in prepare.SPLITS:
+    if dataset in datasets.SPLITS:
         split = split or "test"
     elif split not in (None, "test"):
-        raise UserError(f"--split applies to {', '.join(sorted(prepare.SPLITS))} only, not {dataset}")
+        raise UserError(f"--split applies to {', '.join(sorted(datasets.SPLITS))} only, not {dataset}")
     else:
         split = None
-    tracks = [t for t in prepare.read_dataset(dataset, os.fspath(root), split) if t.load is not None]
+    tracks = [t for t in datasets.read_dataset(dataset, os.fspath(root), split) if not t.skipped]
     if not tracks:
         raise UserError(f"no {dataset} tracks with vocals under {root}")
     return tracks
@@ -322,14 +77,14 @@ def list_tracks(dataset, root, split=None):
 def load_track(track):
     """Read a track's mixture and references with all their channels, at their own rate.
 
-    The readers of :mod:`unetvocalsep.prepare` mix everything down to mono
+    The readers of :mod:`unetvocalsep.datasets` mix everything down to mono
     (the network's input); here the same files and the same stem rules are
     read without the downmix, so that the ``full`` rate is scored on the
     original channels. iKala clips give one channel per source.
 
     Parameters
     ----------
-    track : unetvocalsep.prepare.Track
+    track : unetvocalsep.datasets.Track
 
     Returns
     -------
@@ -337,21 +92,15 @@ def load_track(track):
         Same shape.
     sr : int
     """
-    import functools
+    from .stems import match_channels
 
-    from . import prepare
-
-    load = track.load
-    if load is None:
+    if track.skipped:
         raise UserError(f"track skipped: {track.info.get('skip', 'no loader')}")
-    if isinstance(load, functools.partial) and load.func in (prepare.load_stems, prepare.load_musdb_stem):
-        stems = load(mono=False)
-    else:   # iKala (one channel per source) and anything else: the reader's own arrays
-        stems = load()
+    stems = track.load(mono=False)
     mix, voc, acc, sr = stems.mixture, stems.vocals, stems.accompaniment, stems.sr
     if voc is None:
         raise UserError("no isolated vocals to score against")
-    arrays = prepare.match_channels([np.atleast_2d(np.asarray(x, dtype=np.float32)) for x in (mix, voc, acc)])
+    arrays = match_channels([np.atleast_2d(np.asarray(x, dtype=np.float32)) for x in (mix, voc, acc)])
     n = min(a.shape[1] for a in arrays)
     if n < 0.1 * sr:
         raise AudioError(f"track too short ({n / sr:.2f} s)")
@@ -359,7 +108,6 @@ def load_track(track):
     return mix, voc, acc, int(sr)
 
 
-# -- one track ------------------------------------------------------------------------------
 def method_rates(methods=METHODS, rates=RATES):
     """The (method, rate) pairs to run; ``irm-full`` only exists at the full rate.
 
@@ -408,16 +156,16 @@ def separate_with(method, mixture, vocals, accompaniment, sr, rate, separator=No
     if method == "unet":
         if separator is None:
             raise UserError("method 'unet' needs a model")
-        out = separator.separate(mixture, sr, out_sr=config.SR if low else None, mono=low)
+        out = separator.separate(mixture, sr, out_sr=constants.SR if low else None, mono=low)
         return out["vocals"], out["accompaniment"]
     if method == "irm":
         return baselines.irm16_separate(mixture, vocals, accompaniment, sr,
-                                        out_sr=config.SR if low else None, mono=low)
+                                        out_sr=constants.SR if low else None, mono=low)
     if method == "irm-full":
         if low:
             raise UserError("irm-full is only defined at the full rate")
         return baselines.irm_full_separate(mixture, vocals, accompaniment, sr)
-    x, xsr = (to_mono16(mixture, sr), config.SR) if low else (mixture, sr)
+    x, xsr = (to_mono16(mixture, sr), constants.SR) if low else (mixture, sr)
     if method == "repet-sim":
         return baselines.repet_sim(x, xsr)
     if method == "mixture":
@@ -445,7 +193,7 @@ def references_at(mixture, vocals, accompaniment, sr, rate):
 
     if rate == "16k":
         return (to_mono16(mixture, sr), np.stack([to_mono16(vocals, sr), to_mono16(accompaniment, sr)]),
-                config.SR)
+                constants.SR)
     return mixture, np.stack([vocals, accompaniment]), sr
 
 
@@ -482,19 +230,14 @@ def score(references, estimates, mixture, sr, mixture_sdr=None, win=1.0, hop=1.0
     targets, median = [], {}
     for j, name in enumerate(TARGETS):
         frames = [{"time": float(v4["time"][t]), "duration": float(win),
-                   "metrics": {m: _num(v4[m][j, t]) for m in METRICS}}
+                   "metrics": {m: finite_or_nan(v4[m][j, t]) for m in METRICS}}
                   for t in range(len(v4["time"]))]
         targets.append({"name": name, "frames": frames})
-        median[name] = {m: _num(nanmedian(v4[m][j])) for m in METRICS}
+        median[name] = {m: finite_or_nan(nanmedian(v4[m][j])) for m in METRICS}
     return {"targets": targets, "median": median,
-            "NSDR": {t: _num(n[j]) for j, t in enumerate(TARGETS)},
-            "SDR_v3": {t: _num(sdr3[j]) for j, t in enumerate(TARGETS)},
-            "SDR_v3_mixture": {t: _num(mix3[j]) for j, t in enumerate(TARGETS)}}
-
-
-def _num(x):
-    x = float(x)
-    return x if math.isfinite(x) else float("nan")
+            "NSDR": {t: finite_or_nan(n[j]) for j, t in enumerate(TARGETS)},
+            "SDR_v3": {t: finite_or_nan(sdr3[j]) for j, t in enumerate(TARGETS)},
+            "SDR_v3_mixture": {t: finite_or_nan(mix3[j]) for j, t in enumerate(TARGETS)}}
 
 
 def result_path(results_dir, method, rate, track_name):
@@ -525,7 +268,7 @@ def read_result(path):
 
 def write_result(path, result):
     """Write one result JSON atomically (NaN written as museval does: ``NaN``)."""
-    from .audio import atomic_path
+    from .files import atomic_path
 
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with atomic_path(path, overwrite=True) as tmp:
@@ -585,8 +328,8 @@ def evaluate_track(mixture, vocals, accompaniment, sr, name="track", methods=MET
         t0 = time.perf_counter()
         est_v, est_a = separate_with(method, mixture, vocals, accompaniment, sr, rate, separator)
         t1 = time.perf_counter()
-        est = np.stack([_fit_length(np.atleast_2d(est_v), refs.shape[-1]),
-                        _fit_length(np.atleast_2d(est_a), refs.shape[-1])])
+        est = np.stack([fit_length(np.atleast_2d(est_v), refs.shape[-1]),
+                        fit_length(np.atleast_2d(est_a), refs.shape[-1])])
         res = score(refs, est, mix_r, sr_r, mix_sdr)
         t2 = time.perf_counter()
         res = {"targets": res.pop("targets"), "museval_version": _museval_version(),
@@ -618,14 +361,35 @@ def result_rows(result):
     for t in TARGETS:
         med = result["median"].get(t, {})
         rows.append({"method": result["method"], "rate": result["rate"], "track": result["track"],
-                     "target": t, **{m: _num(med.get(m, float("nan"))) for m in METRICS},
-                     "NSDR": _num(result["NSDR"].get(t, float("nan"))),
+                     "target": t, **{m: finite_or_nan(med.get(m, float("nan"))) for m in METRICS},
+                     "NSDR": finite_or_nan(result["NSDR"].get(t, float("nan"))),
                      "seconds": float(result.get("seconds", float("nan"))),
                      "duration": float(result.get("duration", float("nan")))})
     return rows
 
 
-# -- a whole dataset ------------------------------------------------------------------------
+def summary_rows(results):
+    """The rows of every result, sorted by method, rate and track.
+
+    Parameters
+    ----------
+    results : list of dict
+        From :func:`evaluate_track` / :func:`evaluate_dataset`.
+
+    Returns
+    -------
+    list of dict
+        :func:`result_rows` of each, ready for :mod:`unetvocalsep.report`.
+    """
+    return [row for res in sorted(results, key=lambda r: (r["method"], r["rate"], r["track"]))
+            for row in result_rows(res)]
+
+
+def method_order():
+    """Table order of the (method, rate) groups: :data:`METHODS` x :data:`RATES`."""
+    return [(m, r) for m in METHODS for r in RATES]
+
+
 _WORKER = {}
 
 
@@ -658,7 +422,7 @@ def _track_job(track, methods, rates, results_dir, overwrite, separator=None):
             mix, vocals, acc, sr = load_track(track)
         else:
             mix = vocals = acc = np.zeros((1, 1), dtype=np.float32)
-            sr = config.SR
+            sr = constants.SR
         if any(m == "unet" for m, _ in todo) and separator is None:
             separator = _worker_separator()
         with warnings.catch_warnings():
@@ -773,171 +537,6 @@ def _limit_threads(jobs):
         os.environ.setdefault(var, per)
 
 
-# -- summaries ------------------------------------------------------------------------------
-def summarise(rows):
-    """Median over tracks of the per-track medians, and GNSDR, per (method, rate).
-
-    Parameters
-    ----------
-    rows : list of dict
-        :func:`result_rows` of every result.
-
-    Returns
-    -------
-    list of dict
-        In table order: ``method``, ``rate``, ``tracks``, ``<target> <metric>``
-        (median over tracks, NaN tracks ignored), ``GNSDR <target>``
-        (``sum(duration * NSDR) / sum(duration)`` over tracks with a finite
-        NSDR) and ``seconds per track`` (mean).
-    """
-    groups = {}
-    for r in rows:
-        groups.setdefault((r["method"], r["rate"]), []).append(r)
-    order = {p: i for i, p in enumerate((m, r) for m in METHODS for r in RATES)}
-    out = []
-    for key in sorted(groups, key=lambda k: order.get(k, len(order))):
-        g = groups[key]
-        s = {"method": key[0], "rate": key[1], "tracks": len({r["track"] for r in g})}
-        for t in TARGETS:
-            gt = [r for r in g if r["target"] == t]
-            for m in METRICS:
-                s[f"{t} {m}"] = _num(nanmedian([r[m] for r in gt])) if gt else float("nan")
-            ok = [r for r in gt if math.isfinite(r["NSDR"]) and r["duration"] > 0]
-            w = sum(r["duration"] for r in ok)
-            s[f"GNSDR {t}"] = sum(r["duration"] * r["NSDR"] for r in ok) / w if w else float("nan")
-        per_track = {}
-        for r in g:
-            per_track[r["track"]] = r["seconds"]
-        s["seconds per track"] = float(np.mean(list(per_track.values()))) if per_track else float("nan")
-        out.append(s)
-    return out
-
-
-def markdown_table(summary):
-    """The results table in Markdown.
-
-    Parameters
-    ----------
-    summary : list of dict
-        From :func:`summarise`.
-
-    Returns
-    -------
-    str
-    """
-    head = ["method", "rate", "tracks", "voc SDR", "voc SIR", "voc SAR", "acc SDR", "acc SIR",
-            "acc SAR", "GNSDR voc", "GNSDR acc", "s/track"]
-    keys = ["vocals SDR", "vocals SIR", "vocals SAR", "accompaniment SDR", "accompaniment SIR",
-            "accompaniment SAR", "GNSDR vocals", "GNSDR accompaniment"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * 9) + "|"]
-    for s in summary:
-        cells = [s["method"], s["rate"], str(s["tracks"])]
-        cells += [_fmt(s[k]) for k in keys] + [f"{s['seconds per track']:.1f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _fmt(x, digits=2):
-    return f"{x:.{digits}f}" if math.isfinite(x) else "nan"
-
-
-def write_csv(rows, path):
-    """Write summary.csv atomically (columns :data:`CSV_COLUMNS`)."""
-    import csv
-
-    from .audio import atomic_path
-
-    with atomic_path(path, overwrite=True) as tmp:
-        with open(tmp, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(CSV_COLUMNS)
-            for r in rows:
-                w.writerow([r[c] if isinstance(r[c], str) else f"{r[c]:.4f}" for c in CSV_COLUMNS])
-
-
-def read_csv(path):
-    """Read a summary.csv back into rows.
-
-    Parameters
-    ----------
-    path : str
-
-    Returns
-    -------
-    list of dict
-    """
-    import csv
-
-    with open(path, newline="") as f:
-        return [{k: (v if k in ("method", "rate", "track", "target") else float(v))
-                 for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def boxplot(rows, path, target="vocals", metric="SDR"):
-    """Box plot of per-track median ``metric`` of ``target`` per (method, rate), as PNG.
-
-    Parameters
-    ----------
-    rows : list of dict
-    path : str
-    target : str
-    metric : str
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .audio import atomic_path
-
-    labels, data = [], []
-    for s in summarise(rows):
-        vals = [r[metric] for r in rows if r["method"] == s["method"] and r["rate"] == s["rate"]
-                and r["target"] == target and math.isfinite(r[metric])]
-        labels.append(f"{s['method']}\n{s['rate']}")
-        data.append(vals or [float("nan")])
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(labels) + 1), 4.0))
-    ax.boxplot(data, showmeans=False)
-    ax.set_xticks(range(1, len(labels) + 1))
-    ax.set_xticklabels(labels, fontsize=8)
-    ax.set_ylabel(f"{target} {metric} (dB, median over 1 s windows)")
-    ax.set_title(f"{target} {metric} per track (BSS Eval v4)")
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path, overwrite=True) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-
-
-def write_summary(results, results_dir):
-    """Write summary.csv, summary.md and boxplot.png; return the Markdown table.
-
-    Parameters
-    ----------
-    results : list of dict
-    results_dir : str
-
-    Returns
-    -------
-    str
-    """
-    rows = [row for res in sorted(results, key=lambda r: (r["method"], r["rate"], r["track"]))
-            for row in result_rows(res)]
-    write_csv(rows, os.path.join(results_dir, "summary.csv"))
-    table = markdown_table(summarise(rows))
-    from .audio import atomic_path
-
-    with atomic_path(os.path.join(results_dir, "summary.md"), overwrite=True) as tmp:
-        with open(tmp, "w") as f:
-            f.write("Median over tracks of the per-track median over 1 s windows (BSS Eval v4, dB); "
-                    "GNSDR: length-weighted mean NSDR (whole-track mono BSS Eval v3, dB).\n\n")
-            f.write(table)
-    if rows:
-        boxplot(rows, os.path.join(results_dir, "boxplot.png"))
-    return table
-
-
-# -- command line ---------------------------------------------------------------------------
 def get_parser():
     """The ``python -m unetvocalsep.evaluate`` argument parser."""
     from .argtypes import Parser, positive_int
@@ -985,7 +584,7 @@ def _main(argv=None):
         overwrite=args.overwrite, progress=not args.no_progress,
         separator_kwargs={"hard_mask": args.hard_mask}, on_error=report)
     if results:
-        table = write_summary(results, args.results_dir)
+        table = write_summary(summary_rows(results), args.results_dir, method_order())
         print(table, end="")
         print(f"results: {args.results_dir}{os.sep} (summary.csv, summary.md, boxplot.png)")
     if errors:

@@ -1,46 +1,22 @@
-"""Faster CPU kernels for the U-Net's 4x4 / stride-2 / pad-1 (de)convolutions.
+"""Faster CPU kernels for the U-Net's 4x4 / stride-2 / pad-1 (de)convolutions (training).
 
-Chainer 7.8.1 computes a CPU convolution as ``im2col`` (a strided gather into
-an ``(N, C, kh, kw, out_h, out_w)`` array), a ``numpy.tensordot`` that first
-transposes that array into a GEMM operand (a second full copy), and a
-``rollaxis``; the deconvolution does the GEMM first and then ``col2im`` with
-sixteen strided scatter-adds. On a 2-core AVX2 CPU about 80 % of the U-Net's
-time goes into those copies, not into the GEMM.
+chainer 7.8.1 spends about 80 % of a CPU training step in im2col/col2im
+copies.  Here the same functions are one contiguous GEMM per call after a
+space-to-depth split of the input (a 4x4 / stride-2 convolution over ``C``
+channels is a 2x2 / stride-1 one over ``4 C``), in a channels-last or
+channels-first layout chosen per call; backward passes reuse the same two
+primitives.  :meth:`unetvocalsep.network.UNet._conv` calls
+:func:`conv4x4s2` / :func:`deconv4x4s2` for NumPy inputs when the fast CPU
+path is on (:mod:`unetvocalsep.fastpath`); CuPy arrays always take the plain
+links.  docs/FASTCONV.md has the layout, the switch and the measurements.
 
-This module computes the same functions with one large contiguous GEMM per
-call and cheap copies around it:
-
-* **space-to-depth**: the padded input ``xp`` (``H + 2`` rows) is split into
-  its four stride-2 phases ``s[n, I, J, p, q, c] = xp[n, c, 2I + p, 2J + q]``.
-  Kernel tap ``(ki, kj) = (2a + p, 2b + q)`` then reads ``s[n, i + a, j + b,
-  p, q, c]``, so the 4x4 / stride-2 convolution over ``C`` channels is a
-  2x2 / stride-1 convolution over ``4 C`` channels.
-* **im2col of that 2x2 convolution** is a copy of contiguous runs (``8 C``
-  floats in the channels-last layout, one image row in the channels-first
-  layout) into a ``(M, 16 C)`` matrix, ``M = N * out_h * out_w``; the
-  convolution is then one GEMM ``(M, 16 C) @ (16 C, O)``.
-* the **deconvolution** (the transpose of the convolution) is one GEMM
-  ``(M, C_in) @ (C_in, 16 C_out)`` followed by the transposed scatter
-  (``col2im``), done as sixteen slice-adds straight into the four output
-  phases.
-* backward passes reuse the same two primitives: the input gradient of a
-  convolution is a deconvolution of ``gy`` and vice versa, the weight
-  gradients are one GEMM each against the retained im2col matrix.
-
-Two memory layouts are used for the ``M`` axis, chosen per call from the
-shapes: *channels-last* (``cl``, rows ``(n, i, j)``, channels contiguous; best
-for the deep layers with many channels and few pixels) and *channels-first*
-(``cf``, the transposed matrices, image rows contiguous; best for the shallow
-layers with few channels and long rows). Outputs are NCHW-shaped views of
-that memory, as chainer's own convolution returns a ``rollaxis`` view; the
-next layer reads either kind without an extra copy.
-
-The switch: :func:`use_fast_conv` (also a context manager) and the
-environment variable ``UNETVOCALSEP_FASTCONV`` (``0`` or ``1``, read at
-import). The default is on. :meth:`unetvocalsep.network.UNet._conv` calls
-:func:`conv4x4s2` / :func:`deconv4x4s2` with the links' own ``W`` and ``b``
-parameters when the switch is on and the input is a NumPy array; CuPy arrays
-always go through the plain links. See ``docs/FASTCONV.md``.
+Examples
+--------
+>>> import numpy as np
+>>> x = np.zeros((1, 1, 512, 128), np.float32)
+>>> W = np.zeros((16, 1, 4, 4), np.float32); b = np.zeros(16, np.float32)
+>>> conv4x4s2(x, W, b).shape
+(1, 16, 256, 64)
 """
 from . import _compat  # noqa: F401  (must precede chainer)
 
@@ -55,12 +31,12 @@ from chainer import function_node
 __all__ = [
     "conv4x4s2",
     "deconv4x4s2",
-    "use_fast_conv",
-    "fast_conv_enabled",
+    "use_fast_path",
+    "fast_path_enabled",
     "is_fast_input",
 ]
 
-from .cpupath import _state, fast_conv_enabled, use_fast_conv  # noqa: E402,F401  (the switch)
+from .fastpath import _state, fast_path_enabled, use_fast_path  # noqa: E402,F401  (the switch)
 
 
 def is_fast_input(x):
@@ -349,8 +325,8 @@ def _no_double_backprop():
     if chainer.config.enable_backprop:
         raise _DoubleBackpropError(
             "unetvocalsep.fastconv does not support double backpropagation; "
-            "switch it off with unetvocalsep.fastconv.use_fast_conv(False) "
-            "or UNETVOCALSEP_FASTCONV=0")
+            "switch it off with unetvocalsep.fastconv.use_fast_path(False) "
+            "or UNETVOCALSEP_FAST_PATH=0")
 
 
 def _check_types(in_types, x_channel_axis, w_channel_axis, even):

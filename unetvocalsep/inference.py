@@ -1,54 +1,31 @@
 """A NumPy inference plan for :class:`~unetvocalsep.network.UNet` on the CPU.
 
-At separation time the network runs in test mode (BatchNormalization uses its
-running statistics, dropout is off) with no gradients. That is a fixed chain of
-affine maps and pointwise functions, so it can be computed with less data
-movement than chainer's general layers, from the very same parameters:
+In test mode the network is a fixed chain of affine maps and pointwise
+functions, so the plan computes it from the same parameters with less data
+movement than chainer's layers: BatchNormalization folded into the
+(de)convolutions, zero-padded planes whose 2-D shifts are flat offsets (so
+each tap is a GEMM on a view, with no im2col/col2im copy), and skip
+connections written in place.  It is built once per model (:func:`plan_for`
+caches it) and used when the fast CPU path is on (:mod:`unetvocalsep.fastpath`);
+chainer's forward stays the reference, the GPU path and the training path.
+docs/INFERENCE.md explains every step and gives the measurements;
+tests/test_inference.py checks the plan against chainer.
 
-* **BatchNormalization folded into the (de)convolution**: ``gamma * (W x + b -
-  mean) / sqrt(var + eps) + beta`` is one convolution with scaled weights and
-  a new bias. The six encoder and five decoder normalisations cost nothing.
-* **Zero-padded planes with a shared row stride**: every level of the U-Net
-  keeps its feature maps in a buffer ``(C, H + 2, W + 2)`` with a zero border
-  (the convolutions' padding) plus a little slack. A 2-D shift of the image by
-  ``(dy, dx)`` is then a shift of the flattened plane by ``dy * (W + 2) + dx``,
-  so a convolution tap is a GEMM on a *view* of the buffer: no im2col or
-  col2im copy at all. Each output row carries two junk columns that land on
-  the next buffer's border and are zeroed again.
-* **Convolution, 4x4 / stride 2 / pad 1**: a space-to-depth copy of the padded
-  input into its four stride-2 phases (``4 C`` channels, one copy of the
-  input), then four shifted GEMMs ``(O, 4C) @ (4C, L)`` accumulated straight
-  into the next level's buffer; for few input channels one GEMM over all four
-  taps with the shifts applied to its outputs instead, and a 16-row im2col
-  for the one-channel input layer.
-* **Deconvolution, 4x4 / stride 2 / pad 1**: each of the four output phases
-  ``(2i + ry, 2j + rx)`` is a 2x2 convolution of the input; the nine distinct
-  input shifts are nine GEMMs with the weights of the phases that use them
-  stacked, accumulated into the four phase planes, which are then interleaved
-  into the next buffer (one copy of the output). When the output has few
-  channels (the last three layers, ``C_out <= 32``) the transposed order is
-  cheaper: one GEMM ``(16 C_out, C_in) @ (C_in, L)`` and sixteen shifted adds.
-* **Concatenation without a copy**: the decoder's input at each level is the
-  buffer whose first channels the deconvolution writes and whose last
-  channels the encoder already wrote (the skip connection).
-
-The plan is built once per model and reused across calls: the CPU
-:class:`~unetvocalsep.separate.Separator` builds it straight from the npz
-(:func:`unetvocalsep.model_io.load_params`, no chainer import), and
-:func:`unetvocalsep.masking.compute_mask` on a CPU ``UNet`` uses
-:func:`plan_for`, which caches it per model. It holds the folded weights, the
-level buffers of the last input size and three scratch arenas. It is used
-when the fast CPU path is on (:mod:`unetvocalsep.cpupath`); chainer's own
-forward stays the reference, the GPU path and the training path.
-``tests/test_inference.py`` checks the plan against chainer. See
-``docs/INFERENCE.md``.
+Examples
+--------
+>>> import numpy as np
+>>> from unetvocalsep.model_io import load_params
+>>> params, _ = load_params()
+>>> plan = InferencePlan(params)
+>>> plan(np.zeros((1, 1, 512, 128), np.float32)).shape
+(1, 1, 512, 128)
 """
 import threading
 import weakref
 
 import numpy as np
 
-from . import config, cpupath
+from . import constants, fastpath
 
 __all__ = ["InferencePlan", "plan_for", "unet_params"]
 
@@ -153,10 +130,10 @@ def plan_for(unet):
     -------
     InferencePlan or None
         None when the fast CPU path is switched off
-        (:func:`unetvocalsep.cpupath.use_fast_conv`) or the parameters are
+        (:func:`unetvocalsep.fastpath.use_fast_path`) or the parameters are
         not NumPy arrays (a model on a GPU).
     """
-    if not cpupath.fast_conv_enabled():
+    if not fastpath.fast_path_enabled():
         return None
     params, eps = unet_params(unet)
     if not all(isinstance(v, np.ndarray) for v in params.values()):
@@ -213,7 +190,7 @@ class InferencePlan:
     params : mapping of str -> numpy.ndarray
         The UNet's arrays under the names ``serializers.save_npz`` writes
         (``'conv1/W'``, ``'norm1/avg_mean'``, ...; see
-        :func:`unetvocalsep.config.parameter_shapes`), any float dtype.
+        :func:`unetvocalsep.constants.parameter_shapes`), any float dtype.
         They are copied (folded) at construction.
     eps : dict or None
         BatchNormalization name -> eps; chainer's default 2e-5 otherwise.
@@ -230,7 +207,7 @@ class InferencePlan:
         eps = eps or {}
 
         def bn(name):
-            scale, shift = _fold_bn(params, name, eps.get(name, config.BN_EPS))
+            scale, shift = _fold_bn(params, name, eps.get(name, constants.BN_EPS))
             return scale.astype(np.float32), shift
 
         def arr(key):

@@ -26,7 +26,7 @@ True
 """
 import numpy as np
 
-from . import config
+from . import constants
 from .errors import UserError
 
 #: What the mask is above 8 kHz, where the model sees nothing.
@@ -42,7 +42,7 @@ def compute_mask(net, mag, hard=False, device=None, plan=None):
         A network from :func:`unetvocalsep.model_io.load_network` (``net(x)``
         maps a (1, 1, 512, frames) input to its mask), or a chainer
         :class:`~unetvocalsep.network.UNet`: on the CPU with the fast path on
-        (:mod:`unetvocalsep.cpupath`) it runs through its cached
+        (:mod:`unetvocalsep.fastpath`) it runs through its cached
         :class:`~unetvocalsep.inference.InferencePlan`, otherwise through
         ``unet(x)`` in chainer's test mode. Both give the same mask to float32
         rounding. May be None when ``plan`` is given.
@@ -61,8 +61,8 @@ def compute_mask(net, mag, hard=False, device=None, plan=None):
         The DC row is 0.
     """
     t = mag.shape[1]
-    padded_t = max(config.TIME_MULTIPLE, -(-t // config.TIME_MULTIPLE) * config.TIME_MULTIPLE)
-    x = np.zeros((1, 1, config.N_BINS, padded_t), dtype=np.float32)
+    padded_t = max(constants.TIME_MULTIPLE, -(-t // constants.TIME_MULTIPLE) * constants.TIME_MULTIPLE)
+    x = np.zeros((1, 1, constants.N_BINS, padded_t), dtype=np.float32)
     x[0, 0, :, :t] = mag[1:, :]
     if plan is None and not hasattr(net, "namedparams"):   # a load_network() network
         plan = net
@@ -76,10 +76,10 @@ def compute_mask(net, mag, hard=False, device=None, plan=None):
         from .model_io import chainer_forward
 
         m = chainer_forward(net, x, device)[0, 0, :, :t]
-    mask = np.zeros((config.N_BINS + 1, t), dtype=np.float32)
+    mask = np.zeros((constants.N_BINS + 1, t), dtype=np.float32)
     mask[1:] = m
     if hard:
-        mask = (mask > config.HARD_MASK_THRESHOLD).astype(np.float32)
+        mask = (mask > constants.HARD_MASK_THRESHOLD).astype(np.float32)
     return mask
 
 
@@ -101,9 +101,9 @@ def stft_params(sr):
     (int, int)
         ``(n_fft, hop)`` with ``n_fft == 2 * hop``.
     """
-    if sr == config.SR:
-        return config.N_FFT, config.HOP
-    n = max(2, 2 * int(round(config.HOP * sr / config.SR)))
+    if sr == constants.SR:
+        return constants.N_FFT, constants.HOP
+    n = max(2, 2 * int(round(constants.HOP * sr / constants.SR)))
     while True:
         m = n // 2
         for p in (2, 3, 5):
@@ -150,16 +150,16 @@ def map_mask_frames(mask, sr, n_frames_out, highband="average"):
     numpy.ndarray, shape (n_frames_out, n_fft // 2 + 1), float32
     """
     n_fft, hop = stft_params(sr)
-    if sr == config.SR and n_frames_out == mask.shape[1]:
+    if sr == constants.SR and n_frames_out == mask.shape[1]:
         return np.ascontiguousarray(mask.T)
     if highband not in HIGHBANDS:
         raise UserError(f"unknown highband policy {highband!r} (average or zero)")
     bins = n_fft // 2 + 1
-    pos = np.arange(bins) * (sr / n_fft) / (config.SR / config.N_FFT)  # fractional 16 kHz bin
-    n_low = int(np.count_nonzero(pos <= config.N_BINS))                # a prefix: pos grows
-    f0 = np.minimum(np.floor(pos[:n_low]).astype(int), config.N_BINS - 1)
+    pos = np.arange(bins) * (sr / n_fft) / (constants.SR / constants.N_FFT)  # fractional 16 kHz bin
+    n_low = int(np.count_nonzero(pos <= constants.N_BINS))                # a prefix: pos grows
+    f0 = np.minimum(np.floor(pos[:n_low]).astype(int), constants.N_BINS - 1)
     ff = (pos[:n_low] - f0).astype(np.float32)
-    tpos = np.arange(n_frames_out) * (hop / sr) / (config.HOP / config.SR)
+    tpos = np.arange(n_frames_out) * (hop / sr) / (constants.HOP / constants.SR)
     tpos = np.minimum(tpos, mask.shape[1] - 1)
     t0 = np.minimum(np.floor(tpos).astype(int), max(mask.shape[1] - 2, 0))
     tf = (tpos - t0).astype(np.float32)[:, None]
@@ -177,7 +177,7 @@ def map_mask_frames(mask, sr, n_frames_out, highband="average"):
     low += np.take(mtt, f0 + 1, axis=1) * ff
     if n_low < bins:
         if highband == "average":
-            top = config.N_BINS // 2
+            top = constants.N_BINS // 2
             out[:, n_low:] = mtt[:, top:].mean(axis=1, keepdims=True)
         else:
             out[:, n_low:] = 0
@@ -237,7 +237,7 @@ def apply_mask(y, sr, mask, spec=None, highband="average", hard=False):
         spec = stft_frames(y, n_fft, hop)
     m = map_mask_frames(mask, sr, spec.shape[-2], highband)
     if hard:
-        m = (m > config.HARD_MASK_THRESHOLD).astype(np.float32)
+        m = (m > constants.HARD_MASK_THRESHOLD).astype(np.float32)
     spec *= m
     vocals = istft_frames(spec, y.shape[-1], hop)
     return vocals, y - vocals

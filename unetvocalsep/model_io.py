@@ -13,14 +13,14 @@ import zipfile
 
 import numpy as np
 
-from . import config
+from . import constants
 from .errors import ModelError
 
 #: The bundled default model (``unetvocalsep/models/default.npz`` + ``.json``).
 DEFAULT_MODEL = os.path.join(os.path.dirname(__file__), "models", "default.npz")
 
 #: Settings a model must agree with to be used by this package.
-_REQUIRED = {"sr": config.SR, "n_fft": config.N_FFT, "hop": config.HOP}
+_REQUIRED = {"sr": constants.SR, "n_fft": constants.N_FFT, "hop": constants.HOP}
 
 
 def default_config(**extra):
@@ -39,12 +39,12 @@ def default_config(**extra):
 
     cfg = {
         "architecture": "UNet (Jansson et al. 2017, Chainer article)",
-        "sr": config.SR,
-        "n_fft": config.N_FFT,
-        "win_length": config.WIN_LENGTH,
-        "hop": config.HOP,
-        "patch": config.PATCH,
-        "n_bins": config.N_BINS,
+        "sr": constants.SR,
+        "n_fft": constants.N_FFT,
+        "win_length": constants.WIN_LENGTH,
+        "hop": constants.HOP,
+        "patch": constants.PATCH,
+        "n_bins": constants.N_BINS,
         "target": "vocal",
         "package_version": __version__,
     }
@@ -80,7 +80,7 @@ def save_model(path, unet, cfg=None, dtype=None):
         Store the weights as float16 (half the size); they are converted back
         to float32 on loading.
     """
-    from .audio import atomic_path
+    from .files import atomic_path
     from . import _compat  # noqa: F401
     from chainer import serializers
 
@@ -253,7 +253,7 @@ def read_npz_safely(path):
 def _check_arrays(arrays, path, prefix=""):
     """Check the UNet's arrays in ``arrays``: present, right shape, float dtype, finite."""
     params = {}
-    for name, shape in config.parameter_shapes().items():
+    for name, shape in constants.parameter_shapes().items():
         key = prefix + name
         if key not in arrays:
             raise ModelError(f"model {path} does not fit the UNet: {key} is missing")
@@ -323,7 +323,7 @@ def load_params(path=None):
     :class:`unetvocalsep.inference.InferencePlan` and saves the second or so
     that importing chainer and building a ``UNet`` take. The checks are those
     of :func:`load_model`: every array of
-    :func:`unetvocalsep.config.parameter_shapes` present with its shape, all
+    :func:`unetvocalsep.constants.parameter_shapes` present with its shape, all
     values finite.
 
     Parameters
@@ -434,7 +434,7 @@ def chainer_forward(unet, x, device=None):
 class ChainerNetwork:
     """A UNet on a chainer device as a plain callable ``net(x) -> mask``.
 
-    Used on a GPU and for the reference CPU path (``UNETVOCALSEP_FASTCONV=0``).
+    Used on a GPU and for the reference CPU path (``UNETVOCALSEP_FAST_PATH=0``).
     Calls are serialised by a lock, so threads may share one (chainer links
     are not documented as thread-safe, and a GPU gains nothing from two at once).
 
@@ -473,7 +473,7 @@ def is_unet(model):
 def load_network(model=None, device=-1):
     """The network to separate with, and the model's settings.
 
-    On the CPU with the fast path on (the default, :mod:`unetvocalsep.cpupath`)
+    On the CPU with the fast path on (the default, :mod:`unetvocalsep.fastpath`)
     this is the NumPy :class:`~unetvocalsep.inference.InferencePlan`, built
     from the npz without importing chainer; otherwise a
     :class:`ChainerNetwork` on ``device``. Either is called as
@@ -498,10 +498,10 @@ def load_network(model=None, device=-1):
     ------
     ModelError, DeviceError
     """
-    from . import cpupath
+    from . import fastpath
     from .device import is_cpu
 
-    if is_cpu(device) and cpupath.fast_conv_enabled():
+    if is_cpu(device) and fastpath.fast_path_enabled():
         from .inference import InferencePlan
 
         if is_unet(model):   # compute_mask runs its cached plan, rebuilt when its weights change

@@ -61,7 +61,7 @@ class UNet(Chain):
     def _conv(self, name, x):
         """Apply convolution link ``name`` (hook point for faster CPU kernels).
 
-        With :func:`unetvocalsep.fastconv.use_fast_conv` on (the default) and
+        With :func:`unetvocalsep.fastconv.use_fast_path` on (the default) and
         a NumPy input, the link's own ``W`` and ``b`` parameters go through
         :func:`~unetvocalsep.fastconv.conv4x4s2` /
         :func:`~unetvocalsep.fastconv.deconv4x4s2` (same result, same

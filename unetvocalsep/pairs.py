@@ -23,7 +23,7 @@ Examples
 >>> import numpy as np
 >>> from unetvocalsep.pairs import estimate_gain
 >>> inst = np.random.default_rng(0).standard_normal(1000)
->>> round(estimate_gain(0.8 * inst + 0.01, inst), 3)
+>>> round(estimate_gain(0.8 * inst + 0.01, inst), 2)
 0.8
 """
 import hashlib
@@ -31,7 +31,7 @@ import os
 
 import numpy as np
 
-from . import config
+from . import constants
 from .errors import UserError
 
 #: The vocal targets :func:`load_pair` can build.
@@ -90,15 +90,15 @@ def find_lag(song, instrumental, sr, max_offset_s=MAX_OFFSET_S):
         positive when the song starts later.
     """
     from .audio import resample
-    from .prepare import find_offset
+    from .stems import find_offset
 
-    s16 = resample(song, sr, config.SR)
-    i16 = resample(instrumental, sr, config.SR)
-    coarse = find_offset(s16, i16, int(round(max_offset_s * config.SR)))
-    if sr == config.SR:
+    s16 = resample(song, sr, constants.SR)
+    i16 = resample(instrumental, sr, constants.SR)
+    coarse = find_offset(s16, i16, int(round(max_offset_s * constants.SR)))
+    if sr == constants.SR:
         return coarse
-    centre = int(round(coarse * sr / config.SR))
-    reach = int(np.ceil(sr / config.SR)) + 2
+    centre = int(round(coarse * sr / constants.SR))
+    reach = int(np.ceil(sr / constants.SR)) + 2
     # correlate a stretch of up to 20 s from the middle of the overlap at each lag nearby
     n = min(len(song), len(instrumental)) - abs(centre) - 2 * reach
     if n < sr // 10:

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from . import config
+from . import constants
 from .errors import AudioError, UserError
 from .masking import HIGHBANDS, apply_mask, compute_mask, map_mask, map_mask_frames, stft_params  # noqa: F401
 from .masking import vocal_mask
@@ -153,7 +153,7 @@ class Separator:
         from .spectrogram import stft
 
         with self._stage("resample"):
-            y16 = resample(to_mono(y)[0], sr, config.SR)
+            y16 = resample(to_mono(y)[0], sr, constants.SR)
         with self._stage("stft"):
             return np.abs(stft(y16))
 
@@ -301,7 +301,7 @@ class Separator:
         peak, _, mags = self.first_pass(_array_reader(x), sr)
         blocks = list(self.stream(_array_reader(x), sr, peak, progress, mags=mags))
         out = {}
-        for i, name in enumerate(config.STEMS):
+        for i, name in enumerate(constants.STEMS):
             s = np.concatenate([b[i] for b in blocks], axis=1)
             out[name] = s[0] if one_d else (np.ascontiguousarray(s.T) if transposed else s)
         return out
@@ -412,7 +412,7 @@ class Separator:
                         stack.enter_context(reader)
                     writers = [stack.enter_context(AudioWriter(outputs[n], sr, ch, fmt, bits,
                                                                overwrite, commit=False))
-                               for n in config.STEMS]
+                               for n in constants.STEMS]
                     for blocks in self.stream(read, sr, peak, bar, mags=mags, on_window=on_window):
                         with self._stage("encode"):
                             for w, b in zip(writers, blocks):
@@ -443,11 +443,11 @@ class Outputs(dict):
 
     def __init__(self, paths, writers, gain_db=0.0):
         super().__init__(paths)
-        self.peaks = {n: w.peak for n, w in zip(config.STEMS, writers)}
+        self.peaks = {n: w.peak for n, w in zip(constants.STEMS, writers)}
         self.notes = []
         worst = max(self.peaks.values(), default=0.0)
         room = f"--gain {gain_db - 20 * np.log10(worst) - 0.1:.1f}" if worst > 1 else ""
-        for n, w in zip(config.STEMS, writers):
+        for n, w in zip(constants.STEMS, writers):
             dbfs = 20 * np.log10(max(w.peak, 1e-12))
             if w.promoted:
                 self.notes.append(
@@ -587,7 +587,7 @@ def output_paths(path, output_dir, fmt="wav"):
         ``{'vocals': '<output_dir>/<track>/vocals.<fmt>', 'accompaniment': ...}``
     """
     folder = os.path.join(os.fspath(output_dir), track_name(path))
-    return {name: os.path.join(folder, f"{name}.{fmt}") for name in config.STEMS}
+    return {name: os.path.join(folder, f"{name}.{fmt}") for name in constants.STEMS}
 
 
 def separate_audio(y, sr, model=None, hard_mask=False, device=-1, out_sr=None, mono=False, **kwargs):
@@ -616,9 +616,11 @@ def separate_audio(y, sr, model=None, hard_mask=False, device=-1, out_sr=None, m
     --------
     >>> import numpy as np, unetvocalsep
     >>> y = np.random.randn(2, 44100).astype(np.float32) * 0.1
-    >>> stems = unetvocalsep.separate_audio(y, 44100)    # doctest: +SKIP
-    >>> stems['vocals'].shape                             # doctest: +SKIP
+    >>> stems = unetvocalsep.separate_audio(y, 44100)
+    >>> stems['vocals'].shape
     (2, 44100)
+    >>> bool(abs(stems['vocals'] + stems['accompaniment'] - y).max() < 1e-4)
+    True
     """
     sep = model if isinstance(model, Separator) else Separator(
         model, device=device, hard_mask=hard_mask, **kwargs)
@@ -640,6 +642,15 @@ def separate_file(path, output_dir="separated", model=None, **kwargs):
     -------
     dict
         Stem name -> written path.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, soundfile as sf
+    >>> d = tempfile.mkdtemp()
+    >>> sf.write(os.path.join(d, "song.wav"), np.zeros((22050, 2)), 22050)
+    >>> out = separate_file(os.path.join(d, "song.wav"), os.path.join(d, "separated"))
+    >>> sorted(os.path.relpath(p, d) for p in out.values())
+    ['separated/song/accompaniment.wav', 'separated/song/vocals.wav']
     """
     sep = model if isinstance(model, Separator) else Separator(model)
     return sep.separate_file(path, output_dir, **kwargs)

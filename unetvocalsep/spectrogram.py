@@ -10,7 +10,7 @@ a window that is nearly zero.
 """
 import numpy as np
 
-from . import config
+from . import constants
 
 
 def hann(n):
@@ -28,7 +28,7 @@ def hann(n):
     return (0.5 - 0.5 * np.cos(2.0 * np.pi * k / n)).astype(np.float32)
 
 
-def n_frames(n_samples, hop=config.HOP):
+def n_frames(n_samples, hop=constants.HOP):
     """Number of STFT frames for a signal of ``n_samples``.
 
     Parameters
@@ -44,7 +44,7 @@ def n_frames(n_samples, hop=config.HOP):
     return 1 + -(-int(n_samples) // hop)
 
 
-def stft(y, n_fft=config.N_FFT, hop=config.HOP):
+def stft(y, n_fft=constants.N_FFT, hop=constants.HOP):
     """Short-time Fourier transform with a Hann window of length ``n_fft``.
 
     Parameters
@@ -63,7 +63,7 @@ def stft(y, n_fft=config.N_FFT, hop=config.HOP):
     return np.ascontiguousarray(np.swapaxes(stft_frames(y, n_fft, hop), -1, -2))
 
 
-def stft_frames(y, n_fft=config.N_FFT, hop=config.HOP):
+def stft_frames(y, n_fft=constants.N_FFT, hop=constants.HOP):
     """:func:`stft` in frame-major order (no transpose; what the separator uses).
 
     Parameters
@@ -92,7 +92,7 @@ def stft_frames(y, n_fft=config.N_FFT, hop=config.HOP):
     return spec.astype(np.complex64, copy=False)
 
 
-def istft(spec, length, hop=config.HOP):
+def istft(spec, length, hop=constants.HOP):
     """Inverse of :func:`stft` by weighted overlap-add.
 
     Parameters
@@ -109,7 +109,7 @@ def istft(spec, length, hop=config.HOP):
     return istft_frames(np.swapaxes(np.asarray(spec), -1, -2), length, hop)
 
 
-def istft_frames(spec, length, hop=config.HOP):
+def istft_frames(spec, length, hop=constants.HOP):
     """:func:`istft` of a frame-major spectrogram (as :func:`stft_frames` returns).
 
     Parameters
@@ -233,5 +233,5 @@ def spectrogram(y, sr):
     from .audio import resample
 
     y = np.atleast_2d(np.asarray(y, dtype=np.float32)).mean(axis=0)
-    y = resample(y, sr, config.SR)
+    y = resample(y, sr, constants.SR)
     return magphase(stft(y))

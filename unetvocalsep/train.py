@@ -7,7 +7,7 @@ the article's epoch (``sum(frames) // 128 // 64 * 4`` iterations).
 """
 import os
 
-from . import config
+from . import constants
 from .errors import UserError
 
 #: Trainer extensions print these columns.
@@ -17,6 +17,11 @@ PRINT_KEYS = ["epoch", "iteration", "main/loss", "validation/main/loss", "elapse
 COMMUNICATORS = ("naive", "flat", "non_cuda_aware", "pure_nccl")
 #: Those that exchange gradients between GPUs (each process then uses GPU ``intra_rank``).
 GPU_COMMUNICATORS = ("flat", "non_cuda_aware", "pure_nccl")
+#: Defaults shared by :func:`train` and the CLI.
+OUT = "result"
+EPOCHS = 40
+SNAPSHOT_INTERVAL = 1000
+LOG_INTERVAL = 50
 
 
 class SaveUNet:
@@ -120,9 +125,9 @@ def split_validation(files, fraction, seed=0):
     return sorted(set(files) - set(val)), val
 
 
-def train(data, out="result", validation=None, val_fraction=0.0, batchsize=config.BATCH,
-          epoch=40, iteration=None, device=-1, target="vocal", seed=0, resume=None,
-          snapshot_interval=1000, log_interval=50, loaderjob=0, progress=True,
+def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.BATCH,
+          epoch=EPOCHS, iteration=None, device=-1, target="vocal", seed=0, resume=None,
+          snapshot_interval=SNAPSHOT_INTERVAL, log_interval=LOG_INTERVAL, loaderjob=0, progress=True,
           init_model=None, comm=None, overwrite=False):
     """Train a UNet on cached spectrograms.
 
@@ -174,7 +179,6 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
     import numpy as np
 
     from . import _compat  # noqa: F401
-    import chainer
     from chainer import iterators, optimizers, training
     from chainer.training import extensions
 
@@ -210,23 +214,20 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
     train_set = SpectrogramDataset(files, target=target, random=True, seed=seed)
     val_set = SpectrogramDataset(val_files, target=target, random=False) if val_files else None
     if comm is not None:
-        import chainermn
-
-        train_set = chainermn.scatter_dataset(train_set if rank0 else None, comm, shuffle=True, seed=seed)
-        if val_set is not None:
-            val_set = chainermn.scatter_dataset(val_set if rank0 else None, comm)
+        from . import distributed
+        train_set, val_set = distributed.scatter(train_set, val_set, comm, seed)
 
     unet = load_model(init_model)[0] if init_model else UNet()
     model = UNetTrainmodel(unet)
     model.to_device(dev)
     optimizer = optimizers.Adam()
     if comm is not None:
-        optimizer = chainermn.create_multi_node_optimizer(optimizer, comm)
+        optimizer = distributed.multi_node_optimizer(optimizer, comm)
     optimizer.setup(model)
 
     if loaderjob:
         train_iter = iterators.MultiprocessIterator(train_set, batchsize, n_processes=loaderjob,
-                                                    shared_mem=4 * 2 * config.N_BINS * config.PATCH * 4)
+                                                    shared_mem=4 * 2 * constants.N_BINS * constants.PATCH * 4)
     else:
         train_iter = iterators.SerialIterator(train_set, batchsize)
     updater = training.updaters.StandardUpdater(train_iter, optimizer, device=dev)
@@ -238,30 +239,12 @@ def train(data, out="result", validation=None, val_fraction=0.0, batchsize=confi
         val_iter = iterators.SerialIterator(val_set, batchsize, repeat=False, shuffle=False)
         evaluator = extensions.Evaluator(val_iter, model, device=dev)
         if comm is not None:
-            evaluator = chainermn.create_multi_node_evaluator(evaluator, comm)
+            evaluator = distributed.multi_node_evaluator(evaluator, comm)
         trainer.extend(evaluator, trigger=(log_interval * 4, "iteration"))
     if comm is not None:
-        # main/loss in the log: the mean over all processes, not rank 0's alone.
-        # (chainermn's ObservationAggregator needs ChainerX, absent from the
-        # chainer 7.8.1 sdist build, hence this one-liner.)
-        @training.make_extension(trigger=(1, "iteration"),
-                                 priority=training.PRIORITY_EDITOR)
-        def mean_loss_over_processes(t):
-            if "main/loss" in t.observation:
-                loss = float(chainer.as_array(t.observation["main/loss"]))
-                t.observation["main/loss"] = comm.allreduce_obj(loss) / comm.size
-
-        trainer.extend(mean_loss_over_processes)
-        # BatchNorm running statistics are not parameters, so the multi-node
-        # optimizer does not average them: do it before evaluations and saves.
-        eval_every = log_interval * 4 if val_set is not None else None
-
-        def persistent_trigger(t):
-            it = t.updater.iteration
-            return it % snapshot_interval == 0 or bool(eval_every and it % eval_every == 0)
-
-        average_bn = chainermn.extensions.AllreducePersistent(model, comm)
-        trainer.extend(average_bn, trigger=persistent_trigger)
+        average_bn = distributed.extend_trainer(
+            trainer, model, comm, snapshot_interval,
+            eval_every=log_interval * 4 if val_set is not None else None)
     if rank0:
         cfg = default_config(
             target=target, batchsize=batchsize, optimizer="Adam (chainer defaults)",
@@ -305,13 +288,13 @@ def get_parser():
         description="Train the U-Net on cached spectrograms (see python -m unetvocalsep.prepare). "
                     "Defaults are the article's: 128-frame crops, batch 64, Adam.")
     p.add_argument("data", nargs="+", help="cache folders (or .npy / article .npz files)")
-    p.add_argument("-o", "--out", default="result", help="output folder (default: result)")
+    p.add_argument("-o", "--out", default=OUT, help="output folder (default: %(default)s)")
     p.add_argument("--validation", nargs="+", default=None,
                    help="held-out cache folders/files for the Evaluator")
     p.add_argument("--val-fraction", type=fraction, default=0.0,
                    help="hold out this fraction of the training tracks instead")
-    p.add_argument("-b", "--batchsize", type=positive_int, default=config.BATCH)
-    p.add_argument("-e", "--epoch", type=positive_int, default=40,
+    p.add_argument("-b", "--batchsize", type=positive_int, default=constants.BATCH)
+    p.add_argument("-e", "--epoch", type=positive_int, default=EPOCHS,
                    help="article epochs (sum(frames)//128//batch*4 iterations each; default 40)")
     p.add_argument("-i", "--iteration", type=positive_int, default=None, help="train this many iterations instead")
     p.add_argument("-d", "--device", default="-1", help="-1 CPU, 0 first GPU, or @cupy:0")
@@ -319,8 +302,10 @@ def get_parser():
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--resume", default=None, help="trainer snapshot to resume from")
     p.add_argument("--init-model", default=None, help="start from these weights")
-    p.add_argument("--snapshot-interval", type=positive_int, default=1000, help="iterations (default 1000)")
-    p.add_argument("--log-interval", type=positive_int, default=50, help="iterations (default 50)")
+    p.add_argument("--snapshot-interval", type=positive_int, default=SNAPSHOT_INTERVAL,
+                   help="iterations (default %(default)s)")
+    p.add_argument("--log-interval", type=positive_int, default=LOG_INTERVAL,
+                   help="iterations (default %(default)s)")
     p.add_argument("-j", "--loaderjob", type=nonnegative_int, default=0,
                    help="worker processes for a MultiprocessIterator (default 0: serial)")
     p.add_argument("--overwrite", action="store_true",

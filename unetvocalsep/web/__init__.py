@@ -25,7 +25,8 @@ itself.
 import os
 
 from ..errors import UserError
-from .jobs import FILES, ID_RE, MIMETYPES, JobManager, RequestError
+from .jobs import (FILES, ID_RE, KEEP_MINUTES, MAX_JOB_MB, MAX_QUEUE, MAX_SECONDS, MAX_UPLOAD_MB,
+                   MIMETYPES, WORKERS, JobManager, RequestError)
 
 #: Extensions the page offers in its file picker.
 ACCEPT = (".wav", ".flac", ".ogg", ".mp3")
@@ -33,9 +34,10 @@ ACCEPT = (".wav", ".flac", ".ogg", ".mp3")
 EXTENSION_KEY = "unetvocalsep.jobs"
 
 
-def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=50, max_seconds=600,
-               workers=1, keep_minutes=60, device=-1, max_queue=20, janitor_seconds=None,
-               max_job_mb=1024):
+def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=MAX_UPLOAD_MB,
+               max_seconds=MAX_SECONDS, workers=WORKERS, keep_minutes=KEEP_MINUTES,
+               device=-1, max_queue=MAX_QUEUE, janitor_seconds=None,
+               max_job_mb=MAX_JOB_MB):
     """Build the Flask application and start its worker and janitor threads.
 
     Parameters

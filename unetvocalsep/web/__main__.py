@@ -21,6 +21,7 @@ def get_parser():
     argparse.ArgumentParser
     """
     from ..argtypes import Parser, port, positive_float, positive_int
+    from . import jobs as J
 
     p = Parser(
         prog="python -m unetvocalsep.web",
@@ -33,17 +34,17 @@ def get_parser():
                    help="npz model (default: the model bundled with the package)")
     p.add_argument("--device", default="-1",
                    help="-1 for the CPU, N for GPU N (default: %(default)s)")
-    p.add_argument("--max-upload-mb", type=positive_float, default=50.0, metavar="MB",
+    p.add_argument("--max-upload-mb", type=positive_float, default=J.MAX_UPLOAD_MB, metavar="MB",
                    help="largest upload accepted (default: %(default)s)")
-    p.add_argument("--max-seconds", type=positive_float, default=600.0, metavar="S",
+    p.add_argument("--max-seconds", type=positive_float, default=J.MAX_SECONDS, metavar="S",
                    help="longest song accepted, seconds (default: %(default)s)")
-    p.add_argument("--workers", type=positive_int, default=1,
+    p.add_argument("--workers", type=positive_int, default=J.WORKERS,
                    help="songs separated at the same time (default: %(default)s)")
-    p.add_argument("--keep-minutes", type=positive_float, default=60.0, metavar="MIN",
+    p.add_argument("--keep-minutes", type=positive_float, default=J.KEEP_MINUTES, metavar="MIN",
                    help="finished jobs and their files are deleted after this long (default: %(default)s)")
-    p.add_argument("--max-job-mb", type=positive_float, default=1024.0, metavar="MB",
+    p.add_argument("--max-job-mb", type=positive_float, default=float(J.MAX_JOB_MB), metavar="MB",
                    help="most disk one song's upload and results may take (default: %(default)s)")
-    p.add_argument("--max-queue", type=positive_int, default=20,
+    p.add_argument("--max-queue", type=positive_int, default=J.MAX_QUEUE,
                    help="most songs waiting; more are refused with 503 (default: %(default)s)")
     p.add_argument("--jobs-dir", default=None, metavar="DIR",
                    help="folder for uploads and results (default: a temporary folder, "

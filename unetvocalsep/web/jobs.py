@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from .. import config
+from .. import constants
 from ..errors import AudioError, UserError, describe_error, describe_os_error
 
 log = logging.getLogger("unetvocalsep.web")
@@ -56,6 +56,12 @@ MAX_CHANNELS = 2
 MAX_OUTPUT_SR = 48000
 #: Disk one job may use by default (upload + two 32-bit float stems + picture), MB.
 MAX_JOB_MB = 1024
+#: Defaults shared by :class:`JobManager`, :func:`~unetvocalsep.web.create_app` and the CLI.
+MAX_UPLOAD_MB = 50.0
+MAX_SECONDS = 600.0
+WORKERS = 1
+KEEP_MINUTES = 60.0
+MAX_QUEUE = 20
 #: Free disk kept in reserve beyond a job's own need, bytes.
 DISK_RESERVE_BYTES = 64 * 2 ** 20
 
@@ -165,7 +171,7 @@ class MaskRecorder:
 
         self.sr = sr
         self.chunk = int(round(separator.chunk_seconds * sr))
-        total = n_frames(int(round(duration * config.SR)))
+        total = n_frames(int(round(duration * constants.SR)))
         self.step = max(1, -(-total // max_columns))
         self.parts = []
 
@@ -178,8 +184,8 @@ class MaskRecorder:
         mag, mask : numpy.ndarray, shape (513, frames16), float32
         """
         ws = window.start
-        frame0 = int(round(ws / self.sr * config.SR / config.HOP))
-        skip = int(round((window.index * self.chunk - ws) / self.sr * config.SR / config.HOP))
+        frame0 = int(round(ws / self.sr * constants.SR / constants.HOP))
+        skip = int(round((window.index * self.chunk - ws) / self.sr * constants.SR / constants.HOP))
         start = frame0 + skip
         j0 = (-start) % self.step
         self.parts.append(((start + j0) // self.step,
@@ -194,7 +200,7 @@ class MaskRecorder:
             Later windows overwrite the margins of earlier ones.
         """
         n = max((s + m.shape[1] for s, m, _ in self.parts), default=0)
-        mag = np.zeros((config.N_BINS + 1, n), dtype=np.float32)
+        mag = np.zeros((constants.N_BINS + 1, n), dtype=np.float32)
         mask = np.zeros_like(mag)
         for s, m, k in self.parts:
             mag[:, s:s + m.shape[1]] = m
@@ -220,10 +226,10 @@ def render_spectrogram(path, mag, mask, seconds, title=None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from ..audio import atomic_path
+    from ..files import atomic_path
 
     db = 20 * np.log10(np.maximum(mag, 1e-10) / max(float(mag.max()), 1e-10))
-    extent = (0, max(seconds, 1e-3), 0, config.SR / 2000)
+    extent = (0, max(seconds, 1e-3), 0, constants.SR / 2000)
     fig = Figure(figsize=(10, 5), dpi=100)
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 1, sharex=True)
@@ -259,7 +265,7 @@ def separate_job(separator, job):
     separator.separate_file(job.input_path, fmt="wav", bits=None, overwrite=True,
                             out_sr=job.out_sr if job.out_sr != job.sr else None,
                             progress=_Progress(job), on_window=rec.add,
-                            outputs={name: job.path(name) for name in config.STEMS})
+                            outputs={name: job.path(name) for name in constants.STEMS})
     try:
         import matplotlib  # noqa: F401  (the picture is optional)
     except ImportError:
@@ -296,8 +302,9 @@ class JobManager:
         from the header before any work); larger jobs get 413.
     """
 
-    def __init__(self, separator, jobs_dir=None, max_seconds=600.0, workers=1, keep_minutes=60.0,
-                 max_queue=20, janitor_seconds=None, process=None, max_job_mb=MAX_JOB_MB):
+    def __init__(self, separator, jobs_dir=None, max_seconds=MAX_SECONDS, workers=WORKERS,
+                 keep_minutes=KEEP_MINUTES, max_queue=MAX_QUEUE, janitor_seconds=None, process=None,
+                 max_job_mb=MAX_JOB_MB):
         if workers < 1:
             raise UserError("--workers must be at least 1")
         if not max_seconds > 0 or not keep_minutes > 0 or max_queue < 1:
