@@ -255,3 +255,32 @@ def test_load_track_keeps_stereo_for_musdb18(tmp_path):
         assert corr > 0.9
     mono = tracks[0].load()
     assert mono.vocals.shape[0] == 1
+
+
+def test_leakage_on_instrumental_tracks(tmp_path):
+    """Tracks with silent vocals report how much each method still calls voice."""
+    import soundfile as sf
+
+    root = tmp_path / "corpus"
+    rng = np.random.default_rng(4)
+    t = np.arange(2 * 16000) / 16000
+    for k, name in enumerate(("inst0", "inst1")):
+        acc = (0.3 * np.sin(2 * np.pi * (220 + 50 * k) * t) + 0.01 * rng.normal(size=t.size))
+        (root / name).mkdir(parents=True)
+        sf.write(root / name / "mixture.wav", acc.astype(np.float32), 16000, subtype="FLOAT")
+        sf.write(root / name / "vocals.wav", np.zeros_like(acc, np.float32), 16000, subtype="FLOAT")
+    out = tmp_path / "res"
+    rc = ev.main(["folder", str(root), "-o", str(out), "--method", "mixture", "--method", "irm",
+                  "--rate", "16k", "--no-progress"])
+    assert rc == 0
+    rows = report.read_csv(str(out / "summary.csv"))
+    voc = {(r["method"], r["track"]): r for r in rows if r["target"] == "vocals"}
+    assert all(r["reference_silent"] == 1.0 for r in voc.values())
+    # the mixture as the vocal estimate puts all of it there: 0 dB; the oracle nothing
+    assert voc[("mixture", "inst0")]["energy_db"] == pytest.approx(0.0, abs=1e-6)
+    assert voc[("irm", "inst0")]["energy_db"] < -60
+    summary = {s["method"]: s for s in report.summarise(rows)}
+    assert summary["mixture"]["vocals leak"] == pytest.approx(0.0, abs=1e-6)
+    assert summary["irm"]["vocals leak worst"] < -60 and summary["irm"]["vocals leak tracks"] == 2
+    md = (out / "summary.md").read_text()
+    assert "voc leak" in md and "voc leak worst" in md

@@ -17,8 +17,8 @@ import numpy as np
 
 from . import constants
 from .errors import AudioError, UserError
-from .metrics import (METRICS, TARGETS, bss_eval_v3, bss_eval_v4, finite_or_nan, fit_length,
-                      nanmedian, nsdr)
+from .metrics import (METRICS, TARGETS, bss_eval_v3, bss_eval_v4, energy_db, finite_or_nan,
+                      fit_length, nanmedian, nsdr)
 from .report import write_summary
 
 #: Methods, in the order of the results table.
@@ -223,7 +223,9 @@ def score(references, estimates, mixture, sr, mixture_sdr=None, win=1.0, hop=1.0
     -------
     dict
         ``targets`` (museval's per-window format), ``median`` (per target and
-        metric), ``NSDR``, ``SDR_v3``, ``SDR_v3_mixture`` (per target).
+        metric), ``NSDR``, ``SDR_v3``, ``SDR_v3_mixture``, ``energy_db``
+        (the estimate's energy relative to the mixture, :func:`~.metrics.energy_db`)
+        and ``reference_silent`` (per target).
     """
     v4 = bss_eval_v4(references, estimates, sr, win, hop)
     n, sdr3, mix3 = nsdr(references, estimates, mixture, mixture_sdr)
@@ -237,7 +239,10 @@ def score(references, estimates, mixture, sr, mixture_sdr=None, win=1.0, hop=1.0
     return {"targets": targets, "median": median,
             "NSDR": {t: finite_or_nan(n[j]) for j, t in enumerate(TARGETS)},
             "SDR_v3": {t: finite_or_nan(sdr3[j]) for j, t in enumerate(TARGETS)},
-            "SDR_v3_mixture": {t: finite_or_nan(mix3[j]) for j, t in enumerate(TARGETS)}}
+            "SDR_v3_mixture": {t: finite_or_nan(mix3[j]) for j, t in enumerate(TARGETS)},
+            "energy_db": {t: finite_or_nan(energy_db(estimates[j], mixture))
+                          for j, t in enumerate(TARGETS)},
+            "reference_silent": {t: not bool(np.any(references[j])) for j, t in enumerate(TARGETS)}}
 
 
 def result_path(results_dir, method, rate, track_name):
@@ -363,6 +368,8 @@ def result_rows(result):
         rows.append({"method": result["method"], "rate": result["rate"], "track": result["track"],
                      "target": t, **{m: finite_or_nan(med.get(m, float("nan"))) for m in METRICS},
                      "NSDR": finite_or_nan(result["NSDR"].get(t, float("nan"))),
+                     "energy_db": finite_or_nan(result.get("energy_db", {}).get(t, float("nan"))),
+                     "reference_silent": float(bool(result.get("reference_silent", {}).get(t))),
                      "seconds": float(result.get("seconds", float("nan"))),
                      "duration": float(result.get("duration", float("nan")))})
     return rows

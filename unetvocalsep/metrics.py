@@ -210,6 +210,39 @@ def nsdr(references, estimates, mixture, mixture_sdr=None):
     return sdr - mixture_sdr, sdr, mixture_sdr
 
 
+def energy_db(estimate, mixture):
+    """Energy of an estimate relative to the mixture's, in dB.
+
+    For a track whose vocal reference is silent (an instrumental), the vocal
+    estimate's figure is the *leakage*: how much of the music the separator
+    calls voice (lower is better; an empty estimate gives -inf, reported as
+    -200 dB).
+
+    Parameters
+    ----------
+    estimate, mixture : numpy.ndarray
+        Any shape, same number of samples (the estimate is cut or padded).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.ones(100)
+    >>> round(energy_db(0.1 * x, x), 1)
+    -20.0
+    """
+    mix = np.asarray(mixture, dtype=np.float64)
+    est = fit_length(np.atleast_2d(np.asarray(estimate, dtype=np.float64)), mix.shape[-1])
+    e_m = float(np.sum(mix ** 2))
+    e_e = float(np.sum(est ** 2))
+    if e_m <= 0:
+        return float("nan")
+    return max(10 * np.log10(e_e / e_m), -200.0) if e_e > 0 else -200.0
+
+
 def finite_or_nan(x):
     """``float(x)``, or NaN for an infinite value (museval writes both as NaN)."""
     x = float(x)

@@ -16,7 +16,7 @@ from .metrics import METRICS, TARGETS, finite_or_nan, nanmedian
 
 #: Columns of summary.csv.
 CSV_COLUMNS = ("method", "rate", "track", "target", "SDR", "SIR", "SAR", "ISR", "NSDR",
-               "seconds", "duration")
+               "energy_db", "reference_silent", "seconds", "duration")
 
 
 def summarise(rows, order=()):
@@ -35,7 +35,10 @@ def summarise(rows, order=()):
         In table order: ``method``, ``rate``, ``tracks``, ``<target> <metric>``
         (median over tracks, NaN tracks ignored), ``GNSDR <target>``
         (``sum(duration * NSDR) / sum(duration)`` over tracks with a finite
-        NSDR) and ``seconds per track`` (mean).
+        NSDR), ``<target> leak`` / ``<target> leak worst`` (median and
+        highest energy of the estimate relative to the mixture over the
+        tracks whose reference is silent; NaN if none) and ``seconds per
+        track`` (mean).
     """
     groups = {}
     for r in rows:
@@ -52,6 +55,13 @@ def summarise(rows, order=()):
             ok = [r for r in gt if math.isfinite(r["NSDR"]) and r["duration"] > 0]
             w = sum(r["duration"] for r in ok)
             s[f"GNSDR {t}"] = sum(r["duration"] * r["NSDR"] for r in ok) / w if w else float("nan")
+            # Tracks without this source (instrumentals for the vocals): how
+            # much the method puts there anyway, relative to the mixture.
+            leak = [r["energy_db"] for r in gt if r.get("reference_silent")
+                    and math.isfinite(r.get("energy_db", float("nan")))]
+            s[f"{t} leak"] = float(np.median(leak)) if leak else float("nan")
+            s[f"{t} leak worst"] = float(max(leak)) if leak else float("nan")
+            s[f"{t} leak tracks"] = len(leak)
         per_track = {}
         for r in g:
             per_track[r["track"]] = r["seconds"]
@@ -76,10 +86,14 @@ def markdown_table(summary):
             "acc SAR", "GNSDR voc", "GNSDR acc", "s/track"]
     keys = ["vocals SDR", "vocals SIR", "vocals SAR", "accompaniment SDR", "accompaniment SIR",
             "accompaniment SAR", "GNSDR vocals", "GNSDR accompaniment"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * 9) + "|"]
+    if any(s.get("vocals leak tracks") for s in summary):
+        head[-1:-1] = ["voc leak", "voc leak worst"]
+        keys += ["vocals leak", "vocals leak worst"]
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join(["---"] * 3 + ["---:"] * (len(head) - 3)) + "|"]
     for s in summary:
         cells = [s["method"], s["rate"], str(s["tracks"])]
-        cells += [_fmt(s[k]) for k in keys] + [f"{s['seconds per track']:.1f}"]
+        cells += [_fmt(s.get(k, float("nan"))) for k in keys] + [f"{s['seconds per track']:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -116,8 +130,12 @@ def read_csv(path):
     import csv
 
     with open(path, newline="") as f:
-        return [{k: (v if k in ("method", "rate", "track", "target") else float(v))
+        rows = [{k: (v if k in ("method", "rate", "track", "target") else float(v))
                  for k, v in row.items()} for row in csv.DictReader(f)]
+    for r in rows:      # files written before these columns existed
+        r.setdefault("energy_db", float("nan"))
+        r.setdefault("reference_silent", 0.0)
+    return rows
 
 
 def boxplot(rows, path, target="vocals", metric="SDR"):

@@ -333,24 +333,19 @@ def generate_corpus(out_dir, tracks, seconds, seed, jobs=1, overwrite=False,
                desc="synth")
     written = []
     try:
-        if todo:
-            _warm_cache(to_analyse, cache_dir, min(jobs, len(todo)))
-        sfs = checked[1] if profile is None else soundfonts
-        args = [(out_dir, seed, i, seconds, cache_dir, klettres_dir, sfs, overwrite,
-                 checked, profile) for i in todo]
         if todo:   # in spawned workers even for -j 1 (see the note above _warm_cache)
             from concurrent.futures import as_completed
 
             from ..parallel import process_pool
+            _warm_cache(to_analyse, cache_dir, min(jobs, len(todo)))
+            sfs = checked[1] if profile is None else soundfonts
+            args = [(out_dir, seed, i, seconds, cache_dir, klettres_dir, sfs, overwrite,
+                     checked, profile) for i in todo]
             with process_pool(min(jobs, len(todo))) as ex:
                 futures = [ex.submit(_job, a) for a in args]
                 for fut in as_completed(futures):
                     written.append(fut.result())
                     bar.update(1)
-        else:
-            for a in args:
-                written.append(_job(a))
-                bar.update(1)
     finally:
         bar.close()
     return {"written": sorted(written), "skipped": skipped}
