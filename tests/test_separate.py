@@ -11,7 +11,8 @@ import soundfile as sf
 from conftest import sdr, toy_stems
 from unetvocalsep.audio import resample, to_mono
 from unetvocalsep.model_io import DEFAULT_MODEL, load_model, save_model
-from unetvocalsep.separate import Separator, compute_mask, main, map_mask, separate_audio, stft_params
+from unetvocalsep.masking import compute_mask, map_mask, stft_params
+from unetvocalsep.separate import Separator, main, separate_audio
 from unetvocalsep.spectrogram import istft, magphase, stft
 
 
@@ -307,7 +308,7 @@ def test_first_pass_cache_and_prefetch_change_nothing(random_model, toy_song, tm
                                                       monkeypatch):
     """Kept audio/magnitudes and the network thread give bit-identical stems."""
     import unetvocalsep.pipeline as pipeline
-    from unetvocalsep.separate import _array_reader
+    from unetvocalsep.pipeline import array_reader as _array_reader
 
     path, v, a, sr = toy_song
     s = _small_windows(random_model)
@@ -337,7 +338,7 @@ def test_first_pass_cache_and_prefetch_change_nothing(random_model, toy_song, tm
 
 
 def test_first_pass_drops_the_cache_beyond_its_budget(random_model, toy_song):
-    from unetvocalsep.separate import _array_reader
+    from unetvocalsep.pipeline import array_reader as _array_reader
 
     _, v, a, sr = toy_song
     s = _small_windows(random_model)
@@ -380,7 +381,7 @@ def test_network_errors_surface_from_the_prefetch_thread(random_model, toy_song)
 
 
 def test_choose_jobs_respects_memory_cores_and_files():
-    from unetvocalsep.separate import JOB_MEMORY_BYTES, choose_jobs
+    from unetvocalsep.batch import JOB_MEMORY_BYTES, choose_jobs
 
     big = 64 * 2 ** 30
     assert choose_jobs(1, 10, available=big, cores=8) == 1
@@ -393,9 +394,9 @@ def test_choose_jobs_respects_memory_cores_and_files():
 
 def test_cli_lowers_jobs_when_memory_is_short(random_model, toy_song, tmp_path, monkeypatch,
                                               capsys):
-    import unetvocalsep.separate as sepmod
+    import unetvocalsep.batch as batch
 
-    monkeypatch.setattr(sepmod, "_mem_available", lambda: sepmod.JOB_MEMORY_BYTES + 1)
+    monkeypatch.setattr(batch, "mem_available", lambda: batch.JOB_MEMORY_BYTES + 1)
     files = []
     for i in range(2):
         f = tmp_path / f"t{i}.wav"

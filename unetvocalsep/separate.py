@@ -22,9 +22,10 @@ import numpy as np
 
 from . import constants
 from .errors import AudioError, UserError
-from .masking import HIGHBANDS, apply_mask, compute_mask, map_mask, map_mask_frames, stft_params  # noqa: F401
+from .masking import HIGHBANDS, apply_mask, compute_mask, stft_params  # noqa: F401
 from .masking import vocal_mask
-from .pipeline import CACHE_BYTES, CHUNK_SECONDS, CROSSFADE_SECONDS, MARGIN_SECONDS  # noqa: F401
+from .outputs import Outputs, commit_all, output_paths, track_name  # noqa: F401
+from .pipeline import CHUNK_SECONDS, CROSSFADE_SECONDS, MARGIN_SECONDS  # noqa: F401
 from . import pipeline
 
 #: Shortest input accepted, seconds (one STFT hop at 16 kHz).
@@ -417,7 +418,7 @@ class Separator:
                         with self._stage("encode"):
                             for w, b in zip(writers, blocks):
                                 w.write(b * gain if gain != 1 else b)
-                _commit_all(writers)
+                commit_all(writers)
         except BaseException:
             if created:
                 with contextlib.suppress(OSError):
@@ -427,54 +428,6 @@ class Separator:
             if bar is not None and progress is True:
                 bar.close()
         return Outputs(outputs, writers, gain_db)
-
-
-class Outputs(dict):
-    """What :meth:`Separator.separate_file` wrote: stem name -> path, with notes.
-
-    Attributes
-    ----------
-    peaks : dict
-        Stem name -> largest absolute sample (1.0 is full scale).
-    notes : list of str
-        One line each: a stem written as 32-bit float because 16 bits would
-        have clipped it, or the number of samples clipped and what to do.
-    """
-
-    def __init__(self, paths, writers, gain_db=0.0):
-        super().__init__(paths)
-        self.peaks = {n: w.peak for n, w in zip(constants.STEMS, writers)}
-        self.notes = []
-        worst = max(self.peaks.values(), default=0.0)
-        room = f"--gain {gain_db - 20 * np.log10(worst) - 0.1:.1f}" if worst > 1 else ""
-        for n, w in zip(constants.STEMS, writers):
-            dbfs = 20 * np.log10(max(w.peak, 1e-12))
-            if w.promoted:
-                self.notes.append(
-                    f"{paths[n]}: peaks at {dbfs:+.1f} dBFS, so it was written as 32-bit float "
-                    f"instead of 16-bit: nothing clips and the stems add up to the input "
-                    f"(for 16-bit without clipping: --bits 16 {room})")
-            elif w.clipped:
-                self.notes.append(
-                    f"{paths[n]}: {w.clipped} samples clipped (peak {dbfs:+.1f} dBFS); "
-                    f"use {room} to make room, or --format wav (float when needed)")
-
-
-def _commit_all(writers):
-    """Commit several finished files; if one fails, take the ones already moved back out."""
-    done = []
-    try:
-        for w in writers:
-            w.commit()
-            done.append(w)
-    except BaseException:
-        for w in writers:
-            if w not in done:
-                w.discard()
-        for w in done:   # never leave half a result
-            with contextlib.suppress(OSError):
-                os.remove(w.path)
-        raise
 
 
 def as_channels_first(y):
@@ -553,41 +506,6 @@ def _progress_bar(seconds, desc):
     return tqdm(total=round(seconds, 2), unit="s", desc=desc[:30], leave=False,
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio "
                            "[{elapsed}<{remaining}, {rate_fmt}]")
-
-
-def track_name(path):
-    """The output folder name of an input file: its name without the extension.
-
-    Parameters
-    ----------
-    path : str
-
-    Returns
-    -------
-    str
-    """
-    base = os.path.basename(os.fspath(path))
-    if base.lower().endswith(".stem.mp4"):   # MUSDB18's stem files
-        return base[:-len(".stem.mp4")]
-    return os.path.splitext(base)[0] or base
-
-
-def output_paths(path, output_dir, fmt="wav"):
-    """Where the stems of ``path`` are written.
-
-    Parameters
-    ----------
-    path : str
-    output_dir : str
-    fmt : str
-
-    Returns
-    -------
-    dict
-        ``{'vocals': '<output_dir>/<track>/vocals.<fmt>', 'accompaniment': ...}``
-    """
-    folder = os.path.join(os.fspath(output_dir), track_name(path))
-    return {name: os.path.join(folder, f"{name}.{fmt}") for name in constants.STEMS}
 
 
 def separate_audio(y, sr, model=None, hard_mask=False, device=-1, out_sr=None, mono=False, **kwargs):
@@ -700,6 +618,7 @@ def get_parser():
 
 def _main(argv=None):
     args = get_parser().parse_args(argv)
+    from . import batch
     from .audio import check_format
 
     check_format(args.format, args.bits)
@@ -711,110 +630,18 @@ def _main(argv=None):
         raise UserError(f"two inputs would write to the same folder: {' and '.join(clash[0])}")
     sep = Separator(args.model, device=args.device, hard_mask=args.hard_mask,
                     highband=args.highband, chunk_seconds=args.chunk_seconds)
-    jobs = choose_jobs(args.jobs, len(args.files))
+    jobs = batch.choose_jobs(args.jobs, len(args.files))
     if args.jobs and jobs < min(args.jobs, len(args.files)):
         import sys
 
         print(f"unetvocalsep.separate: note: -j {args.jobs} lowered to {jobs}: "
-              f"{_mem_available() / 2 ** 30:.1f} GiB available, about "
-              f"{JOB_MEMORY_BYTES / 2 ** 20:.0f} MiB per file", file=sys.stderr)
-    failed = separate_files(sep, args.files, args.output_dir, jobs=jobs, fmt=args.format,
-                            bits=args.bits, overwrite=args.overwrite, out_sr=args.sr,
-                            mono=args.mono, progress=not args.no_progress, gain_db=args.gain)
+              f"{batch.mem_available() / 2 ** 30:.1f} GiB available, about "
+              f"{batch.JOB_MEMORY_BYTES / 2 ** 20:.0f} MiB per file", file=sys.stderr)
+    failed = batch.separate_files(sep, args.files, args.output_dir, jobs=jobs, fmt=args.format,
+                                  bits=args.bits, overwrite=args.overwrite, out_sr=args.sr,
+                                  mono=args.mono, progress=not args.no_progress,
+                                  gain_db=args.gain)
     return 1 if failed else 0
-
-
-#: Peak memory one file in flight adds (measured, benchmarks/RESULTS.md: a
-#: second 3-minute 44.1 kHz stereo file with its first-pass cache and two
-#: windows in the pipeline added about 400 MB).
-JOB_MEMORY_BYTES = 450 * 2 ** 20
-
-
-def _mem_available():
-    """``MemAvailable`` from /proc/meminfo in bytes, or None where there is none."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def choose_jobs(requested, n_files, available=None, cores=None):
-    """How many files to separate at once.
-
-    Parameters
-    ----------
-    requested : int
-        The user's ``-j``; 0 means as many as the cores allow.
-    n_files : int
-    available : int or None
-        Free memory in bytes; read from /proc/meminfo when None (no limit
-        where it cannot be read).
-    cores : int or None
-        ``os.cpu_count()`` when None.
-
-    Returns
-    -------
-    int
-        At least 1; at most ``n_files``, the request (or the cores) and what
-        fits into ``available`` at :data:`JOB_MEMORY_BYTES` per file.
-    """
-    cores = cores or os.cpu_count() or 1
-    want = min(requested or cores, max(1, n_files))
-    if available is None:
-        available = _mem_available()
-    if available is not None:
-        want = min(want, max(1, int(available // JOB_MEMORY_BYTES)))
-    return max(1, want)
-
-
-def separate_files(sep, files, output_dir, jobs=1, **kwargs):
-    """Separate many files with one model, ``jobs`` at a time.
-
-    With ``jobs > 1`` files are processed by that many threads sharing the
-    loaded model, so one file's decoding and encoding overlap another's
-    network pass (NumPy and the BLAS release the GIL). Each error is printed
-    as one line on stderr and the other files go on.
-
-    Parameters
-    ----------
-    sep : Separator
-    files : list of str
-    output_dir : str
-    jobs : int
-    **kwargs
-        Passed to :meth:`Separator.separate_file`.
-
-    Returns
-    -------
-    int
-        Number of files that failed.
-    """
-    import sys
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .errors import describe_error
-
-    def one(f):
-        try:
-            outs = sep.separate_file(f, output_dir, **kwargs)
-        except (UserError, OSError, MemoryError) as exc:
-            print(f"unetvocalsep.separate: error: {describe_error(exc)}", file=sys.stderr, flush=True)
-            return False
-        for note in getattr(outs, "notes", ()):
-            print(f"unetvocalsep.separate: note: {note}", file=sys.stderr, flush=True)
-        print(f"{f} -> {os.path.dirname(outs['vocals'])}{os.sep} (vocals, accompaniment)", flush=True)
-        return True
-
-    if jobs <= 1:
-        ok = [one(f) for f in files]
-    else:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            ok = list(pool.map(one, files))
-    return ok.count(False)
 
 
 def main(argv=None):
