@@ -52,6 +52,15 @@ def _install_chainer_hook():
 _install_chainer_hook()
 
 
+def _tune_blas():
+    from . import blas
+
+    blas.tune()
+
+
+_tune_blas()   # before NumPy loads OpenBLAS (see unetvocalsep.blas)
+
+
 def __getattr__(name):
     if name in _LAZY:
         import importlib
