@@ -1,4 +1,4 @@
-"""Streaming separation with a chosen latency: :class:`LiveSeparator`.
+"""Streaming separation with a chosen latency: :class:`LiveSeparator` and ``python -m unetvocalsep.live``.
 
 The output is the input delayed by exactly ``latency`` seconds.  Every
 ``hop`` seconds of new input, the network runs on a window that ends at the
@@ -27,6 +27,7 @@ Examples
 >>> bool(np.allclose(v + a, np.concatenate([np.zeros((1, 8000)), x[:, :8000]], 1), atol=1e-5))
 True
 """
+import sys
 import time
 
 import numpy as np
@@ -47,7 +48,11 @@ PEAK_FLOOR_DBFS = -40.0
 
 
 def default_hop(latency):
-    """How often the network runs (s) for a latency: a quarter of it, 20-250 ms.
+    """How often the network runs (s) for a latency: half of it, 50-250 ms.
+
+    One run costs about 26 ms on two cores for latencies up to 0.5 s (a
+    2-second window: 64 frames at 16 kHz), so 50 ms keeps the load near 0.5
+    at the lowest latency; docs/LIVE.md has the measurements.
 
     Parameters
     ----------
@@ -57,7 +62,7 @@ def default_hop(latency):
     -------
     float
     """
-    return float(min(max(latency / 4.0, 0.02), 0.25))
+    return float(min(max(latency / 2.0, 0.05), 0.25))
 
 
 class LiveSeparator:
@@ -122,6 +127,8 @@ class LiveSeparator:
         # of the silence before the stream (delay >= step)
         self._ready = np.zeros((self.channels, self.step), dtype=np.float32)
         self._tail = None               # the previous run's fade-out part
+        self._backlog = 0.0             # processing time beyond real time (s)
+        self._emitted = 0               # output samples returned
         sine = 10 ** (PEAK_FLOOR_DBFS / 20) * np.sum(np.hanning(constants.N_FFT)) / 2
         self._peak = float(sine)
         self.stats = {"blocks": 0, "audio_s": 0.0, "cpu_s": 0.0, "load": 0.0, "late": 0,
@@ -129,20 +136,36 @@ class LiveSeparator:
 
     # -- one network run ---------------------------------------------------------------
     def _run(self):
-        """Vocals for the stretch due now, from the window ending at the newest sample."""
+        """Vocals for the stretch due now, from the window ending at the newest sample.
+
+        The network sees the whole window at 16 kHz; the full-rate STFT and
+        its inverse cover only the stretch and one window length either side,
+        which gives the same samples as the whole window would.
+        """
         from .audio import to_mono16
-        from .spectrogram import stft
+        from .masking import map_mask_frames, stft_params
+        from .spectrogram import istft_frames, n_frames, stft, stft_frames
 
         x = self._buf
         mag = np.abs(stft(to_mono16(x, self.sr)[0]))
         self._peak = max(self._peak, float(mag.max()))
         mask = self.sep.mask16(x, self.sr, self._peak, mag=mag)
-        vocals, _ = self.sep.apply_mask(x, self.sr, mask)
         self.stats["runs"] += 1
-        # the stretch now due: output samples [end - delay, end - delay + step) (+ fade)
-        end = self.window
-        a = end - self.delay
-        seg = vocals[:, a:a + self.step + self.fade]
+        # the stretch now due: window samples [a, b) (the outputs of this run)
+        a = self.window - self.delay
+        b = a + self.step + self.fade
+        n_fft, hop = stft_params(self.sr)
+        f0 = max((a - n_fft) // hop, 0)
+        s0, s1 = f0 * hop, min(-(-(b + n_fft) // hop) * hop, self.window)
+        spec = stft_frames(x[:, s0:s1], n_fft, hop)
+        full = map_mask_frames(mask, self.sr, n_frames(self.window, hop), self.sep.highband)
+        m = full[f0:f0 + spec.shape[-2]]
+        if m.shape[0] < spec.shape[-2]:        # the last frames of the window
+            m = np.concatenate([m, np.repeat(m[-1:], spec.shape[-2] - m.shape[0], 0)])
+        if self.sep.hard_mask:
+            m = (m > constants.HARD_MASK_THRESHOLD).astype(np.float32)
+        spec *= m
+        seg = istft_frames(spec, s1 - s0, hop)[:, a - s0:b - s0]
         if self._tail is not None and self.fade:
             ramp = np.linspace(0.0, 1.0, self.fade, endpoint=False, dtype=np.float32)
             seg = seg.copy()
@@ -190,6 +213,10 @@ class LiveSeparator:
                 parts.append(self._run())
         ready = np.concatenate(parts, axis=1) if len(parts) > 1 else self._ready
         vocals, self._ready = ready[:, :n], ready[:, n:]
+        if self._emitted < self.delay:     # before the stream began: silence, not the
+            vocals = vocals.copy()         # STFT's spread of its first onset
+            vocals[:, :self.delay - self._emitted] = 0.0
+        self._emitted += n
         acc = delayed - vocals
         dt = time.perf_counter() - t0
         s = self.stats
@@ -197,7 +224,11 @@ class LiveSeparator:
         s["audio_s"] += n / self.sr
         s["cpu_s"] += dt
         s["load"] = s["cpu_s"] / s["audio_s"] if s["audio_s"] else 0.0
-        if n and dt > n / self.sr:
+        # Late: with input arriving in real time, the work is now behind by
+        # more than the output buffers ahead (delay - step): a sound card
+        # would underrun here.
+        self._backlog = max(0.0, self._backlog + dt - n / self.sr)
+        if self._backlog > (self.delay - self.step) / self.sr:
             s["late"] += 1
         return vocals, acc
 
@@ -209,3 +240,272 @@ class LiveSeparator:
         vocals, accompaniment : numpy.ndarray, shape (channels, delay), float32
         """
         return self.process(np.zeros((self.channels, self.delay), dtype=np.float32))
+
+
+# -- the command line ---------------------------------------------------------------------
+PROG = "unetvocalsep.live"
+STEMS = ("mix", "vocals", "accompaniment")
+#: Frames per block read from a pipe.
+BLOCK = 1024
+
+
+def pick(vocals, accompaniment, stem, vocal_level_db=float("-inf")):
+    """One output from the two stems: ``mix`` is accompaniment + vocals at a level.
+
+    Parameters
+    ----------
+    vocals, accompaniment : numpy.ndarray
+    stem : {'mix', 'vocals', 'accompaniment'}
+    vocal_level_db : float
+        Gain of the vocals in the mix, -inf (karaoke) to 0 (the original).
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v, a = np.ones(3), np.full(3, 2.0)
+    >>> pick(v, a, "mix").tolist(), pick(v, a, "mix", 0.0).tolist()
+    ([2.0, 2.0, 2.0], [3.0, 3.0, 3.0])
+    """
+    if stem == "vocals":
+        return vocals
+    if stem == "accompaniment" or vocal_level_db == float("-inf"):
+        return accompaniment
+    return accompaniment + vocals * np.float32(10 ** (vocal_level_db / 20))
+
+
+def vocal_level(text):
+    """argparse type: a level in dB from -inf to 0."""
+    import argparse
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a level in dB: {text!r}") from None
+    if v != v or v > 0:
+        raise argparse.ArgumentTypeError(f"the vocal level must be -inf to 0 dB, got {text}")
+    return v
+
+
+def get_parser():
+    """Build the command-line parser.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    from .argtypes import Parser, positive_int
+
+    def latency(text):
+        import argparse
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not MIN_LATENCY <= v <= MAX_LATENCY:
+            raise argparse.ArgumentTypeError(
+                f"the latency must be {MIN_LATENCY} to {MAX_LATENCY} s, got {text}")
+        return v
+
+    p = Parser(prog="python -m unetvocalsep.live",
+               description="Separate a live stream: raw float32 PCM on stdin/stdout, or a "
+                           "sound card (the [live] extra), delayed by --latency.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--input", metavar="-", help="'-': interleaved float32 little-endian "
+                     "PCM on stdin")
+    src.add_argument("--input-device", metavar="DEV", help="a sound card (see --list-devices)")
+    dst = p.add_mutually_exclusive_group()
+    dst.add_argument("--output", metavar="-", help="'-': the same format on stdout")
+    dst.add_argument("--output-device", metavar="DEV", help="a sound card")
+    p.add_argument("--list-devices", action="store_true", help="list the sound cards and exit")
+    p.add_argument("--rate", type=positive_int, default=44100, help="sample rate (default 44100)")
+    p.add_argument("--channels", type=positive_int, default=2, help="channels (default 2)")
+    p.add_argument("--latency", type=latency, default=LATENCY,
+                   help=f"delay of the output, {MIN_LATENCY}-{MAX_LATENCY} s (default {LATENCY})")
+    p.add_argument("--stem", choices=STEMS, default="mix",
+                   help="what to output: mix (accompaniment + vocals at --vocal-level; the "
+                        "default), vocals or accompaniment")
+    p.add_argument("--vocal-level", type=vocal_level, default=float("-inf"), metavar="DB",
+                   help="vocals in the mix, -inf (karaoke, the default) to 0 dB (the original)")
+    p.add_argument("--model", default=None, help="npz model (default: the bundled one)")
+    p.add_argument("--block", type=positive_int, default=BLOCK,
+                   help=f"frames per read from a pipe (default {BLOCK})")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    return p
+
+
+def _read_exactly(f, n):
+    """Up to ``n`` bytes: less only at the end of the stream."""
+    chunks, got = [], 0
+    while got < n:
+        b = f.read1(n - got) if hasattr(f, "read1") else f.read(n - got)
+        if not b:
+            break
+        chunks.append(b)
+        got += len(b)
+    return b"".join(chunks)
+
+
+def run_pipe(live, inp, out, stem="mix", vocal_level_db=float("-inf"), block=BLOCK):
+    """Stream raw float32 PCM from ``inp`` to ``out`` until the input ends or Ctrl-C.
+
+    The output is the input delayed by ``live.delay`` samples, and at the end
+    the ``delay`` samples still inside are pushed out too, so it is
+    ``delay`` samples longer than the input.
+
+    Parameters
+    ----------
+    live : LiveSeparator
+    inp, out : binary file objects
+    stem, vocal_level_db : see :func:`pick`
+    block : int
+        Frames per read.
+
+    Returns
+    -------
+    dict
+        ``frames_in``, ``frames_out``, ``stopped`` ('end', 'interrupted' or
+        'output closed'), ``dropped_bytes`` (an incomplete last frame).
+    """
+    ch = live.channels
+    frame = 4 * ch
+    res = {"frames_in": 0, "frames_out": 0, "stopped": "end", "dropped_bytes": 0}
+
+    def emit(v, a):
+        y = pick(v, a, stem, vocal_level_db)
+        out.write(np.ascontiguousarray(y.T, dtype="<f4").tobytes())
+        out.flush()
+        res["frames_out"] += y.shape[1]
+
+    try:
+        try:
+            while True:
+                data = _read_exactly(inp, block * frame)
+                whole = len(data) // frame * frame
+                res["dropped_bytes"] += len(data) - whole
+                if whole:
+                    x = np.frombuffer(data[:whole], dtype="<f4").reshape(-1, ch).T
+                    res["frames_in"] += x.shape[1]
+                    emit(*live.process(x))
+                if len(data) < block * frame:
+                    break
+        except KeyboardInterrupt:          # Ctrl-C or SIGTERM: stop, but flush
+            res["stopped"] = "interrupted"
+        emit(*live.flush())
+    except BrokenPipeError:
+        res["stopped"] = "output closed"
+    return res
+
+
+def list_devices():
+    """The sound cards PortAudio sees, one line each (needs the [live] extra)."""
+    return str(_sounddevice().query_devices())
+
+
+def _sounddevice():
+    try:
+        import sounddevice
+    except ImportError as exc:
+        raise UserError("sound cards need the [live] extra: pip install 'unetvocalsep[live]' "
+                        f"(and the PortAudio library, e.g. apt install libportaudio2): {exc}"
+                        ) from None
+    except OSError as exc:                 # sounddevice without PortAudio
+        raise UserError(f"PortAudio is missing (apt install libportaudio2): {exc}") from None
+    return sounddevice
+
+
+def _device(text):
+    return int(text) if text is not None and text.lstrip("-").isdigit() else text
+
+
+def run_devices(live, input_device=None, output_device=None, stem="mix",
+                vocal_level_db=float("-inf")):
+    """Separate from one sound card to another until Ctrl-C.
+
+    Each callback gets one network step of audio (``live.step`` frames), so
+    a run never has to share a callback with another; the cards add their
+    own buffering on top of ``--latency``.
+
+    Returns
+    -------
+    dict
+        ``underruns`` (PortAudio's input overflows and output underflows).
+    """
+    sd = _sounddevice()
+    res = {"underruns": 0, "stopped": "interrupted"}
+
+    def callback(indata, outdata, frames, t, status):
+        if status.input_overflow or status.output_underflow:
+            res["underruns"] += 1
+        v, a = live.process(indata.T)
+        outdata[:] = pick(v, a, stem, vocal_level_db).T
+
+    with sd.Stream(samplerate=live.sr, channels=live.channels, dtype="float32",
+                   blocksize=live.step, device=(_device(input_device), _device(output_device)),
+                   callback=callback):
+        try:
+            while True:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+    return res
+
+
+def _main(argv):
+    args = get_parser().parse_args(argv)
+    if args.list_devices:
+        print(list_devices())
+        return 0
+    pipe_in, pipe_out = args.input is not None, args.output is not None
+    dev_in, dev_out = args.input_device is not None, args.output_device is not None
+    if pipe_in and args.input != "-" or pipe_out and args.output != "-":
+        raise UserError("--input and --output take '-' (stdin / stdout); use --input-device / "
+                        "--output-device for sound cards")
+    if not (pipe_in or dev_in) or not (pipe_out or dev_out):
+        raise UserError("give an input (--input - or --input-device) and an output "
+                        "(--output - or --output-device)")
+    if pipe_in != pipe_out:
+        raise UserError("a pipe and a sound card cannot be mixed yet: use --input - with "
+                        "--output -, or two devices")
+    if args.stem != "mix" and args.vocal_level != float("-inf"):
+        raise UserError("--vocal-level applies to --stem mix only")
+    live = LiveSeparator(args.model, sr=args.rate, channels=args.channels, latency=args.latency)
+    if pipe_in:
+        res = run_pipe(live, sys.stdin.buffer, sys.stdout.buffer, args.stem, args.vocal_level,
+                       args.block)
+        if res["dropped_bytes"]:
+            print(f"{PROG}: note: the input ended inside a frame; {res['dropped_bytes']} "
+                  "bytes dropped", file=sys.stderr)
+    else:
+        res = run_devices(live, args.input_device, args.output_device, args.stem,
+                          args.vocal_level)
+    s = live.stats
+    if not args.quiet:
+        late = f", {s['late']} late blocks" if s["late"] else ""
+        under = f", {res['underruns']} underruns" if res.get("underruns") else ""
+        print(f"{PROG}: {s['audio_s']:.1f} s of audio at a CPU load of {s['load']:.2f} "
+              f"({1 / s['load'] if s['load'] else float('inf'):.1f}x real time){late}{under}; "
+              f"{res['stopped']}", file=sys.stderr)
+    return 0
+
+
+def main(argv=None):
+    """Run the CLI.
+
+    Parameters
+    ----------
+    argv : list of str or None
+
+    Returns
+    -------
+    int
+        Exit status (0 also after Ctrl-C or SIGTERM, once the output is flushed).
+    """
+    from .errors import run_cli
+    return run_cli(_main, argv, prog=PROG)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

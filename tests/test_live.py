@@ -1,0 +1,197 @@
+"""Live separation: LiveSeparator and python -m unetvocalsep.live (pipes)."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from conftest import toy_stems
+from unetvocalsep.errors import UserError
+from unetvocalsep.live import LiveSeparator, default_hop, pick, run_pipe
+from unetvocalsep.separate import Separator
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SR = 22050
+
+
+@pytest.fixture(scope="module")
+def sep():
+    return Separator()
+
+
+@pytest.fixture(scope="module")
+def song():
+    v, a = toy_stems(seconds=6.0, sr=SR, channels=2, seed=5)
+    return v.astype(np.float32), a.astype(np.float32)
+
+
+def _stream(live, y, sizes):
+    outs, i, k = [], 0, 0
+    while i < y.shape[1]:
+        n = sizes[k % len(sizes)]
+        outs.append(live.process(y[:, i:i + n]))
+        i += n
+        k += 1
+    return (np.concatenate([o[0] for o in outs], 1), np.concatenate([o[1] for o in outs], 1))
+
+
+def test_output_is_the_input_delayed_and_adds_up(sep, song):
+    y = song[0] + song[1]
+    live = LiveSeparator(sep, sr=SR, channels=2, latency=0.5)
+    v, a = _stream(live, y, [1000])
+    d = live.delay
+    assert d == int(round(0.5 * SR)) and v.shape == a.shape == y.shape
+    delayed = np.concatenate([np.zeros((2, d), np.float32), y[:, :-d]], 1)
+    assert np.abs(v + a - delayed).max() < 1e-5
+    assert np.abs(v[:, :d]).max() < 1e-3 * np.abs(v).max()   # silence before the stream
+    assert np.abs(v[:, d:]).max() > 0.05
+
+
+def test_block_size_does_not_change_the_output(sep, song):
+    y = song[0] + song[1]
+    ref = _stream(LiveSeparator(sep, sr=SR, channels=2, latency=0.25), y, [4096])
+    odd = _stream(LiveSeparator(sep, sr=SR, channels=2, latency=0.25), y, [1, 0, 7, 513, 3000, 64])
+    assert np.array_equal(ref[0], odd[0]) and np.array_equal(ref[1], odd[1])
+
+
+def test_live_follows_the_offline_separation(sep, song):
+    v_true, a_true = song
+    y = v_true + a_true
+    off = sep.separate(y, SR)["vocals"]
+    live = LiveSeparator(sep, sr=SR, channels=2, latency=1.0)
+    v, _ = _stream(live, np.concatenate([y, np.zeros((2, live.delay), np.float32)], 1), [2048])
+    lv = v[:, live.delay:live.delay + y.shape[1]]
+    err = 10 * np.log10(np.sum(off ** 2) / np.sum((off - lv) ** 2))
+    assert err > 12, err            # within 12 dB SNR of the offline vocals
+
+
+def test_flush_pushes_the_rest_out(sep):
+    live = LiveSeparator(sep, sr=16000, channels=1, latency=0.3)
+    x = np.random.default_rng(1).normal(0, 0.1, (1, 16000)).astype(np.float32)
+    v1, a1 = live.process(x)
+    v2, a2 = live.flush()
+    assert v2.shape == (1, live.delay)
+    out = np.concatenate([v1 + a1, v2 + a2], 1)
+    assert np.abs(out[:, live.delay:] - x).max() < 1e-5
+
+
+def test_bad_settings_and_blocks(sep):
+    for lat in (0.05, 4.5):
+        with pytest.raises(UserError, match="latency"):
+            LiveSeparator(sep, sr=SR, channels=2, latency=lat)
+    with pytest.raises(UserError, match="hop"):
+        LiveSeparator(sep, sr=SR, channels=2, latency=0.1, hop=0.2)
+    live = LiveSeparator(sep, sr=SR, channels=2, latency=0.5)
+    with pytest.raises(UserError, match="shape"):
+        live.process(np.zeros((3, 10), np.float32))
+    with pytest.raises(UserError, match="NaN"):
+        live.process(np.full((2, 10), np.nan, np.float32))
+    assert default_hop(0.1) == 0.05 and default_hop(4.0) == 0.25
+
+
+def test_pick_levels():
+    v, a = np.ones(4, np.float32), np.full(4, 0.5, np.float32)
+    assert np.array_equal(pick(v, a, "accompaniment"), a)
+    assert np.array_equal(pick(v, a, "vocals"), v)
+    assert np.allclose(pick(v, a, "mix", -6.0206), a + 0.5 * v, atol=1e-4)
+    assert np.array_equal(pick(v, a, "mix", float("-inf")), a)
+
+
+def test_run_pipe_in_process(sep, song):
+    import io
+    y = song[0] + song[1]
+    live = LiveSeparator(sep, sr=SR, channels=2, latency=0.5)
+    out = io.BytesIO()
+    raw = np.ascontiguousarray(y.T, dtype="<f4").tobytes() + b"\x00\x01"   # a broken last frame
+    res = run_pipe(live, io.BytesIO(raw), out, stem="vocals", block=777)
+    got = np.frombuffer(out.getvalue(), "<f4").reshape(-1, 2).T
+    assert res["frames_in"] == y.shape[1] and res["dropped_bytes"] == 2
+    assert got.shape[1] == y.shape[1] + live.delay == res["frames_out"]
+    ref = LiveSeparator(sep, sr=SR, channels=2, latency=0.5)
+    v, _ = _stream(ref, np.concatenate([y, np.zeros((2, ref.delay), np.float32)], 1), [777])
+    assert np.array_equal(got, v)
+
+
+def _cli(args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "unetvocalsep.live", *args], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, **kw)
+
+
+def test_cli_pipe_full_speed(song):
+    y = song[0] + song[1]
+    raw = np.ascontiguousarray(y.T, dtype="<f4").tobytes()
+    p = _cli(["--input", "-", "--output", "-", "--rate", str(SR), "--channels", "2",
+              "--latency", "0.5", "--stem", "mix", "--vocal-level", "0"])
+    out, err = p.communicate(raw, timeout=120)
+    assert p.returncode == 0, err.decode()
+    got = np.frombuffer(out, "<f4").reshape(-1, 2).T
+    d = int(round(0.5 * SR))
+    assert got.shape[1] == y.shape[1] + d
+    # vocals at 0 dB: the mix is the input itself, delayed
+    assert np.abs(got[:, d:] - y).max() < 1e-5 and np.abs(got[:, :d]).max() < 1e-5
+    assert b"CPU load" in err and err.count(b"\n") == 1
+
+
+def test_cli_pipe_real_time_and_sigterm(song):
+    """Fed at real-time pace, output comes out while input goes in; SIGTERM flushes."""
+    y = song[0] + song[1]
+    raw = np.ascontiguousarray(y.T, dtype="<f4").tobytes()
+    p = _cli(["--input", "-", "--output", "-", "--rate", str(SR), "--channels", "2",
+              "--latency", "0.5", "--stem", "accompaniment", "--block", "512"])
+    chunk = 4 * 2 * SR // 10                       # 0.1 s
+    sent = {"bytes": 0}
+
+    def feed():
+        try:
+            for i in range(0, len(raw), chunk):
+                p.stdin.write(raw[i:i + chunk])
+                p.stdin.flush()
+                sent["bytes"] += len(raw[i:i + chunk])
+                time.sleep(0.1)
+        except (BrokenPipeError, ValueError):
+            pass
+
+    t = threading.Thread(target=feed, daemon=True)
+    t.start()
+    first = p.stdout.read(4 * 2 * 256)             # the first output arrives early
+    assert len(first) == 4 * 2 * 256 and t.is_alive()
+    time.sleep(2.0)
+    p.send_signal(signal.SIGTERM)
+    rest = p.stdout.read()
+    err = p.stderr.read().decode()
+    p.wait(timeout=60)
+    t.join(timeout=10)
+    assert p.returncode == 0, err
+    assert "interrupted" in err, err
+    frames_out = (len(first) + len(rest)) // 8
+    d = int(round(0.5 * SR))
+    assert d < frames_out < y.shape[1] + d        # stopped early, tail flushed
+    assert (frames_out - d) * 8 <= sent["bytes"]
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--input", "-", "--output", "-", "--latency", "0.01"], "latency must be"),
+    (["--input", "-", "--output", "-", "--vocal-level", "3"], "vocal level"),
+    (["--input", "x.raw", "--output", "-"], "take '-'"),
+    (["--input", "-"], "give an input"),
+    (["--input", "-", "--output", "-", "--stem", "vocals", "--vocal-level", "-6"], "mix only"),
+])
+def test_cli_errors_are_one_line(args, msg):
+    p = _cli(args)
+    out, err = p.communicate(b"", timeout=60)
+    assert p.returncode == 1 and msg in err.decode() and err.decode().count("\n") == 1, err
+
+
+def test_list_devices_or_a_clear_error():
+    p = _cli(["--list-devices"])
+    out, err = p.communicate(b"", timeout=60)
+    if p.returncode == 0:
+        assert isinstance(out.decode(), str)
+    else:
+        assert p.returncode == 1 and ("[live]" in err.decode() or "PortAudio" in err.decode())
+        assert err.decode().count("\n") == 1
