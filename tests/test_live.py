@@ -195,3 +195,25 @@ def test_list_devices_or_a_clear_error():
     else:
         assert p.returncode == 1 and ("[live]" in err.decode() or "PortAudio" in err.decode())
         assert err.decode().count("\n") == 1
+
+
+def test_separate_vocal_level_writes_a_mix(tmp_path, song):
+    import soundfile as sf
+
+    from unetvocalsep.separate import main
+    y = song[0] + song[1]
+    f = tmp_path / "song.wav"
+    sf.write(f, y.T, SR, subtype="FLOAT")
+    assert main([str(f), "-o", str(tmp_path / "o"), "--vocal-level", "-12", "--bits", "32",
+                 "--no-progress"]) == 0
+    d = tmp_path / "o" / "song"
+    v, a, m = (sf.read(d / f"{s}.wav", dtype="float32")[0] for s in
+               ("vocals", "accompaniment", "mix"))
+    assert np.abs(m - (a + v * 10 ** (-12 / 20))).max() < 1e-6 and np.abs(v).max() > 0.01
+    # no --vocal-level: no mix; -inf: the accompaniment
+    assert main([str(f), "-o", str(tmp_path / "p"), "--no-progress"]) == 0
+    assert not (tmp_path / "p" / "song" / "mix.wav").exists()
+    assert main([str(f), "-o", str(tmp_path / "q"), "--vocal-level=-inf", "--bits", "32",
+                 "--no-progress"]) == 0
+    q = tmp_path / "q" / "song"
+    assert np.array_equal(sf.read(q / "mix.wav")[0], sf.read(q / "accompaniment.wav")[0])

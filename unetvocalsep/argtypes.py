@@ -101,3 +101,11 @@ def sample_rate(text):
     if not MIN_SR <= x <= MAX_SR:
         raise argparse.ArgumentTypeError(f"{text!r} is outside {MIN_SR}-{MAX_SR} Hz")
     return x
+
+
+def vocal_level(text):
+    """A level in dB from -inf (``-inf``) to 0, for ``--vocal-level``."""
+    v = _number(text, float)
+    if v != v or v > 0:
+        raise argparse.ArgumentTypeError(f"the vocal level must be -inf to 0 dB, got {text}")
+    return v

@@ -94,7 +94,7 @@ def separate_files(sep, files, output_dir, jobs=1, **kwargs):
             return False
         for note in getattr(outs, "notes", ()):
             print(f"unetvocalsep.separate: note: {note}", file=sys.stderr, flush=True)
-        print(f"{f} -> {os.path.dirname(outs['vocals'])}{os.sep} (vocals, accompaniment)", flush=True)
+        print(f"{f} -> {os.path.dirname(outs['vocals'])}{os.sep} ({', '.join(outs)})", flush=True)
         return True
 
     if jobs <= 1:

@@ -277,18 +277,6 @@ def pick(vocals, accompaniment, stem, vocal_level_db=float("-inf")):
     return accompaniment + vocals * np.float32(10 ** (vocal_level_db / 20))
 
 
-def vocal_level(text):
-    """argparse type: a level in dB from -inf to 0."""
-    import argparse
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a level in dB: {text!r}") from None
-    if v != v or v > 0:
-        raise argparse.ArgumentTypeError(f"the vocal level must be -inf to 0 dB, got {text}")
-    return v
-
-
 def get_parser():
     """Build the command-line parser.
 
@@ -296,7 +284,7 @@ def get_parser():
     -------
     argparse.ArgumentParser
     """
-    from .argtypes import Parser, positive_int
+    from .argtypes import Parser, positive_int, vocal_level
 
     def latency(text):
         import argparse

@@ -27,11 +27,11 @@ class Outputs(dict):
 
     def __init__(self, paths, writers, gain_db=0.0):
         super().__init__(paths)
-        self.peaks = {n: w.peak for n, w in zip(constants.STEMS, writers)}
+        self.peaks = {n: w.peak for n, w in zip(paths, writers)}
         self.notes = []
         worst = max(self.peaks.values(), default=0.0)
         room = f"--gain {gain_db - 20 * np.log10(worst) - 0.1:.1f}" if worst > 1 else ""
-        for n, w in zip(constants.STEMS, writers):
+        for n, w in zip(paths, writers):
             dbfs = 20 * np.log10(max(w.peak, 1e-12))
             if w.promoted:
                 self.notes.append(
@@ -78,7 +78,7 @@ def track_name(path):
     return os.path.splitext(base)[0] or base
 
 
-def output_paths(path, output_dir, fmt="wav"):
+def output_paths(path, output_dir, fmt="wav", mix=False):
     """Where the stems of ``path`` are written.
 
     Parameters
@@ -86,6 +86,8 @@ def output_paths(path, output_dir, fmt="wav"):
     path : str
     output_dir : str
     fmt : str
+    mix : bool
+        Add ``'mix'``: the accompaniment with the vocals at a chosen level.
 
     Returns
     -------
@@ -93,4 +95,5 @@ def output_paths(path, output_dir, fmt="wav"):
         ``{'vocals': '<output_dir>/<track>/vocals.<fmt>', 'accompaniment': ...}``
     """
     folder = os.path.join(os.fspath(output_dir), track_name(path))
-    return {name: os.path.join(folder, f"{name}.{fmt}") for name in constants.STEMS}
+    names = constants.STEMS + (("mix",) if mix else ())
+    return {name: os.path.join(folder, f"{name}.{fmt}") for name in names}

@@ -309,7 +309,7 @@ class Separator:
 
     def separate_file(self, path, output_dir="separated", fmt="wav", bits=None, overwrite=False,
                       out_sr=None, mono=False, progress=True, gain_db=0.0, outputs=None,
-                      on_window=None):
+                      on_window=None, vocal_level_db=None):
         """Separate one file into ``<output_dir>/<track>/{vocals,accompaniment}.<fmt>``.
 
         Parameters
@@ -337,6 +337,10 @@ class Separator:
             (the folder must exist).
         on_window : callable or None
             See :meth:`stream`.
+        vocal_level_db : float or None
+            Also write ``mix.<fmt>``: the accompaniment plus the vocals at this
+            level, -inf (the accompaniment) to 0 dB (the input); None writes
+            no mix.
 
         Returns
         -------
@@ -358,7 +362,14 @@ class Separator:
         if not np.isfinite(gain_db):
             raise UserError(f"gain must be a finite number of dB, got {gain_db}")
         gain = np.float32(10 ** (gain_db / 20))
-        outputs = dict(outputs) if outputs is not None else output_paths(path, output_dir, fmt)
+        mix = vocal_level_db is not None
+        if mix and not (vocal_level_db <= 0):
+            raise UserError(f"the vocal level must be -inf to 0 dB, got {vocal_level_db}")
+        level = np.float32(10 ** (vocal_level_db / 20)) if mix else None
+        outputs = dict(outputs) if outputs is not None else output_paths(path, output_dir, fmt,
+                                                                         mix=mix)
+        if mix and "mix" not in outputs:
+            raise UserError("outputs needs a 'mix' path when vocal_level_db is given")
         src = os.path.realpath(path)
         for out in outputs.values():
             if os.path.realpath(out) == src:
@@ -411,10 +422,14 @@ class Separator:
                     else:
                         reader, read = opened()
                         stack.enter_context(reader)
+                    names = constants.STEMS + (("mix",) if mix else ())
+                    outputs = {n: outputs[n] for n in names}
                     writers = [stack.enter_context(AudioWriter(outputs[n], sr, ch, fmt, bits,
                                                                overwrite, commit=False))
-                               for n in constants.STEMS]
+                               for n in names]
                     for blocks in self.stream(read, sr, peak, bar, mags=mags, on_window=on_window):
+                        if mix:
+                            blocks = (*blocks, blocks[1] + blocks[0] * level)
                         with self._stage("encode"):
                             for w, b in zip(writers, blocks):
                                 w.write(b * gain if gain != 1 else b)
@@ -577,7 +592,8 @@ def separate_file(path, output_dir="separated", model=None, **kwargs):
 # -- command line -------------------------------------------------------------------------
 def get_parser():
     """The ``python -m unetvocalsep.separate`` argument parser."""
-    from .argtypes import Parser, finite_float, nonnegative_int, positive_float, sample_rate
+    from .argtypes import (Parser, finite_float, nonnegative_int, positive_float, sample_rate,
+                           vocal_level)
 
     p = Parser(
         prog="python -m unetvocalsep.separate",
@@ -594,6 +610,11 @@ def get_parser():
     p.add_argument("--gain", type=finite_float, default=0.0, metavar="DB",
                    help="gain applied to both stems, in dB (default: 0); e.g. --gain -1 makes "
                         "room for stems that peak above full scale in 16-bit, flac, ogg or mp3")
+    p.add_argument("--vocal-level", type=vocal_level, default=None, metavar="DB",
+                   help="also write mix.<format>: the accompaniment with the vocals at this "
+                        "level, -inf (none; write --vocal-level=-inf) to 0 dB (the original), "
+                        "e.g. -12 for a guide "
+                        "vocal (default: no mix)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--model", default=None, help="model npz (default: the bundled model)")
     p.add_argument("--hard-mask", action="store_true", help="binary mask: mask > 0.5 -> 1, else 0")
@@ -640,7 +661,7 @@ def _main(argv=None):
     failed = batch.separate_files(sep, args.files, args.output_dir, jobs=jobs, fmt=args.format,
                                   bits=args.bits, overwrite=args.overwrite, out_sr=args.sr,
                                   mono=args.mono, progress=not args.no_progress,
-                                  gain_db=args.gain)
+                                  gain_db=args.gain, vocal_level_db=args.vocal_level)
     return 1 if failed else 0
 
 
