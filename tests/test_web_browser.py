@@ -100,6 +100,69 @@ def check_players(page, seconds):
     return players
 
 
+def _mean_played_rms(page, level, samples=12):
+    """Play the remix from the start at slider ``level`` and average the master bus RMS."""
+    page.evaluate("(p) => { window.remix.stop(); const s = document.getElementById('vocal-level');"
+                  " s.value = p; s.dispatchEvent(new Event('input')); }", level)
+    page.evaluate("() => { window.remix.stop(); }")
+    page.evaluate("() => { window.remix.play(); }")
+    t0 = page.evaluate("window.remix.time()")
+    page.wait_for_function("(t) => window.remix.time() > t + 0.2", arg=t0, timeout=10_000)
+    vals = []
+    for _ in range(samples):
+        vals.append(page.evaluate("window.remix.playedRms()"))
+        page.wait_for_timeout(50)
+    page.evaluate("() => { window.remix.stop(); }")
+    return sum(vals) / len(vals)
+
+
+def check_remix(page, server, tmp_path):
+    """The vocal-level slider remixes the two stems in the browser, with no request."""
+    import urllib.request
+
+    import numpy as np
+
+    page.wait_for_function("() => document.body.dataset.remix === 'ready'", timeout=30_000)
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    assert page.text_content("#vocal-level-text").startswith("no vocals")
+    # while playing, moving the slider changes the vocals' gain in the graph
+    page.click("#remix-play")
+    page.wait_for_function("() => window.remix.time() > 0.2", timeout=10_000)
+    assert page.evaluate("window.remix.vocalGain()") == 0
+    page.eval_on_selector("#vocal-level", "s => { s.value = 70; s.dispatchEvent(new Event('input')); }")
+    assert page.text_content("#vocal-level-text") == "vocals at -12.0 dB"
+    assert abs(page.evaluate("window.remix.vocalGain()") - 10 ** (-12 / 20)) < 1e-6
+    page.click("#remix-play")                                   # pause
+    assert page.evaluate("window.remix.vocalGain()") is None
+    # the played level follows the slider as the buffers say it should
+    expect = page.evaluate("""() => { const rms = (g) => { const r = window.remix.render(g);
+        const x = r.channels[0], n = Math.min(x.length, Math.round(0.8 * r.sampleRate));
+        let s = 0; for (let i = 0; i < n; i++) s += x[i] * x[i]; return Math.sqrt(s / n); };
+        return rms(1) / rms(0); }""")
+    played = _mean_played_rms(page, 100) / _mean_played_rms(page, 0)
+    assert _mean_played_rms(page, 0) > 1e-4
+    assert abs(played - expect) < 0.25 * expect, (played, expect)
+    # the download is accompaniment + g * vocals, sample for sample
+    page.eval_on_selector("#vocal-level", "s => { s.value = 70; s.dispatchEvent(new Event('input')); }")
+    with page.expect_download() as dl:
+        page.click("#remix-download")
+    path = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(str(path))
+    assert dl.value.suggested_filename == "mix_-12.0dB.wav"
+    mix, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    stems = {}
+    for stem in ("vocals", "accompaniment"):
+        href = page.get_attribute(f"#dl-{stem}", "href")
+        with urllib.request.urlopen(server.rstrip("/") + href if href.startswith("/") else href) as r:
+            stems[stem], sr_s = sf.read(io.BytesIO(r.read()), dtype="float32", always_2d=True)
+    assert sr == sr_s and mix.shape == stems["vocals"].shape
+    want = stems["accompaniment"] + np.float32(10 ** (-12 / 20)) * stems["vocals"]
+    # Chromium decodes 16-bit PCM as x / 32767 where soundfile takes x / 32768
+    assert np.abs(mix - want).max() < 1e-4
+    assert [u for u in requests if not u.startswith("blob:")] == [], requests
+
+
 def test_drop_a_song_and_play_the_stems(server, tmp_path):
     errors = []
     with sync_api.sync_playwright() as pw:
@@ -139,6 +202,7 @@ def test_drop_a_song_and_play_the_stems(server, tmp_path):
                 head = page.evaluate("""async (u) => { const r = await fetch(u);
                     return [r.status, r.headers.get('content-disposition')]; }""", href)
                 assert head[0] == 200 and head[1].startswith("attachment"), head
+            check_remix(page, server, tmp_path)
             shot = tmp_path / "web.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000

@@ -46,6 +46,7 @@
     errorBox.textContent = '';
     result.hidden = true;
     $('spectrogram-figure').hidden = true;
+    if (window.remix) { window.remix.stop(); delete body.dataset.remix; }
     STEMS.forEach(function (stem) {
       var audio = $('audio-' + stem);
       audio.pause();
@@ -169,6 +170,7 @@
       $('audio-' + stem).src = url;
       $('dl-' + stem).href = url + '?download=1';
     });
+    if (window.remix) { window.remix.load(job.stems); }
     if (job.spectrogram) {
       $('spectrogram').src = job.spectrogram;
       $('spectrogram-figure').hidden = false;
