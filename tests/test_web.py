@@ -89,7 +89,7 @@ def test_page_is_self_contained(client):
     assert {".wav", ".flac", ".ogg", ".mp3"} <= set(accept.split(","))
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
     local = [a for a in assets if a.startswith("/static/")]
-    assert len(local) == 2, assets
+    assert len(local) == 3, assets     # style.css, remix.js, app.js
     for url in local:
         asset = client.get(url)
         assert asset.status_code == 200, url
