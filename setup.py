@@ -56,6 +56,9 @@ extras = {
     # (Debian: openmpi-bin libopenmpi-dev) to build and run it. See docs/DISTRIBUTED.md.
     "mpi": ["mpi4py>=3.1"],
     "plot": ["matplotlib>=3.5"],
+    # Sound cards for python -m unetvocalsep.live (pipes need nothing); sounddevice
+    # needs the PortAudio library (Debian: libportaudio2). See docs/LIVE.md.
+    "live": ["sounddevice>=0.4"],
     # MedleyDB's metadata is YAML (prepare medleydb only).
     "data": ["pyyaml>=5.1"],
     # The synthetic corpus (docs/SYNTH.md). pretty_midi >= 0.2.11 renders with
@@ -86,6 +89,7 @@ setup(
         "unetvocalsep-separate=unetvocalsep.separate:main",
         "unetvocalsep-train=unetvocalsep.train:main",
         "unetvocalsep-finetune=unetvocalsep.finetune:main",
+        "unetvocalsep-live=unetvocalsep.live:main",
     ]},
     classifiers=[
         "Programming Language :: Python :: 3",
