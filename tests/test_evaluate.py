@@ -189,8 +189,8 @@ def test_cli_on_fake_musdb18hq(tmp_path, random_model):
     with open(out / "summary.csv") as f:
         header = f.readline().strip().split(",")
         lines = f.readlines()
-    assert header[:10] == ["method", "rate", "track", "target", "SDR", "SIR", "SAR", "ISR", "NSDR",
-                           "seconds"]
+    assert header == ["method", "rate", "track", "target", "SDR", "SIR", "SAR", "ISR", "NSDR",
+                      "energy_db", "reference_silent", "seconds", "duration"]
     assert len(lines) == 7 * 2 * 2     # 7 (method, rate) pairs x 2 tracks x 2 targets
     rows = report.read_csv(str(out / "summary.csv"))
     irm = report.summarise([r for r in rows if r["method"] == "irm" and r["rate"] == "16k"])[0]
