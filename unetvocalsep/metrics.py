@@ -240,7 +240,7 @@ def energy_db(estimate, mixture):
     e_e = float(np.sum(est ** 2))
     if e_m <= 0:
         return float("nan")
-    return max(10 * np.log10(e_e / e_m), -200.0) if e_e > 0 else -200.0
+    return float(max(10 * np.log10(e_e / e_m), -200.0)) if e_e > 0 else -200.0
 
 
 def finite_or_nan(x):
