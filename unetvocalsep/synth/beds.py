@@ -40,12 +40,14 @@ BED_VERSION = 1
 #: package -> (source patterns, licence of the music).  A pattern is a glob of
 #: files, or ``"<pk3 path>!<member prefix>"`` for the members of a zip.
 PACKAGES = {
-    "ufoai-music": (["/usr/share/games/ufoai/base/0music.pk3!music/"], "CC-BY-SA-3.0 / GPL-2+"),
+    "ufoai-music": (["/usr/share/games/ufoai/base/0music.pk3!music/"],
+                    "CC-BY-SA-3.0, CC-BY-3.0, GPL-2+ (per track)"),
     "nexuiz-music": (["/usr/share/games/nexuiz/data/music.pk3!sound/cdtracks/"], "GPL-2+"),
     "warzone2100-music": (["/usr/share/games/warzone2100/music/**/*.opus",
-                           "/usr/share/games/warzone2100/music/*.opus"], "CC-BY-SA-3.0 / GPL-2+"),
-    "planetblupi-music-ogg": (["/usr/share/planetblupi/music/*.ogg"], "CC-BY-SA-4.0"),
-    "hyperrogue-music": (["/usr/share/hyperrogue/music/*.ogg"], "CC-BY-SA-3.0 / CC-BY-4.0"),
+                           "/usr/share/games/warzone2100/music/*.opus"], "CC-BY-SA-3.0, CC0 (per track)"),
+    "planetblupi-music-ogg": (["/usr/share/planetblupi/music/*.ogg"], "GPL-3+"),
+    "hyperrogue-music": (["/usr/share/hyperrogue/music/*.ogg"],
+                         "CC-BY-SA-3.0, CC-BY-SA-4.0, CC-BY-3.0, CC0 (per track)"),
     "singularity-music": (["/usr/share/games/singularity/music/*.ogg"], "CC-BY-SA-3.0"),
     "drascula-music": (["/usr/share/scummvm/drascula/audio/*.ogg"], "Drascula licence "
                        "(free redistribution)"),
