@@ -52,6 +52,19 @@ def _pyworld():
     return pyworld
 
 
+#: KLettres languages reserved for independent testing: never used by the corpus.
+RESERVED_LANGUAGES = ("fr", "de", "en", "en_GB")
+#: The language kept out of training, for validation only.
+HELD_OUT_LANGUAGE = "pt_BR"
+
+
+def refuse_reserved(languages):
+    """Raise :class:`UserError` if ``languages`` names a reserved KLettres language."""
+    bad = sorted(set(languages) & set(RESERVED_LANGUAGES))
+    if bad:
+        raise UserError(f"KLettres {', '.join(bad)} are reserved for independent testing")
+
+
 def find_syllables(klettres_dir="/usr/share/klettres", languages=LANGUAGES):
     """List the syllable recordings of KLettres.
 
@@ -71,9 +84,7 @@ def find_syllables(klettres_dir="/usr/share/klettres", languages=LANGUAGES):
     UserError
         If no recordings are found for one of the languages.
     """
-    bad = sorted(set(languages) & set(RESERVED_LANGUAGES))
-    if bad:
-        raise UserError(f"KLettres {', '.join(bad)} are reserved for independent testing")
+    refuse_reserved(languages)
     out = []
     for lang in languages:
         folder = os.path.join(klettres_dir, lang, "syllab")
@@ -86,12 +97,6 @@ def find_syllables(klettres_dir="/usr/share/klettres", languages=LANGUAGES):
                             "Debian package klettres-data (scripts/install-system-deps.sh)")
         out.extend((lang, os.path.join(folder, n)) for n in names)
     return out
-
-
-#: KLettres languages reserved for independent testing: never used by the corpus.
-RESERVED_LANGUAGES = ("fr", "de", "en", "en_GB")
-#: The language kept out of training, for validation only.
-HELD_OUT_LANGUAGE = "pt_BR"
 
 
 def find_recordings(klettres_dir="/usr/share/klettres", languages=None,
@@ -123,9 +128,7 @@ def find_recordings(klettres_dir="/usr/share/klettres", languages=None,
                                and d not in RESERVED_LANGUAGES and d != HELD_OUT_LANGUAGE)
         except OSError:
             languages = []
-    bad = sorted(set(languages) & set(RESERVED_LANGUAGES))
-    if bad:
-        raise UserError(f"KLettres {', '.join(bad)} are reserved for independent testing")
+    refuse_reserved(languages)
     out = []
     for lang in languages:
         for sub in folders:
