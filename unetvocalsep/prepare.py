@@ -8,11 +8,13 @@ whole dataset, in parallel and resumably.  The readers are in
 :mod:`unetvocalsep.datasets`, the decoding in :mod:`unetvocalsep.stems`, and
 docs/DATASETS.md has the layouts and stem rules.
 """
+import dataclasses
 import errno
 import functools
 import json
 import os
 import sys
+from typing import Optional
 
 import numpy as np
 
@@ -129,6 +131,40 @@ def make_examples(stems, pitch_shifts=(), time_stretches=(), wanted=None):
     return out
 
 
+#: What became of a track: cache entries written, already there, skipped by its
+#: reader (an instrumental MedleyDB track, a song without instrumental), or failed.
+PREPARED, EXISTS, SKIPPED, FAILED = "prepared", "exists", "skipped", "failed"
+
+
+@dataclasses.dataclass
+class TrackResult:
+    """What :func:`prepare_track` did with one track.
+
+    Attributes
+    ----------
+    name : str
+    status : str
+        :data:`PREPARED`, :data:`EXISTS`, :data:`SKIPPED` or :data:`FAILED`.
+    error : str or None
+        Why it was skipped or failed.
+    outputs : list of str
+        Cache entries written.
+    warnings : list of str
+    meta : dict
+        What went into the main entry's JSON.
+    frames : int
+        Frames written.
+    """
+
+    name: str
+    status: str = FAILED
+    error: Optional[str] = None
+    outputs: list = dataclasses.field(default_factory=list)
+    warnings: list = dataclasses.field(default_factory=list)
+    meta: dict = dataclasses.field(default_factory=dict)
+    frames: int = 0
+
+
 def prepare_track(track, cache_dir, overwrite=False, pitch_shifts=(), time_stretches=()):
     """Decode one track and write its cache entries.
 
@@ -142,27 +178,23 @@ def prepare_track(track, cache_dir, overwrite=False, pitch_shifts=(), time_stret
 
     Returns
     -------
-    dict
-        ``name``; ``status`` ('prepared', 'exists', 'skipped' or 'failed');
-        ``outputs`` (paths written); ``error``; ``warnings``; ``meta`` (what
-        went into the JSON of the main entry); ``frames`` written.
+    TrackResult
     """
     from .dataset import save_example
 
-    result = {"name": track.name, "status": "failed", "outputs": [], "error": None,
-              "warnings": [], "meta": {}, "frames": 0}
+    result = TrackResult(track.name)
     if track.skipped:
-        result.update(status="skipped", error=track.info.get("skip", "skipped"))
+        result.status, result.error = SKIPPED, track.info.get("skip", "skipped")
         return result
     names = augment_names(track.name, pitch_shifts, time_stretches)
     paths = [os.path.join(cache_dir, n + ".npy") for n, _, _ in names]
     collision = _collision(cache_dir, track)
     if collision:
-        result["error"] = collision
+        result.error = collision
         return result
     wanted = {k for k, p in enumerate(paths) if overwrite or not os.path.exists(p)}
     if not wanted:
-        result["status"] = "exists"
+        result.status = EXISTS
         return result
     try:
         stems = track.load()
@@ -183,21 +215,21 @@ def prepare_track(track, cache_dir, overwrite=False, pitch_shifts=(), time_stret
             m = dict(meta)
             if kind:
                 m["augmentation"] = {"kind": kind, "amount": amount, "of": track.name}
-            result["outputs"].append(save_example(cache_dir, name, arr, m))
-            result["frames"] += int(arr.shape[2])
-        result.update(status="prepared", warnings=warns, meta=meta)
+            result.outputs.append(save_example(cache_dir, name, arr, m))
+            result.frames += int(arr.shape[2])
+        result.status, result.warnings, result.meta = PREPARED, warns, meta
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise
         from .errors import describe_os_error
 
-        result["error"] = describe_os_error(exc)
+        result.error = describe_os_error(exc)
     except MemoryError:
-        result["error"] = "out of memory"
+        result.error = "out of memory"
     except UserError as exc:
-        result["error"] = str(exc)
+        result.error = str(exc)
     except Exception as exc:  # one bad track must not stop the others
-        result["error"] = f"{type(exc).__name__}: {exc}"
+        result.error = f"{type(exc).__name__}: {exc}"
     return result
 
 
@@ -252,7 +284,7 @@ def prepare(dataset, root, cache_dir, split=None, random_mixes_n=0, seed=0, jobs
     dict
         ``prepared``, ``existing``, ``skipped`` (lists of names), ``failed``
         (list of ``(name, error)``), ``frames`` (written), ``results`` (one
-        dict per track, see :func:`prepare_track`).
+        :class:`TrackResult` per track).
     """
     root = os.fspath(root)
     if not os.path.isdir(root):
@@ -286,23 +318,23 @@ def prepare(dataset, root, cache_dir, split=None, random_mixes_n=0, seed=0, jobs
 
     def record(res):
         summary["results"].append(res)
-        name = res["name"]
-        if res["status"] == "prepared":
+        name = res.name
+        if res.status == PREPARED:
             summary["prepared"].append(name)
-            summary["frames"] += res["frames"]
-            if "offset_s" in res["meta"]:
-                say(f"{name}: instrumental offset {res['meta']['offset_s']:+.3f} s "
-                    f"({res['meta']['offset_samples']:+d} samples at {constants.SR} Hz)")
-            for w in res["warnings"]:
+            summary["frames"] += res.frames
+            if "offset_s" in res.meta:
+                say(f"{name}: instrumental offset {res.meta['offset_s']:+.3f} s "
+                    f"({res.meta['offset_samples']:+d} samples at {constants.SR} Hz)")
+            for w in res.warnings:
                 say(f"warning: {name}: {w}", err=True)
-        elif res["status"] == "exists":
+        elif res.status == EXISTS:
             summary["existing"].append(name)
-        elif res["status"] == "skipped":
+        elif res.status == SKIPPED:
             summary["skipped"].append(name)
-            say(f"{name}: skipped ({res['error']})", err=True)
+            say(f"{name}: skipped ({res.error})", err=True)
         else:
-            summary["failed"].append((name, res["error"]))
-            say(f"error: {name}: {res['error']}", err=True)
+            summary["failed"].append((name, res.error))
+            say(f"error: {name}: {res.error}", err=True)
 
     bar = None
     if progress:
@@ -331,9 +363,8 @@ def prepare(dataset, root, cache_dir, split=None, random_mixes_n=0, seed=0, jobs
                     except OSError:
                         raise
                     except Exception as exc:  # a worker died (killed, out of memory)
-                        res = {"name": futures[fut].name, "status": "failed", "outputs": [],
-                               "error": f"worker failed: {type(exc).__name__}: {exc}",
-                               "warnings": [], "meta": {}, "frames": 0}
+                        res = TrackResult(futures[fut].name,
+                                          error=f"worker failed: {type(exc).__name__}: {exc}")
                     record(res)
                     if bar is not None:
                         bar.update(1)
