@@ -145,12 +145,10 @@ class LiveSeparator:
         its inverse cover only the stretch and one window length either side,
         which gives the same samples as the whole window would.
         """
-        from .audio import to_mono16
-        from .masking import map_mask_frames, stft_params
-        from .spectrogram import istft_frames, n_frames, stft, stft_frames
+        from .masking import apply_mask, stft_params
 
         x = self._buf
-        mag = np.abs(stft(to_mono16(x, self.sr)[0]))
+        mag = self.sep.mag16(x, self.sr)
         self._peak = max(self._peak, float(mag.max()))
         mask = self.sep.mask16(x, self.sr, self._peak, mag=mag)
         self.stats["runs"] += 1
@@ -160,15 +158,9 @@ class LiveSeparator:
         n_fft, hop = stft_params(self.sr)
         f0 = max((a - n_fft) // hop, 0)
         s0, s1 = f0 * hop, min(-(-(b + n_fft) // hop) * hop, self.window)
-        spec = stft_frames(x[:, s0:s1], n_fft, hop)
-        full = map_mask_frames(mask, self.sr, n_frames(self.window, hop), self.sep.highband)
-        m = full[f0:f0 + spec.shape[-2]]
-        if m.shape[0] < spec.shape[-2]:        # the last frames of the window
-            m = np.concatenate([m, np.repeat(m[-1:], spec.shape[-2] - m.shape[0], 0)])
-        if self.sep.hard_mask:
-            m = (m > constants.HARD_MASK_THRESHOLD).astype(np.float32)
-        spec *= m
-        seg = istft_frames(spec, s1 - s0, hop)[:, a - s0:b - s0]
+        vocals, _ = apply_mask(x[:, s0:s1], self.sr, mask, highband=self.sep.highband,
+                               hard=self.sep.hard_mask, first_frame=f0)
+        seg = vocals[:, a - s0:b - s0]
         if self._tail is not None and self.fade:
             ramp = np.linspace(0.0, 1.0, self.fade, endpoint=False, dtype=np.float32)
             seg = seg.copy()

@@ -135,7 +135,7 @@ def map_mask(mask, sr, n_frames_out, highband="average"):
     return map_mask_frames(mask, sr, n_frames_out, highband).T
 
 
-def map_mask_frames(mask, sr, n_frames_out, highband="average"):
+def map_mask_frames(mask, sr, n_frames_out, highband="average", first_frame=0):
     """:func:`map_mask` in frame-major order, for :func:`~unetvocalsep.spectrogram.stft_frames`.
 
     Parameters
@@ -144,13 +144,16 @@ def map_mask_frames(mask, sr, n_frames_out, highband="average"):
     sr : int
     n_frames_out : int
     highband : {'average', 'zero'}
+    first_frame : int
+        Index on the target grid of the first frame wanted (the rest of a
+        window's frames are not computed).
 
     Returns
     -------
     numpy.ndarray, shape (n_frames_out, n_fft // 2 + 1), float32
     """
     n_fft, hop = stft_params(sr)
-    if sr == constants.SR and n_frames_out == mask.shape[1]:
+    if sr == constants.SR and first_frame == 0 and n_frames_out == mask.shape[1]:
         return np.ascontiguousarray(mask.T)
     if highband not in HIGHBANDS:
         raise UserError(f"unknown highband policy {highband!r} (average or zero)")
@@ -159,7 +162,8 @@ def map_mask_frames(mask, sr, n_frames_out, highband="average"):
     n_low = int(np.count_nonzero(pos <= constants.N_BINS))                # a prefix: pos grows
     f0 = np.minimum(np.floor(pos[:n_low]).astype(int), constants.N_BINS - 1)
     ff = (pos[:n_low] - f0).astype(np.float32)
-    tpos = np.arange(n_frames_out) * (hop / sr) / (constants.HOP / constants.SR)
+    tpos = (np.arange(first_frame, first_frame + n_frames_out)
+            * (hop / sr) / (constants.HOP / constants.SR))
     tpos = np.minimum(tpos, mask.shape[1] - 1)
     t0 = np.minimum(np.floor(tpos).astype(int), max(mask.shape[1] - 2, 0))
     tf = (tpos - t0).astype(np.float32)[:, None]
@@ -211,7 +215,7 @@ def vocal_mask(mask, cfg):
     return out
 
 
-def apply_mask(y, sr, mask, spec=None, highband="average", hard=False):
+def apply_mask(y, sr, mask, spec=None, highband="average", hard=False, first_frame=0):
     """Apply a 16 kHz vocal mask to a window at its own rate.
 
     Parameters
@@ -225,6 +229,9 @@ def apply_mask(y, sr, mask, spec=None, highband="average", hard=False):
     highband : {'average', 'zero'}
     hard : bool
         Binarise the mapped mask (``> 0.5``).
+    first_frame : int
+        ``y`` starts at this frame of the grid of the window ``mask`` covers
+        (``first_frame * hop`` samples in), for a part of a window.
 
     Returns
     -------
@@ -235,7 +242,7 @@ def apply_mask(y, sr, mask, spec=None, highband="average", hard=False):
     n_fft, hop = stft_params(sr)
     if spec is None:
         spec = stft_frames(y, n_fft, hop)
-    m = map_mask_frames(mask, sr, spec.shape[-2], highband)
+    m = map_mask_frames(mask, sr, spec.shape[-2], highband, first_frame)
     if hard:
         m = (m > constants.HARD_MASK_THRESHOLD).astype(np.float32)
     spec *= m

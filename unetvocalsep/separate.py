@@ -136,7 +136,7 @@ class Separator:
         numpy.ndarray, shape (513, frames16), float32
         """
         if mag is None:
-            mag = self._mag16(y, sr)
+            mag = self.mag16(y, sr)
         with self._stage("network"):
             mask = compute_mask(self.net, mag / np.float32(peak))
         return vocal_mask(mask, self.config)
@@ -148,8 +148,8 @@ class Separator:
         with self._stage("stft"):
             return stft_frames(y, *stft_params(sr))
 
-    def _mag16(self, y, sr):
-        """16 kHz mono magnitude of a window, shape (513, frames16)."""
+    def mag16(self, y, sr):
+        """16 kHz mono magnitude of a window, shape (513, frames16), not normalised."""
         from .audio import resample, to_mono
         from .spectrogram import stft
 
@@ -212,7 +212,7 @@ class Separator:
         unetvocalsep.pipeline.FirstPass
             ``(peak, audio, mags)``.
         """
-        return pipeline.first_pass(read, sr, self._mag16, self.chunk_seconds,
+        return pipeline.first_pass(read, sr, self.mag16, self.chunk_seconds,
                                    self.margin_seconds, cache_bytes)
 
     def stream(self, read, sr, peak, progress=None, mags=None, prefetch=True, on_window=None):
@@ -246,7 +246,7 @@ class Separator:
         def mask_of(w):
             mag = mags[w.index] if mags is not None and w.index < len(mags) else None
             if on_window is not None and mag is None:
-                mag = self._mag16(w.samples, sr)
+                mag = self.mag16(w.samples, sr)
             return mag, self.mask16(w.samples, sr, peak, mag)
 
         def separated():

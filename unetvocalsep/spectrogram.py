@@ -230,8 +230,6 @@ def spectrogram(y, sr):
         Not normalised.
     phase : numpy.ndarray, shape (513, frames), complex64
     """
-    from .audio import resample
+    from .audio import to_mono16
 
-    y = np.atleast_2d(np.asarray(y, dtype=np.float32)).mean(axis=0)
-    y = resample(y, sr, constants.SR)
-    return magphase(stft(y))
+    return magphase(stft(to_mono16(y, sr)[0]))

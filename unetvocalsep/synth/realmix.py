@@ -89,6 +89,13 @@ def check_requirements(profile="train", klettres_dir="/usr/share/klettres", cach
     return out
 
 
+def _voiced(x, frame=512):
+    """Which ``frame``-sample frames of ``x`` are within 40 dB of its loudest one."""
+    k = len(x) // frame
+    ev = np.mean(np.asarray(x[:k * frame], dtype=np.float64).reshape(k, frame) ** 2, axis=1)
+    return ev > ev.max() * 1e-4 if k and ev.max() > 0 else np.zeros(k, bool)
+
+
 def _rms(x):
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
 
@@ -228,14 +235,11 @@ def generate_song(seed, index, seconds, profile="train", cache_dir=None, _checke
         gate, meta["structure"] = _gate(n, r_mix)
         vocals, meta["production"] = production.vocal_chain(vocals * gate, SR, r_voice)
         var_db = float(r_mix.uniform(*VAR_RANGE_DB))
-        frame = 512
-        k = n // frame
-        ev = np.mean(vocals[:k * frame].reshape(k, frame) ** 2, axis=1)
-        on = ev > ev.max() * 1e-4 if k and ev.max() > 0 else np.zeros(k, bool)
+        on = _voiced(vocals)
         if on.any():
-            idx = np.repeat(on, frame)
-            rv = _rms(vocals[:k * frame][idx])
-            ra = _rms(acc[:k * frame][idx])
+            idx = np.repeat(on, 512)
+            rv = _rms(vocals[:len(idx)][idx])
+            ra = _rms(acc[:len(idx)][idx])
             if rv > 0 and ra > 0:
                 vocals *= ra / rv * 10 ** (var_db / 20)
         meta["var_db"] = round(var_db, 3)
@@ -256,8 +260,5 @@ def generate_song(seed, index, seconds, profile="train", cache_dir=None, _checke
     m32 = v32 + a32
     meta["master"] = {"ceiling_db": round(ceiling, 3), "push_db": round(push, 3),
                       "limited_share": round(float(np.mean(g < pre * 0.999)), 4)}
-    k = n // 512
-    ev = np.mean(v32[:k * 512].astype(np.float64).reshape(k, 512) ** 2, axis=1)
-    meta["voiced_fraction"] = round(float(np.mean(ev > ev.max() * 1e-4)) if ev.max() > 0
-                                    else 0.0, 4)
+    meta["voiced_fraction"] = round(float(np.mean(_voiced(v32))), 4)
     return {"mixture": m32, "vocals": v32, "accompaniment": a32, "meta": meta}
