@@ -166,6 +166,8 @@ def test_load_params_reads_a_trainer_snapshot(unet, tmp_path):
 def test_cpu_separation_does_not_import_chainer(random_model, toy_song, tmp_path):
     code = (
         "import sys\n"
+        "from unetvocalsep.fastpath import use_cpu_backend\n"
+        "use_cpu_backend('plan')\n"
         "from unetvocalsep.separate import main\n"
         "rc = main([sys.argv[1], '-o', sys.argv[2], '--model', sys.argv[3], '--no-progress'])\n"
         "print('chainer' in sys.modules, rc)\n")
@@ -183,7 +185,8 @@ def test_plan_is_what_the_separator_uses(random_model, toy_song):
     from unetvocalsep.separate import Separator
 
     y, sr = sf.read(toy_song[0], dtype="float32", always_2d=True)
-    fast = Separator(random_model)
+    with fastpath.use_cpu_backend("plan"):
+        fast = Separator(random_model)
     assert fast.plan is not None
     with fastpath.use_fast_path(False):
         plain = Separator(random_model)

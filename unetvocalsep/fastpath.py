@@ -83,3 +83,80 @@ class use_fast_path:  # noqa: N801  (function-like name, also a context manager)
     def __exit__(self, *exc):
         _state["enabled"] = self._previous
         return False
+
+
+# ---- which CPU backend separation uses ------------------------------------------
+BACKEND_ENV_VAR = "UNETVOCALSEP_CPU_BACKEND"
+#: The CPU backends of separation: onnxruntime (:mod:`unetvocalsep.ortbackend`)
+#: and the NumPy plan (:mod:`unetvocalsep.inference`).
+BACKENDS = ("auto", "onnx", "plan")
+#: What ``auto`` picks when onnxruntime is installed (docs/INFERENCE.md has the
+#: side-by-side measurements behind it); without onnxruntime ``auto`` is the plan.
+PREFERRED_BACKEND = "onnx"
+
+_backend = {"name": None}
+
+
+def _backend_setting():
+    if _backend["name"] is not None:
+        return _backend["name"]
+    value = os.environ.get(BACKEND_ENV_VAR, "auto").strip().lower() or "auto"
+    if value not in BACKENDS:
+        raise ValueError("%s must be one of %s, got %r"
+                         % (BACKEND_ENV_VAR, ", ".join(BACKENDS), os.environ[BACKEND_ENV_VAR]))
+    return value
+
+
+def cpu_backend():
+    """The CPU backend separation uses with the fast path on: ``'onnx'`` or ``'plan'``.
+
+    ``auto`` (the default; ``UNETVOCALSEP_CPU_BACKEND`` or :class:`use_cpu_backend`
+    choose another) is :data:`PREFERRED_BACKEND` when onnxruntime is installed
+    (the ``[onnx]`` extra), otherwise the plan. Asking for ``onnx`` without
+    onnxruntime falls back to the plan too.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> with use_cpu_backend("plan"):
+    ...     cpu_backend()
+    'plan'
+    """
+    name = _backend_setting()
+    if name == "auto":
+        name = PREFERRED_BACKEND
+    if name == "onnx":
+        from .ortbackend import onnxruntime_available
+
+        if not onnxruntime_available():
+            return "plan"
+    return name
+
+
+class use_cpu_backend:  # noqa: N801  (function-like name, also a context manager)
+    """Choose the CPU backend of separation (``'auto'``, ``'onnx'`` or ``'plan'``).
+
+    A plain call sets it for the rest of the process; as a context manager it
+    restores the previous choice on exit. It applies to networks loaded
+    afterwards (:func:`unetvocalsep.model_io.load_network`).
+
+    Parameters
+    ----------
+    name : str
+    """
+
+    def __init__(self, name="auto"):
+        if name not in BACKENDS:
+            raise ValueError("backend must be one of %s, got %r" % (", ".join(BACKENDS), name))
+        self._previous = _backend["name"]
+        _backend["name"] = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _backend["name"] = self._previous
+        return False

@@ -474,8 +474,10 @@ def load_network(model=None, device=-1):
     """The network to separate with, and the model's settings.
 
     On the CPU with the fast path on (the default, :mod:`unetvocalsep.fastpath`)
-    this is the NumPy :class:`~unetvocalsep.inference.InferencePlan`, built
-    from the npz without importing chainer; otherwise a
+    this is the CPU backend :func:`unetvocalsep.fastpath.cpu_backend` names,
+    built from the npz without importing chainer: an
+    :class:`~unetvocalsep.ortbackend.OnnxNetwork` (onnxruntime) or the NumPy
+    :class:`~unetvocalsep.inference.InferencePlan`; otherwise a
     :class:`ChainerNetwork` on ``device``. Either is called as
     ``net(x) -> mask`` on arrays of shape (1, 1, 512, frames) and is safe to
     share between threads.
@@ -507,6 +509,10 @@ def load_network(model=None, device=-1):
         if is_unet(model):   # compute_mask runs its cached plan, rebuilt when its weights change
             return model, default_config()
         params, cfg = load_params(model)
+        if fastpath.cpu_backend() == "onnx":
+            from .ortbackend import OnnxNetwork
+
+            return OnnxNetwork(params), cfg
         return InferencePlan(params), cfg
     from .device import get_device
 

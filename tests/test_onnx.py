@@ -1,0 +1,166 @@
+"""ONNX export (unetvocalsep.onnxgraph, unetvocalsep.export) and the onnxruntime backend."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from unetvocalsep import _compat  # noqa: F401,E402  (must precede chainer)
+
+import chainer  # noqa: E402
+
+from unetvocalsep import constants, fastpath  # noqa: E402
+from unetvocalsep.export import export_onnx, main as export_main  # noqa: E402
+from unetvocalsep.inference import InferencePlan, unet_params  # noqa: E402
+from unetvocalsep.model_io import load_network, load_params, save_model  # noqa: E402
+from unetvocalsep.onnxgraph import build_model  # noqa: E402
+from unetvocalsep.ortbackend import OnnxNetwork  # noqa: E402
+
+from test_inference import _chainer_mask, _trained_like_unet  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def unet():
+    return _trained_like_unet(3)
+
+
+def _session(path_or_bytes, threads=1):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    return ort.InferenceSession(path_or_bytes, so, providers=["CPUExecutionProvider"])
+
+
+def _real_input(frames=256):
+    """Normalised 16 kHz magnitude of the bundled example song (bins 1..512)."""
+    from unetvocalsep.audio import load_audio
+    from unetvocalsep.spectrogram import spectrogram
+
+    y, sr = load_audio(os.path.join(ROOT, "examples", "example.wav"))
+    mag = spectrogram(y, sr)[0]
+    mag = mag / mag.max()
+    x = np.zeros((1, 1, 512, frames), np.float32)
+    n = min(frames, mag.shape[1])
+    x[0, 0, :, :n] = mag[1:, :n]
+    return x
+
+
+@pytest.mark.parametrize("batch, frames", [(1, 64), (2, 128), (1, 320)])
+def test_onnx_graph_matches_chainer_random_input(unet, batch, frames):
+    params, eps = unet_params(unet)
+    sess = _session(build_model(params, eps).SerializeToString())
+    x = np.random.default_rng(frames).random((batch, 1, 512, frames), dtype=np.float32)
+    ref = _chainer_mask(unet, x)
+    got = sess.run(["mask"], {"magnitude": x})[0]
+    assert got.shape == ref.shape and got.dtype == np.float32
+    assert np.max(np.abs(got - ref)) < 1e-5
+    assert ref.std() > 1e-3   # a mask that varies, so the comparison means something
+
+
+def test_exported_bundled_model_matches_chainer_on_real_input(tmp_path):
+    from unetvocalsep.model_io import load_model
+
+    out = str(tmp_path / "unet.onnx")
+    assert export_main([out]) == 0
+    model = onnx.load(out)
+    onnx.checker.check_model(model)
+    dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 1, 512, "frames"]
+    x = _real_input(256)
+    unet, _ = load_model(None)
+    ref = _chainer_mask(unet, x)
+    got = _session(out, threads=2).run(None, {"magnitude": x})[0]
+    assert np.max(np.abs(got - ref)) < 1e-5
+    assert ref.std() > 1e-2
+
+
+def test_export_cli_model_argument_and_overwrite(unet, tmp_path, capsys):
+    model = str(tmp_path / "m.npz")
+    save_model(model, unet)
+    out = str(tmp_path / "m.onnx")
+    assert export_main([model, out]) == 0
+    first = open(out, "rb").read()
+    # an existing output is kept without --overwrite
+    assert export_main([out]) == 1
+    assert "output exists" in capsys.readouterr().err
+    assert open(out, "rb").read() == first
+    assert export_main([out, "--overwrite"]) == 0      # now the bundled model
+    assert open(out, "rb").read() != first
+    x = np.random.default_rng(5).random((1, 1, 512, 64), dtype=np.float32)
+    export_main([model, out, "--overwrite"])
+    assert np.max(np.abs(_session(out).run(None, {"magnitude": x})[0]
+                         - _chainer_mask(unet, x))) < 1e-5
+
+
+@pytest.mark.parametrize("bad", ["text", "missing", "three"])
+def test_export_cli_bad_input_is_one_line(tmp_path, bad):
+    args = {"text": [str(tmp_path / "x.npz"), str(tmp_path / "o.onnx")],
+            "missing": [str(tmp_path / "nope.npz"), str(tmp_path / "o.onnx")],
+            "three": ["a", "b", "c"]}[bad]
+    (tmp_path / "x.npz").write_text("not a model")
+    r = subprocess.run([sys.executable, "-m", "unetvocalsep.export"] + args,
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode != 0
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "o.onnx").exists()
+
+
+def test_onnx_network_matches_plan_and_checks_shape():
+    params, _ = load_params()
+    net, plan = OnnxNetwork(params, threads=1), InferencePlan(params)
+    x = _real_input(128)
+    assert np.max(np.abs(net(x) - plan(x))) < 1e-5
+    with pytest.raises(ValueError):
+        net(np.zeros((1, 1, 512, 100), np.float32))
+
+
+def test_backend_switch_chooses_the_network(monkeypatch):
+    with fastpath.use_cpu_backend("plan"):
+        assert isinstance(load_network(None)[0], InferencePlan)
+    with fastpath.use_cpu_backend("onnx"):
+        assert isinstance(load_network(None)[0], OnnxNetwork)
+    with pytest.raises(ValueError):
+        fastpath.use_cpu_backend("tensorflow")
+    monkeypatch.setenv(fastpath.BACKEND_ENV_VAR, "plan")
+    assert fastpath.cpu_backend() == "plan"
+    monkeypatch.setenv(fastpath.BACKEND_ENV_VAR, "bogus")
+    with pytest.raises(ValueError):
+        fastpath.cpu_backend()
+    # without onnxruntime, onnx (and auto) fall back to the plan
+    monkeypatch.setenv(fastpath.BACKEND_ENV_VAR, "onnx")
+    monkeypatch.setattr("unetvocalsep.ortbackend.onnxruntime_available", lambda: False)
+    assert fastpath.cpu_backend() == "plan"
+
+
+def test_separate_with_onnx_matches_the_plan(toy_song):
+    """Whole-pipeline stems within 1e-4 of the plan's (the issue's bound)."""
+    import soundfile as sf
+
+    from unetvocalsep.separate import Separator
+
+    y, sr = sf.read(toy_song[0], dtype="float32", always_2d=True)
+    with fastpath.use_cpu_backend("plan"):
+        ref = Separator().separate(y.T, sr)
+    with fastpath.use_cpu_backend("onnx"):
+        sep = Separator()
+        assert isinstance(sep.net, OnnxNetwork)
+        got = sep.separate(y.T, sr)
+    for name in constants.STEMS:
+        assert np.max(np.abs(got[name] - ref[name])) < 1e-4
+        assert np.abs(ref[name]).max() > 1e-3
+
+
+def test_chainer_is_not_imported_by_onnx_separation(toy_song, tmp_path):
+    code = ("import sys\nfrom unetvocalsep.fastpath import use_cpu_backend\n"
+            "use_cpu_backend('onnx')\nfrom unetvocalsep.separate import main\n"
+            "rc = main([sys.argv[1], '-o', sys.argv[2], '--no-progress'])\n"
+            "print('chainer' in sys.modules, 'onnxruntime' in sys.modules, rc)\n")
+    out = subprocess.run([sys.executable, "-c", code, toy_song[0], str(tmp_path / "o")],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-3:] == ["False", "True", "0"]
