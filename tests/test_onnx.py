@@ -164,3 +164,14 @@ def test_chainer_is_not_imported_by_onnx_separation(toy_song, tmp_path):
                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-3:] == ["False", "True", "0"]
+
+
+def test_background_build_waits_and_reraises():
+    params, _ = load_params()
+    net = OnnxNetwork(params, threads=1, background=True)
+    x = _real_input(64)
+    assert np.max(np.abs(net(x) - InferencePlan(params)(x))) < 1e-5   # waited for the build
+    broken = {k: v for k, v in params.items() if k != "deconv3/W"}
+    bad = OnnxNetwork(broken, threads=1, background=True)   # returns at once
+    with pytest.raises(KeyError):
+        bad(x)

@@ -19,6 +19,7 @@ Examples
 """
 import importlib.util
 import os
+import threading
 
 import numpy as np
 
@@ -65,6 +66,10 @@ class OnnxNetwork:
         BatchNormalization name -> eps.
     threads : int or None
         onnxruntime's intra-op threads (default: :func:`default_threads`).
+    background : bool
+        Build the graph and the session in a thread and return at once; the
+        first call waits for it (a fresh process overlaps this with the
+        first pass over the audio). An error in the build is raised there.
 
     Attributes
     ----------
@@ -72,19 +77,48 @@ class OnnxNetwork:
     threads : int
     """
 
-    def __init__(self, params, eps=None, threads=None):
+    def __init__(self, params, eps=None, threads=None, background=False):
+        self.threads = int(threads) if threads else default_threads()
+        self._session = None
+        self._error = None
+        self._thread = None
+        if background:
+            self._thread = threading.Thread(target=self._build_quietly, args=(params, eps),
+                                            name="unetvocalsep-onnx-load", daemon=True)
+            self._thread.start()
+        else:
+            self._build(params, eps)
+
+    def _build(self, params, eps):
         import onnxruntime as ort
 
-        self.threads = int(threads) if threads else default_threads()
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3   # errors only: nothing on stderr in normal use
+        # no busy-waiting between calls: the pipeline's STFTs run meanwhile on the same cores
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         model = build_model(params, eps, check=False)
-        self.session = ort.InferenceSession(model.SerializeToString(), options,
-                                            providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(model.SerializeToString(), options,
+                                             providers=["CPUExecutionProvider"])
+
+    def _build_quietly(self, params, eps):
+        try:
+            self._build(params, eps)
+        except BaseException as exc:   # re-raised in the caller's thread by .session
+            self._error = exc
+
+    @property
+    def session(self):
+        """The ``InferenceSession`` (waits for a background build to finish)."""
+        thread = self._thread   # several threads may wait at once
+        if thread is not None:
+            thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._session
 
     def __call__(self, x):
         """Compute the mask.

@@ -88,7 +88,7 @@ def stft_frames(y, n_fft=constants.N_FFT, hop=constants.HOP):
     padded[..., pad_left:pad_left + n] = y
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :]
     frames = frames * hann(n_fft)
-    spec = scipy.fft.rfft(frames, axis=-1, overwrite_x=True)
+    spec = scipy.fft.rfft(frames, axis=-1, overwrite_x=True, workers=-1)
     return spec.astype(np.complex64, copy=False)
 
 
@@ -129,7 +129,7 @@ def istft_frames(spec, length, hop=constants.HOP):
     t = spec.shape[-2]
     lead = spec.shape[:-2]
     window = hann(n_fft)
-    frames = scipy.fft.irfft(spec, n=n_fft, axis=-1).astype(np.float32, copy=False)
+    frames = scipy.fft.irfft(spec, n=n_fft, axis=-1, workers=-1).astype(np.float32, copy=False)
     frames *= window
     pad_left = n_fft // 2
     if n_fft == 2 * hop:
