@@ -66,7 +66,10 @@ def child_batch(paths, out, model, jobs):
     import time
 
     t0 = time.perf_counter()
-    from unetvocalsep.separate import Separator, separate_files
+    from unetvocalsep.batch import choose_jobs, separate_files
+    from unetvocalsep.separate import Separator
+
+    jobs = choose_jobs(jobs, len(paths))   # -j 0: as the CLI chooses
 
     sep = Separator(model)
     t1 = time.perf_counter()

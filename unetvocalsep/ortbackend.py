@@ -4,7 +4,7 @@ The graph comes from :func:`unetvocalsep.onnxgraph.build_model` (BatchNorm
 folded, from the npz arrays, built in memory: nothing is written to disk).
 :class:`OnnxNetwork` is called like the NumPy plan, ``net(x) -> mask`` on
 ``(batch, 1, 512, T)`` float32 arrays, and is safe to share between threads
-(onnxruntime's ``run`` is thread-safe). Which CPU backend separation uses is
+(calls from several threads take turns, as with the plan). Which CPU backend separation uses is
 :func:`unetvocalsep.fastpath.cpu_backend`; docs/INFERENCE.md gives the
 measurements behind the default.
 
@@ -82,6 +82,10 @@ class OnnxNetwork:
         self._session = None
         self._error = None
         self._thread = None
+        # one run at a time: its intra-op threads already use every core, and
+        # concurrent runs (batch mode's threads) would each hold their own
+        # activations (measured: 1.4 GB instead of 1.0 GB peak for -j 2)
+        self._run_lock = threading.Lock()
         if background:
             self._thread = threading.Thread(target=self._build_quietly, args=(params, eps),
                                             name="unetvocalsep-onnx-load", daemon=True)
@@ -137,4 +141,6 @@ class OnnxNetwork:
                 or x.shape[3] % constants.TIME_MULTIPLE or x.shape[3] == 0:
             raise ValueError("expected an input of shape (batch, 1, 512, T) with T a "
                              "positive multiple of 64, got %s" % (x.shape,))
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+        session = self.session
+        with self._run_lock:
+            return session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
