@@ -175,3 +175,48 @@ def test_background_build_waits_and_reraises():
     bad = OnnxNetwork(broken, threads=1, background=True)   # returns at once
     with pytest.raises(KeyError):
         bad(x)
+
+
+def test_graph_cache_is_written_reused_and_rebuilt_when_damaged(tmp_path, monkeypatch):
+    import unetvocalsep.onnxgraph as onnxgraph
+    from unetvocalsep.ortbackend import graph_cache_path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    params, _ = load_params()
+    path = graph_cache_path(params)
+    assert path.startswith(str(tmp_path)) and not os.path.exists(path)
+    x = _real_input(64)
+    ref = InferencePlan(params)(x)
+    assert np.max(np.abs(OnnxNetwork(params, threads=1, cache=True)(x) - ref)) < 1e-5
+    assert os.path.getsize(path) > 25_000_000
+    calls = []
+    real = onnxgraph.build_model
+    monkeypatch.setattr("unetvocalsep.ortbackend.build_model",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    # a second network loads the file: no build
+    assert np.max(np.abs(OnnxNetwork(params, threads=1, cache=True)(x) - ref)) < 1e-5
+    assert calls == []
+    # a damaged file is rebuilt (and rewritten), never used
+    with open(path, "r+b") as f:
+        f.truncate(1000)
+    assert np.max(np.abs(OnnxNetwork(params, threads=1, cache=True)(x) - ref)) < 1e-5
+    assert calls == [1] and os.path.getsize(path) > 25_000_000
+    # other weights, another file; caching off writes nothing
+    other = dict(params, **{"conv1/b": params["conv1/b"] + 1})
+    assert graph_cache_path(other) != path
+    monkeypatch.setenv("UNETVOCALSEP_ONNX_CACHE", "0")
+    assert graph_cache_path(params) is None
+
+
+def test_fresh_separation_from_the_cache_does_not_import_onnx(toy_song, tmp_path):
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    code = ("import sys\nfrom unetvocalsep.separate import main\n"
+            "rc = main([sys.argv[1], '-o', sys.argv[2], '--no-progress', '--overwrite'])\n"
+            "print('onnx' in sys.modules, 'onnxruntime' in sys.modules, rc)\n")
+    runs = [subprocess.run([sys.executable, "-c", code, toy_song[0], str(tmp_path / "o")],
+                           capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+            for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    assert runs[0].stdout.split()[-3:] == ["True", "True", "0"]    # built and cached
+    assert runs[1].stdout.split()[-3:] == ["False", "True", "0"]   # loaded from the cache

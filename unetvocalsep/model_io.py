@@ -512,7 +512,7 @@ def load_network(model=None, device=-1):
         if fastpath.cpu_backend() == "onnx":
             from .ortbackend import OnnxNetwork
 
-            return OnnxNetwork(params, background=True), cfg
+            return OnnxNetwork(params, background=True, cache=True), cfg
         return InferencePlan(params), cfg
     from .device import get_device
 

@@ -1,7 +1,11 @@
 """The onnxruntime CPU backend: the test-mode U-Net run by an ``InferenceSession``.
 
 The graph comes from :func:`unetvocalsep.onnxgraph.build_model` (BatchNorm
-folded, from the npz arrays, built in memory: nothing is written to disk).
+folded, from the npz arrays, built in memory). The serialised graph is kept in
+``$XDG_CACHE_HOME/unetvocalsep/onnx/`` (``~/.cache/...``), named by a hash of
+the arrays, so that a fresh process loads it straight into onnxruntime
+without importing onnx or building anything (``UNETVOCALSEP_ONNX_CACHE=0``
+turns that off; a cache that cannot be written or read is rebuilt in memory).
 :class:`OnnxNetwork` is called like the NumPy plan, ``net(x) -> mask`` on
 ``(batch, 1, 512, T)`` float32 arrays, and is safe to share between threads
 (calls from several threads take turns, as with the plan). Which CPU backend separation uses is
@@ -17,6 +21,7 @@ Examples
 >>> net(np.zeros((1, 1, 512, 64), np.float32)).shape
 (1, 1, 512, 64)
 """
+import contextlib
 import importlib.util
 import os
 import threading
@@ -26,7 +31,12 @@ import numpy as np
 from . import constants
 from .onnxgraph import INPUT_NAME, OUTPUT_NAME, build_model
 
-__all__ = ["OnnxNetwork", "onnxruntime_available"]
+__all__ = ["OnnxNetwork", "onnxruntime_available", "graph_cache_path"]
+
+#: Bump when :mod:`unetvocalsep.onnxgraph` writes a different graph for the same
+#: arrays, so that cached files of the old graph are not used.
+GRAPH_VERSION = 1
+CACHE_ENV_VAR = "UNETVOCALSEP_ONNX_CACHE"
 
 
 def onnxruntime_available():
@@ -37,6 +47,64 @@ def onnxruntime_available():
     bool
     """
     return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+
+
+def graph_cache_path(params):
+    """Where the serialised graph of ``params`` is cached, or None when caching is off.
+
+    Parameters
+    ----------
+    params : mapping of str -> numpy.ndarray
+
+    Returns
+    -------
+    str or None
+        ``$XDG_CACHE_HOME/unetvocalsep/onnx/<sha256 of the arrays>-g<GRAPH_VERSION>.onnx``.
+    """
+    import hashlib
+
+    if os.environ.get(CACHE_ENV_VAR, "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    h = hashlib.sha256()
+    for key in sorted(params):
+        a = np.ascontiguousarray(params[key])
+        h.update(("%s %s %s;" % (key, a.dtype.str, a.shape)).encode())
+        h.update(memoryview(a).cast("B"))
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "unetvocalsep", "onnx", "%s-g%d.onnx" % (h.hexdigest(), GRAPH_VERSION))
+
+
+def _write_cache(path, data):
+    """Write ``data`` to ``path`` atomically; a cache that cannot be written is skipped."""
+    import tempfile
+
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=os.path.dirname(path))
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
+        _prune_cache(os.path.dirname(path))
+    except OSError:
+        pass
+
+
+#: Cached graphs kept (25 MB each); the least recently written go first.
+CACHE_KEEP = 8
+
+
+def _prune_cache(folder, keep=CACHE_KEEP):
+    files = [os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".onnx")
+             and not f.startswith(".")]
+    files.sort(key=lambda f: os.stat(f).st_mtime, reverse=True)
+    for f in files[keep:]:
+        with contextlib.suppress(OSError):
+            os.remove(f)
 
 
 def default_threads():
@@ -70,6 +138,10 @@ class OnnxNetwork:
         Build the graph and the session in a thread and return at once; the
         first call waits for it (a fresh process overlaps this with the
         first pass over the audio). An error in the build is raised there.
+    cache : bool
+        Load the serialised graph from :func:`graph_cache_path` when it is
+        there, and write it there after a build (the default CPU backend does;
+        default off here).
 
     Attributes
     ----------
@@ -77,7 +149,7 @@ class OnnxNetwork:
     threads : int
     """
 
-    def __init__(self, params, eps=None, threads=None, background=False):
+    def __init__(self, params, eps=None, threads=None, background=False, cache=False):
         self.threads = int(threads) if threads else default_threads()
         self._session = None
         self._error = None
@@ -87,13 +159,13 @@ class OnnxNetwork:
         # activations (measured: 1.4 GB instead of 1.0 GB peak for -j 2)
         self._run_lock = threading.Lock()
         if background:
-            self._thread = threading.Thread(target=self._build_quietly, args=(params, eps),
+            self._thread = threading.Thread(target=self._build_quietly, args=(params, eps, cache),
                                             name="unetvocalsep-onnx-load", daemon=True)
             self._thread.start()
         else:
-            self._build(params, eps)
+            self._build(params, eps, cache)
 
-    def _build(self, params, eps):
+    def _build(self, params, eps, cache=False):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -104,13 +176,22 @@ class OnnxNetwork:
         options.log_severity_level = 3   # errors only: nothing on stderr in normal use
         # no busy-waiting between calls: the pipeline's STFTs run meanwhile on the same cores
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        model = build_model(params, eps, check=False)
-        self._session = ort.InferenceSession(model.SerializeToString(), options,
-                                             providers=["CPUExecutionProvider"])
+        path = graph_cache_path(params) if cache and not eps else None
+        if path is not None and os.path.exists(path):
+            try:
+                self._session = ort.InferenceSession(path, options,
+                                                     providers=["CPUExecutionProvider"])
+                return
+            except Exception:   # unreadable or damaged: rebuild it below
+                pass
+        data = build_model(params, eps, check=False).SerializeToString()
+        self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        if path is not None:
+            _write_cache(path, data)
 
-    def _build_quietly(self, params, eps):
+    def _build_quietly(self, params, eps, cache):
         try:
-            self._build(params, eps)
+            self._build(params, eps, cache)
         except BaseException as exc:   # re-raised in the caller's thread by .session
             self._error = exc
 
