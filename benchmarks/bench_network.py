@@ -69,7 +69,7 @@ def _median_time(fn, reps, warmup=1):
 #: The three CPU inference paths: chainer's own links, chainer with the
 #: fastconv FunctionNodes (the training kernels), and the NumPy inference plan
 #: that separation uses.
-INFERENCE_PATHS = ("plain", "fastconv", "plan")
+INFERENCE_PATHS = ("plain", "fastconv", "plan", "onnx")
 
 
 def bench_inference(path, frames=1024, reps=5):
@@ -77,11 +77,12 @@ def bench_inference(path, frames=1024, reps=5):
 
     Parameters
     ----------
-    path : {'plain', 'fastconv', 'plan'}
+    path : {'plain', 'fastconv', 'plan', 'onnx'}
         ``'plain'``: chainer's ``Convolution2D``/``Deconvolution2D`` links;
         ``'fastconv'``: the same chain with :mod:`unetvocalsep.fastconv`;
         ``'plan'``: :class:`unetvocalsep.inference.InferencePlan` (what
-        separation runs).
+        separation falls back to); ``'onnx'``:
+        :class:`unetvocalsep.ortbackend.OnnxNetwork` (the default CPU backend).
     frames : int
         Spectrogram frames, a multiple of 64.
     reps : int
@@ -100,6 +101,12 @@ def bench_inference(path, frames=1024, reps=5):
     if path == "plan":
         plan = InferencePlan.from_unet(unet)
         return _median_time(lambda: plan(x), reps)
+    if path == "onnx":
+        from unetvocalsep.inference import unet_params
+        from unetvocalsep.ortbackend import OnnxNetwork
+
+        net = OnnxNetwork(*unet_params(unet))
+        return _median_time(lambda: net(x), reps)
     with fastconv.use_fast_path(path == "fastconv"), chainer.using_config("train", False), \
             chainer.no_backprop_mode():
         return _median_time(lambda: unet(x), reps)
@@ -252,7 +259,8 @@ def inference_table(infer, frames, peak):
             "GFLOP/s (%% of GEMM peak) | speed-up vs plain |" % (frames, audio_s),
             "|---|---|---|---|---|"]
     names = {"plain": "plain chainer links", "fastconv": "chainer + fastconv FunctionNodes",
-             "plan": "inference plan (used by separation)"}
+             "plan": "NumPy inference plan (the fallback)",
+             "onnx": "onnxruntime (the default CPU backend of separation)"}
     for p in INFERENCE_PATHS:
         rows.append("| %s | %.3f | %.0f | %.0f (%.0f%%) | %.2fx |"
                     % (names[p], t[p], audio_s / t[p], gflop / t[p], 100 * gflop / t[p] / peak,

@@ -236,3 +236,16 @@ def test_output_is_a_file(tmp_path, capsys):
     f.write_text("x")
     rc, err = _cli(capsys, "-o", f, "--tracks", "1")
     assert rc == 1 and "not a folder" in err
+
+
+def test_language_without_syllables_is_named(tmp_path):
+    """A KLettres language folder with no consonant-vowel syllables is not 'not installed'."""
+    from unetvocalsep.errors import UserError
+    from unetvocalsep.synth.voice import find_syllables
+
+    (tmp_path / "xx" / "syllab").mkdir(parents=True)
+    (tmp_path / "xx" / "syllab" / "ad-0.ogg").write_bytes(b"")
+    with pytest.raises(UserError, match="has no sung syllables"):
+        find_syllables(str(tmp_path), ["xx"])
+    with pytest.raises(UserError, match="install the Debian package"):
+        find_syllables(str(tmp_path), ["yy"])

@@ -91,10 +91,12 @@ def find_syllables(klettres_dir="/usr/share/klettres", languages=LANGUAGES):
         try:
             names = sorted(n for n in os.listdir(folder) if _SYLLABLE.match(n))
         except OSError:
-            names = []
-        if not names:
             raise UserError(f"no KLettres syllable recordings in {folder}: install the "
-                            "Debian package klettres-data (scripts/install-system-deps.sh)")
+                            "Debian package klettres-data (scripts/install-system-deps.sh)") from None
+        if not names:   # the folder is there, but holds no consonant-vowel syllable
+            raise UserError(f"KLettres language {lang!r} has no sung syllables (consonants "
+                            f"then a vowel, e.g. 'ba.ogg') in {folder}; languages that "
+                            "have them: it, es, lt, nds, ru, tn, uk, pt_BR")
         out.extend((lang, os.path.join(folder, n)) for n in names)
     return out
 
