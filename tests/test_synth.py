@@ -249,3 +249,21 @@ def test_language_without_syllables_is_named(tmp_path):
         find_syllables(str(tmp_path), ["xx"])
     with pytest.raises(UserError, match="install the Debian package"):
         find_syllables(str(tmp_path), ["yy"])
+
+
+def test_arrange_skips_bars_where_no_voice_sings():
+    """BWV 248.64 opens with 48 quarters of orchestra only: the song starts at the first note."""
+    from unetvocalsep.synth.score import VOICES, arrange
+
+    notes = [[48.0 + i, 1.0, 60 + i % 5] for i in range(40)]
+    chorale = {"parts": {v: [list(n) for n in notes] for v in VOICES}, "fermatas": [],
+               "length": 88.0, "beat_ql": 1.0, "beats_per_bar": 4, "bar_offset": 0.0,
+               "name": "lead-in"}
+    for seed in range(5):
+        arr = arrange(chorale, np.random.default_rng(seed), 30.0)
+        for v in VOICES:
+            assert len(arr["voices"][v]) > 0
+            assert arr["voices"][v][0, 0] < 1.0   # sings from the start
+        # the repeat follows the last note after a short breath, not after 48 silent quarters
+        starts = arr["voices"]["soprano"][:, 0]
+        assert np.max(np.diff(starts)) < 2.0

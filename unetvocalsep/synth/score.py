@@ -207,11 +207,16 @@ def arrange(chorale, rng, seconds):
     sec_per_ql = 60.0 / tempo
     qs, ts = _time_map(chorale, sec_per_ql, stretch)
     length_ql = chorale["length"]
-    piece_s = float(np.interp(length_ql, qs, ts))
+    # Some chorales open with bars in which no voice sings (BWV 248.64 has 48
+    # quarters of orchestral introduction): start, and repeat, at the first note,
+    # or the song would begin with (or be) silence.
+    lead = min((float(p[0][0]) for p in chorale["parts"].values() if len(p)), default=0.0)
+    lead_s = float(np.interp(lead, qs, ts))
+    piece_s = float(np.interp(length_ql, qs, ts)) - lead_s
     gap_s = float(rng.uniform(0.5, 1.5)) * sec_per_ql  # breath between repeats
     # Start at the top or at a random phrase (just after a fermata).
-    starts = [0.0] + [o + d for o, d in chorale["fermatas"] if o + d < length_ql - 4]
-    start_ql = starts[int(rng.integers(len(starts)))] if rng.random() < 0.5 else 0.0
+    starts = [lead] + [o + d for o, d in chorale["fermatas"] if lead < o + d < length_ql - 4]
+    start_ql = starts[int(rng.integers(len(starts)))] if rng.random() < 0.5 else lead
     start_s = float(np.interp(start_ql, qs, ts))
 
     voices = {v: [] for v in VOICES}
@@ -223,7 +228,7 @@ def arrange(chorale, rng, seconds):
     offset = -start_s
     first = True
     while offset < seconds:
-        lo = start_ql if first else 0.0
+        lo = start_ql if first else lead
         for v in VOICES:
             for onset, dur, pitch in chorale["parts"][v]:
                 if onset < lo:
