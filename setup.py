@@ -36,7 +36,7 @@ install_requires = [
     # librosa: fallback decoder (audioread / ffmpeg) for formats libsndfile lacks.
     "librosa>=0.10",
     "tqdm>=4.50",
-    # The default CPU backend of separation (unetvocalsep/ortbackend.py): 1.5-2.2x
+    # The default CPU backend of separation (unetvocalsep/ortbackend.py): 1.3-1.9x
     # faster than the NumPy plan on the network (benchmarks/RESULTS.md,
     # docs/INFERENCE.md); wheels for Python 3.10-3.13 on Linux, macOS and Windows.
     # onnx builds the graph in memory (onnx 1.15: the first with Python 3.12 wheels).
