@@ -13,6 +13,8 @@
 #    reports iterations/s and patches/s (steady state, from the LogReport);
 # 4. separates a generated 3-minute 44.1 kHz stereo song on the GPU and reports
 #    the real-time factor (processing time / duration);
+# 5. times onnxruntime's CUDA provider on the same graph as the CPU backend, when
+#    the installed onnxruntime has it (onnxruntime-gpu), and checks its mask;
 # and appends the results to benchmarks/RESULTS.md.
 #
 # Environment:
@@ -31,7 +33,7 @@ WHEELS=""
 for arg in "$@"; do
     case "$arg" in
         --dry-run) export GPU_CHECK_DEVICE=-1 ;;
-        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) WHEELS=$(cd "$arg" && pwd) ;;
     esac
 done
@@ -213,6 +215,37 @@ print(f"gpu_check: separation of {song_seconds:.0f} s 44.1 kHz stereo: {sep_wall
 if n_out != [len(song)] * 2:
     failures.append(f"separated lengths {n_out} != {len(song)}")
 
+# -- 5. onnxruntime's CUDA provider, when the installed onnxruntime has one
+# (pip install onnxruntime-gpu); the same graph as the CPU backend
+ort_line = "onnxruntime CUDA provider: not available (install onnxruntime-gpu)"
+try:
+    import onnxruntime as ort
+    from unetvocalsep.inference import unet_params
+    from unetvocalsep.onnxgraph import build_model
+
+    providers = ort.get_available_providers()
+    want = "CPUExecutionProvider" if cpu_mode else "CUDAExecutionProvider"
+    if want in providers:
+        sess = ort.InferenceSession(build_model(*unet_params(unet)).SerializeToString(),
+                                    providers=[want])
+        xo = (rng.random((1, 1, 512, 1024), dtype=np.float32) ** 4).astype(np.float32)
+        sess.run(None, {"magnitude": xo})
+        t0 = time.perf_counter()
+        for _ in range(5):
+            mo = sess.run(None, {"magnitude": xo})[0]
+        ort_s = (time.perf_counter() - t0) / 5
+        with chainer.using_config("train", False), chainer.no_backprop_mode():
+            ref = unet(xo).array
+        ort_diff = float(np.abs(mo - ref).max())
+        ort_line = (f"onnxruntime {ort.__version__} {want}: {ort_s:.4f} s per 1024 frames "
+                    f"({1024 * 512 / 16000 / ort_s:.0f}x real time), max |diff| vs chainer "
+                    f"{ort_diff:.3g}")
+        if not ort_diff < 1e-4:
+            failures.append(f"onnxruntime mask difference {ort_diff:.3g}")
+except ImportError as exc:
+    ort_line = f"onnxruntime CUDA provider: not checked ({exc})"
+print("gpu_check:", ort_line, flush=True)
+
 # -- results
 stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
 lines = [
@@ -226,6 +259,7 @@ lines = [
     f"iterations {first['iteration']}-{last['iteration']}); {train_wall:.1f} s including setup",
     f"- separation, generated {song_seconds:.0f} s 44.1 kHz stereo song: {sep_wall:.2f} s, "
     f"real-time factor {rtf:.4f}",
+    f"- {ort_line}",
     f"- result: {'ok' if not failures else 'FAILED: ' + '; '.join(failures)}",
     "",
 ]

@@ -159,8 +159,11 @@ class OnnxNetwork:
         # activations (measured: 1.4 GB instead of 1.0 GB peak for -j 2)
         self._run_lock = threading.Lock()
         if background:
+            # not a daemon: a process that exits (or is terminated) during the
+            # build waits for it, instead of finalising while onnxruntime's native
+            # code runs in this thread (that aborted with SIGABRT on Python 3.13)
             self._thread = threading.Thread(target=self._build_quietly, args=(params, eps, cache),
-                                            name="unetvocalsep-onnx-load", daemon=True)
+                                            name="unetvocalsep-onnx-load")
             self._thread.start()
         else:
             self._build(params, eps, cache)
