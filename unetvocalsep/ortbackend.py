@@ -29,6 +29,7 @@ import threading
 import numpy as np
 
 from . import constants
+from . import onnxgraph
 from .onnxgraph import INPUT_NAME, OUTPUT_NAME, build_model
 
 __all__ = ["OnnxNetwork", "onnxruntime_available", "graph_cache_path"]
@@ -59,13 +60,19 @@ def graph_cache_path(params):
     Returns
     -------
     str or None
-        ``$XDG_CACHE_HOME/unetvocalsep/onnx/<sha256 of the arrays>-g<GRAPH_VERSION>.onnx``.
+        ``$XDG_CACHE_HOME/unetvocalsep/onnx/<sha256>-g<GRAPH_VERSION>.onnx``, the hash
+        taken over the arrays and the source of :mod:`unetvocalsep.onnxgraph`.
     """
     import hashlib
 
     if os.environ.get(CACHE_ENV_VAR, "1").strip().lower() in ("0", "false", "no", "off"):
         return None
     h = hashlib.sha256()
+    try:   # a changed graph builder never reuses the graphs of the old one
+        with open(onnxgraph.__file__, "rb") as f:
+            h.update(f.read())
+    except OSError:
+        pass
     for key in sorted(params):
         a = np.ascontiguousarray(params[key])
         h.update(("%s %s %s;" % (key, a.dtype.str, a.shape)).encode())
