@@ -27,7 +27,7 @@ import numpy as np
 
 from . import constants, fastpath
 
-__all__ = ["InferencePlan", "plan_for", "unet_params"]
+__all__ = ["InferencePlan", "plan_for", "unet_params", "folded_layers", "check_input"]
 
 #: Slope of the encoder's leaky ReLU (chainer's default).
 LEAKY_SLOPE = 0.2
@@ -70,6 +70,59 @@ def _fold_bn(params, name, eps):
 
     scale = get("gamma") / np.sqrt(get("avg_var") + eps)
     return scale, get("beta") - get("avg_mean") * scale
+
+
+def folded_layers(params, eps=None):
+    """The (de)convolution weights and biases with test-mode BatchNorm folded in.
+
+    Parameters
+    ----------
+    params : mapping of str -> numpy.ndarray
+        The npz arrays (``'conv1/W'``, ``'norm1/avg_mean'``, ...), any float dtype.
+    eps : dict or None
+        BatchNormalization name -> eps (chainer's 2e-5 when missing).
+
+    Returns
+    -------
+    list of (str, numpy.ndarray, numpy.ndarray)
+        ``(name, W, b)`` for ``conv1..6`` (W of shape (O, C, 4, 4)) then
+        ``deconv1..6`` (W of shape (C_in, C_out, 4, 4)), float32; ``b`` of
+        shape (O,) / (C_out,).
+    """
+    eps = eps or {}
+    layers = []
+    for i in range(1, 7):
+        scale, shift = _fold_bn(params, "norm%d" % i, eps.get("norm%d" % i, constants.BN_EPS))
+        W = np.asarray(params["conv%d/W" % i], np.float64) * scale[:, None, None, None]
+        b = shift + np.asarray(params["conv%d/b" % i], np.float64) * scale
+        layers.append(("conv%d" % i, W.astype(np.float32), b.astype(np.float32)))
+    for i in range(1, 7):
+        W = np.asarray(params["deconv%d/W" % i], np.float64)
+        b = np.asarray(params["deconv%d/b" % i], np.float64)
+        if i < 6:
+            name = "denorm%d" % i
+            scale, shift = _fold_bn(params, name, eps.get(name, constants.BN_EPS))
+            W = W * scale[None, :, None, None]
+            b = shift + b * scale
+        layers.append(("deconv%d" % i, W.astype(np.float32), b.astype(np.float32)))
+    return layers
+
+
+def check_input(x):
+    """Check a network input's shape: ``(batch, 1, 512, T)`` with ``T`` a positive multiple of 64.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+
+    Raises
+    ------
+    ValueError
+    """
+    if x.ndim != 4 or x.shape[1] != 1 or x.shape[2] != constants.N_BINS \
+            or x.shape[3] % constants.TIME_MULTIPLE or x.shape[3] == 0:
+        raise ValueError("expected an input of shape (batch, 1, 512, T) with T a positive "
+                         "multiple of 64, got %s" % (x.shape,))
 
 
 def unet_params(unet):
@@ -204,30 +257,9 @@ class InferencePlan:
     """
 
     def __init__(self, params, eps=None):
-        eps = eps or {}
-
-        def bn(name):
-            scale, shift = _fold_bn(params, name, eps.get(name, constants.BN_EPS))
-            return scale.astype(np.float32), shift
-
-        def arr(key):
-            return np.asarray(params[key], dtype=np.float32)
-
-        self.convs = []
-        for i in range(1, 7):
-            scale, shift = bn("norm%d" % i)
-            W = arr("conv%d/W" % i) * scale[:, None, None, None]
-            b = shift + np.asarray(params["conv%d/b" % i], np.float64) * scale
-            self.convs.append((self._conv_weights(W), b.astype(np.float32)[:, None]))
-        self.deconvs = []
-        for i in range(1, 7):
-            W = arr("deconv%d/W" % i)
-            b = np.asarray(params["deconv%d/b" % i], np.float64)
-            if i < 6:
-                scale, shift = bn("denorm%d" % i)
-                W = W * scale[None, :, None, None]
-                b = shift + b * scale
-            self.deconvs.append((self._deconv_weights(W), b.astype(np.float32)[:, None]))
+        layers = folded_layers(params, eps)
+        self.convs = [(self._conv_weights(W), b[:, None]) for _, W, b in layers[:6]]
+        self.deconvs = [(self._deconv_weights(W), b[:, None]) for _, W, b in layers[6:]]
         self.channels = [1] + [W.shape[2] for W, _ in self.convs]
         self._levels = None
         self._frames = None
@@ -493,9 +525,7 @@ class InferencePlan:
             The mask, in (0, 1).
         """
         x = np.asarray(x)
-        if x.ndim != 4 or x.shape[1] != 1 or x.shape[2] != 512 or x.shape[3] % 64:
-            raise ValueError("expected an input of shape (batch, 1, 512, T) with T a "
-                             "multiple of 64, got %s" % (x.shape,))
+        check_input(x)
         with self._lock:
             return self._forward(x)
 

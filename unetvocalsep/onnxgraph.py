@@ -27,12 +27,11 @@ Examples
 >>> len(model.graph.node)
 29
 """
-import numpy as np
 
 from . import constants
-from .inference import LEAKY_SLOPE, _fold_bn
+from .inference import LEAKY_SLOPE, folded_layers
 
-__all__ = ["build_model", "folded_layers", "INPUT_NAME", "OUTPUT_NAME", "OPSET"]
+__all__ = ["build_model", "INPUT_NAME", "OUTPUT_NAME", "OPSET"]
 
 INPUT_NAME = "magnitude"
 OUTPUT_NAME = "mask"
@@ -43,49 +42,14 @@ OPSET = 13
 IR_VERSION = 7
 
 
-def folded_layers(params, eps=None):
-    """The (de)convolution weights and biases with test-mode BatchNorm folded in.
-
-    Parameters
-    ----------
-    params : mapping of str -> numpy.ndarray
-        The npz arrays (``'conv1/W'``, ``'norm1/avg_mean'``, ...), any float dtype.
-    eps : dict or None
-        BatchNormalization name -> eps (chainer's 2e-5 when missing).
-
-    Returns
-    -------
-    list of (str, numpy.ndarray, numpy.ndarray)
-        ``(name, W, b)`` for ``conv1..6`` (W of shape (O, C, 4, 4)) then
-        ``deconv1..6`` (W of shape (C_in, C_out, 4, 4)), float32; ``b`` of
-        shape (O,) / (C_out,).
-    """
-    eps = eps or {}
-    layers = []
-    for i in range(1, 7):
-        scale, shift = _fold_bn(params, "norm%d" % i, eps.get("norm%d" % i, constants.BN_EPS))
-        W = np.asarray(params["conv%d/W" % i], np.float64) * scale[:, None, None, None]
-        b = shift + np.asarray(params["conv%d/b" % i], np.float64) * scale
-        layers.append(("conv%d" % i, W.astype(np.float32), b.astype(np.float32)))
-    for i in range(1, 7):
-        W = np.asarray(params["deconv%d/W" % i], np.float64)
-        b = np.asarray(params["deconv%d/b" % i], np.float64)
-        if i < 6:
-            name = "denorm%d" % i
-            scale, shift = _fold_bn(params, name, eps.get(name, constants.BN_EPS))
-            W = W * scale[None, :, None, None]
-            b = shift + b * scale
-        layers.append(("deconv%d" % i, W.astype(np.float32), b.astype(np.float32)))
-    return layers
-
-
 def build_model(params, eps=None, producer_version=None, check=True):
     """The ONNX ``ModelProto`` of the test-mode network.
 
     Parameters
     ----------
     params : mapping of str -> numpy.ndarray
-        As for :func:`folded_layers` (from :func:`unetvocalsep.model_io.load_params`).
+        As for :func:`unetvocalsep.inference.folded_layers` (from
+        :func:`unetvocalsep.model_io.load_params`).
     eps : dict or None
         BatchNormalization name -> eps.
     producer_version : str or None

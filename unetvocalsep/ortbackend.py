@@ -28,8 +28,8 @@ import threading
 
 import numpy as np
 
-from . import constants
 from . import onnxgraph
+from .inference import check_input
 from .onnxgraph import INPUT_NAME, OUTPUT_NAME, build_model
 
 __all__ = ["OnnxNetwork", "onnxruntime_available", "graph_cache_path"]
@@ -228,10 +228,7 @@ class OnnxNetwork:
         numpy.ndarray, shape (batch, 1, 512, T), float32
         """
         x = np.ascontiguousarray(x, dtype=np.float32)
-        if x.ndim != 4 or x.shape[1] != 1 or x.shape[2] != constants.N_BINS \
-                or x.shape[3] % constants.TIME_MULTIPLE or x.shape[3] == 0:
-            raise ValueError("expected an input of shape (batch, 1, 512, T) with T a "
-                             "positive multiple of 64, got %s" % (x.shape,))
+        check_input(x)
         session = self.session
         with self._run_lock:
             return session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
