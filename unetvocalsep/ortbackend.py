@@ -83,21 +83,16 @@ def graph_cache_path(params):
 
 def _write_cache(path, data):
     """Write ``data`` to ``path`` atomically; a cache that cannot be written is skipped."""
-    import tempfile
+    from .errors import UserError
+    from .files import atomic_path
 
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=os.path.dirname(path))
-        try:
-            with os.fdopen(fd, "wb") as f:
+        with atomic_path(path, overwrite=True) as tmp:
+            with open(tmp, "wb") as f:
                 f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
-            raise
         _prune_cache(os.path.dirname(path))
-    except OSError:
+    except (OSError, UserError):
         pass
 
 
