@@ -49,7 +49,7 @@ def export_onnx(model, path, overwrite=False):
         onnx is not installed, the output exists, or the model is not valid
         (:class:`~unetvocalsep.errors.ModelError`).
     """
-    from .files import atomic_path, claim
+    from .files import atomic_path, check_target, claim
     from .model_io import load_params
 
     try:
@@ -60,10 +60,7 @@ def export_onnx(model, path, overwrite=False):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UserError(f"no such folder: {folder}")
-    if os.path.isdir(path):
-        raise UserError(f"is a folder: {path}")
-    if os.path.lexists(path) and not overwrite:
-        raise UserError(f"output exists (use --overwrite to replace it): {path}")
+    check_target(path, overwrite)   # before the model is read and the graph built
     params, _ = load_params(model)
     data = build_model(params).SerializeToString()
     with claim([path]), atomic_path(path, overwrite) as tmp:
