@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 
 import chainer  # noqa: E402
 
-from unetvocalsep import fastconv  # noqa: E402
+from unetvocalsep import allocator, fastconv  # noqa: E402
 from unetvocalsep.network import UNet, UNetTrainmodel  # noqa: E402
 
 #: Multiply-adds of one forward pass over a 512 x 128 patch.
@@ -129,6 +129,7 @@ def bench_training(fast, batch, reps=3):
     float
         Patches per second (batch / median step time).
     """
+    allocator.keep_freed_memory()   # as unetvocalsep.train does for CPU training
     rng = np.random.default_rng(0)
     model = UNetTrainmodel(UNet())
     opt = chainer.optimizers.Adam()

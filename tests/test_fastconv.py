@@ -35,6 +35,7 @@ CONV_SHAPES = [
     (1, 256, 512, 16, 2),
     (3, 5, 7, 6, 10),
     (2, 3, 2, 2, 2),
+    (3, 4, 6, 64, 64),   # backward's col2im in batch chunks of 2 + 1
 ]
 DECONV_SHAPES = [
     (1, 512, 256, 8, 1),
@@ -43,6 +44,7 @@ DECONV_SHAPES = [
     (2, 32, 1, 256, 32),
     (3, 5, 7, 3, 5),
     (2, 3, 2, 1, 1),
+    (3, 16, 8, 32, 32),  # forward and backward in batch chunks of 2 + 1
 ]
 
 
@@ -386,3 +388,23 @@ def test_leaky_relu_matches_chainer_and_gradient():
     gradient_check.check_backward(lambda v: leaky_relu(v, 0.2), x64, rng.standard_normal((3, 5)))
     with pytest.raises(ValueError):
         leaky_relu(x, 1.5)
+
+
+@pytest.mark.parametrize("o, c", [(512, 256), (7, 3), (1, 32)])
+def test_weight_matrix_round_trip_and_order(o, c):
+    rng = np.random.default_rng(4)
+    W = rng.standard_normal((o, c, 4, 4)).astype(np.float32)
+    Wm = fastconv._weight_matrix(W)
+    assert Wm.shape == (16 * c, o) and Wm.flags.c_contiguous
+    # row (a, b, p, q, ch) holds tap (2a + p, 2b + q) of input channel ch
+    a, b, p, q, ch = 1, 0, 1, 1, c - 1
+    row = ((((a * 2 + b) * 2 + p) * 2 + q) * c) + ch
+    assert np.array_equal(Wm[row], W[:, ch, 2 * a + p, 2 * b + q])
+    assert np.array_equal(fastconv._weight_from_matrix(Wm, o, c), W)
+
+
+def test_transpose2d_any_block():
+    a = np.arange(130 * 7, dtype=np.float32).reshape(130, 7)
+    for block in (1, 64, 500):
+        t = fastconv._transpose2d(a, block)
+        assert t.flags.c_contiguous and np.array_equal(t, a.T)

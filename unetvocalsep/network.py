@@ -11,7 +11,7 @@ import chainer.functions as F
 import chainer.links as L
 from chainer import Chain
 
-from . import fastconv
+from . import fastconv, fastnorm
 
 
 #: Number of trainable parameters (checked against chainer 7.8.1).
@@ -74,11 +74,30 @@ class UNet(Chain):
                 return fn(x, link.W, link.b)
         return link(x)
 
-    def _leaky(self, x):
-        """``F.leaky_relu`` (slope 0.2), through the faster CPU kernel when enabled."""
-        if fastconv.is_fast_input(x):
-            return fastconv.leaky_relu(x, 0.2)
-        return F.leaky_relu(x)
+    def _encode(self, i, x):
+        """Encoder layer ``i``: ``leaky_relu(norm<i>(conv<i>(x)))``.
+
+        In training mode on the fast CPU path the BatchNormalization and the
+        leaky ReLU are one fused function
+        (:func:`unetvocalsep.fastnorm.batch_norm_act`); same values.
+        """
+        return fastnorm.batch_norm_act(getattr(self, "norm%d" % i),
+                                       self._conv("conv%d" % i, x), "leaky_relu")
+
+    def _decode(self, i, x, dropout):
+        """Decoder layer ``i`` (1..5): ``relu(dropout(denorm<i>(deconv<i>(x))))``.
+
+        On the fast CPU training path the BatchNormalization and the ReLU are
+        fused and the dropout follows them: its mask scales by 0 or 2, which
+        commutes with the ReLU, so the values are the same.
+        """
+        h = self._conv("deconv%d" % i, x)
+        norm = getattr(self, "denorm%d" % i)
+        if fastnorm.applies(h):
+            h = fastnorm.batch_norm_act(norm, h, "relu")
+            return F.dropout(h) if dropout else h
+        h = norm(h)
+        return F.relu(F.dropout(h) if dropout else h)
 
     def forward(self, X):
         """Compute the soft mask.
@@ -93,19 +112,18 @@ class UNet(Chain):
         chainer.Variable, shape (batch, 1, 512, T), float32
             The mask, in (0, 1).
         """
-        c, lrelu = self._conv, self._leaky
-        h1 = lrelu(self.norm1(c("conv1", X)))
-        h2 = lrelu(self.norm2(c("conv2", h1)))
-        h3 = lrelu(self.norm3(c("conv3", h2)))
-        h4 = lrelu(self.norm4(c("conv4", h3)))
-        h5 = lrelu(self.norm5(c("conv5", h4)))
-        h6 = lrelu(self.norm6(c("conv6", h5)))
-        dh = F.relu(F.dropout(self.denorm1(c("deconv1", h6))))
-        dh = F.relu(F.dropout(self.denorm2(c("deconv2", F.concat((dh, h5))))))
-        dh = F.relu(F.dropout(self.denorm3(c("deconv3", F.concat((dh, h4))))))
-        dh = F.relu(self.denorm4(c("deconv4", F.concat((dh, h3)))))
-        dh = F.relu(self.denorm5(c("deconv5", F.concat((dh, h2)))))
-        dh = F.sigmoid(c("deconv6", F.concat((dh, h1))))
+        h1 = self._encode(1, X)
+        h2 = self._encode(2, h1)
+        h3 = self._encode(3, h2)
+        h4 = self._encode(4, h3)
+        h5 = self._encode(5, h4)
+        h6 = self._encode(6, h5)
+        dh = self._decode(1, h6, dropout=True)
+        dh = self._decode(2, F.concat((dh, h5)), dropout=True)
+        dh = self._decode(3, F.concat((dh, h4)), dropout=True)
+        dh = self._decode(4, F.concat((dh, h3)), dropout=False)
+        dh = self._decode(5, F.concat((dh, h2)), dropout=False)
+        dh = F.sigmoid(self._conv("deconv6", F.concat((dh, h1))))
         return dh
 
 

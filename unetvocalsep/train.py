@@ -184,6 +184,7 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
 
     from .dataset import SpectrogramDataset, article_iterations_per_epoch, check_tracks, list_tracks
     from .files import check_writable_folder
+    from . import allocator
     from .device import get_device
     from .model_io import default_config, load_model, load_snapshot
     from .network import UNet, UNetTrainmodel
@@ -199,6 +200,8 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     if comm is not None and wants_gpu(device):
         device = comm.intra_rank  # one process per GPU of the node
     dev = get_device(device)
+    if dev.xp is np:
+        allocator.keep_freed_memory()  # 1.6x at batch 64 on CPU, see allocator.py
     files = list_tracks(data)
     if not files:
         raise UserError(f"no cached tracks (*.npy) in {data}")
