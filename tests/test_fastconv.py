@@ -10,6 +10,7 @@ import pytest
 from unetvocalsep import _compat  # noqa: F401  (must precede chainer)
 
 import chainer
+import chainer.functions as F
 import chainer.links as L
 from chainer import gradient_check
 
@@ -270,6 +271,7 @@ def test_unet_inference_fast_equals_plain():
 def _count_calls(monkeypatch):
     calls = {"conv": 0, "deconv": 0}
     conv, deconv = fastconv.conv4x4s2, fastconv.deconv4x4s2
+    deconv_concat = fastconv.deconv4x4s2_concat
 
     def counting_conv(*a):
         calls["conv"] += 1
@@ -279,8 +281,16 @@ def _count_calls(monkeypatch):
         calls["deconv"] += 1
         return deconv(*a)
 
+    def counting_deconv_concat(*a):
+        calls["deconv"] += 1
+        return deconv_concat(*a)
+
     monkeypatch.setattr(fastconv, "conv4x4s2", counting_conv)
     monkeypatch.setattr(fastconv, "deconv4x4s2", counting_deconv)
+    monkeypatch.setattr(fastconv, "deconv4x4s2_concat", counting_deconv_concat)
+    # UNet._deconv_skip recognises deconvolution links by the function_for result
+    monkeypatch.setattr(fastconv, "function_for", lambda link, f=fastconv.function_for: (
+        deconv if f(link) is deconv else f(link)))
     return calls
 
 
@@ -408,3 +418,46 @@ def test_transpose2d_any_block():
     for block in (1, 64, 500):
         t = fastconv._transpose2d(a, block)
         assert t.flags.c_contiguous and np.array_equal(t, a.T)
+
+
+@pytest.mark.parametrize("layout", ["cl", "cf"])
+def test_deconv_concat_matches_concat_then_deconv(layout, monkeypatch):
+    monkeypatch.setattr(fastconv, "_choose_layout", lambda c, w: layout)
+    rng = np.random.default_rng(6)
+    link = L.Deconvolution2D(12, 5, 4, 2, 1)
+    link.b.array[...] = rng.standard_normal(5)
+    # one block in each memory order, as the U-Net's decoder output and skip are
+    a = np.ascontiguousarray(rng.standard_normal((3, 7, 32, 32)).astype(np.float32)
+                             .transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    b = np.ascontiguousarray(rng.standard_normal((3, 5, 32, 32)).astype(np.float32)
+                             .transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    ar, br, af, bf = (chainer.Variable(v.copy()) for v in (a, b, a, b))
+    ref = link(F.concat((ar, br)))
+    gy = rng.standard_normal(ref.shape).astype(np.float32)
+    link.cleargrads()
+    ref.grad = gy
+    ref.backward()
+    gW_ref, gb_ref = link.W.grad.copy(), link.b.grad.copy()
+    link.cleargrads()
+    y = fastconv.deconv4x4s2_concat((af, bf), link.W, link.b)
+    assert y.creator.label == "Deconv4x4S2"
+    assert rel_err(y, ref) < 1e-5
+    y.grad = gy
+    y.backward()
+    assert rel_err(af.grad, ar.grad) < 1e-5
+    assert rel_err(bf.grad, br.grad) < 1e-5
+    assert rel_err(link.W.grad, gW_ref) < 1e-5
+    assert rel_err(link.b.grad, gb_ref) < 1e-5
+    # only the skip needs a gradient (the other block is a constant)
+    link.cleargrads()
+    y = fastconv.deconv4x4s2_concat((a, chainer.Variable(b.copy())), link.W)
+    y.grad = gy
+    y.backward()
+    assert link.W.grad is not None and link.b.grad is None
+
+
+def test_deconv_concat_rejects_wrong_channels():
+    W = np.zeros((6, 2, 4, 4), np.float32)
+    with pytest.raises(chainer.utils.type_check.InvalidType):
+        fastconv.deconv4x4s2_concat((np.zeros((1, 3, 4, 4), np.float32),
+                                     np.zeros((1, 2, 4, 4), np.float32)), W)

@@ -129,7 +129,7 @@ def _mm(a, b, layout):
     return np.matmul(a, b)
 
 
-def _empty_matrix(m, k, layout, dtype):
+def _empty_matrix(m, k, dtype, layout):
     """Uninitialised ``(M, K)`` matrix in ``layout`` (F-ordered for "cf")."""
     return np.empty((m, k), dtype) if layout == "cl" else np.empty((k, m), dtype).T
 
@@ -443,34 +443,51 @@ class Conv4x4S2(function_node.FunctionNode):
     """Convolution2D(k=4, s=2, p=1) as one GEMM over a space-to-depth im2col.
 
     Inputs ``x (N, C, H, W)``, ``W (O, C, 4, 4)``, optional ``b (O,)``;
-    output ``(N, O, H/2, W/2)``.
+    output ``(N, O, H/2, W/2)``.  For large images the im2col and its GEMM run
+    in batch chunks that stay in cache, and backward builds each chunk's
+    im2col again instead of keeping the whole matrix (16x the input) from the
+    forward pass; small images keep it.
     """
 
     def check_type_forward(self, in_types):
         _check_types(in_types, x_channel_axis=1, w_channel_axis=1, even=True)
 
+    def _chunk(self, n, pixels):
+        return n if 2 * pixels < _CHUNK_PIXELS else max(1, _CHUNK_PIXELS // pixels)
+
     def forward_cpu(self, inputs):
         x, W = inputs[:2]
         n, c, h, w = x.shape
         o = W.shape[0]
-        self.layout = _choose_layout(c, w // 2)
+        layout = self.layout = _choose_layout(c, w // 2)
         self.x_shape = x.shape
-        col = _im2col(x, self.layout)
+        backprop = chainer.config.enable_backprop
         Wm = _weight_matrix(W)
-        y2 = _mm(col, Wm, self.layout)
         # the weight matrix is reused by backward (the permutation is not free)
-        self.Wm = Wm if chainer.config.enable_backprop else None
+        self.Wm = Wm if backprop else None
+        pixels = (h // 2) * (w // 2)
+        per = self._chunk(n, pixels)
+        self.col = None
+        if per >= n:
+            col = _im2col(x, layout)
+            y2 = _mm(col, Wm, layout)
+            # kept for the weight gradient (only when a graph is being built)
+            self.col = col if backprop else None
+        else:
+            y2 = _empty_matrix(n * pixels, o, x.dtype, layout)
+            for n0 in range(0, n, per):
+                n1 = min(n, n0 + per)
+                _mm_into(_im2col(x[n0:n1], layout), Wm, y2[n0 * pixels:n1 * pixels], layout)
         if len(inputs) == 3:
             y2 += inputs[2]
-        # kept for the weight gradient (only when a graph is being built)
-        self.col = col if chainer.config.enable_backprop else None
-        self.retain_inputs((1,))
-        return _from_matrix(y2, (n, o, h // 2, w // 2), self.layout),
+        self.retain_inputs((0, 1) if self.col is None and backprop else (1,))
+        return _from_matrix(y2, (n, o, h // 2, w // 2), layout),
 
     def backward(self, indexes, grad_outputs):
         _no_double_backprop()
         gy = grad_outputs[0].array
-        W = self.get_retained_inputs()[0].array
+        retained = self.get_retained_inputs()
+        W = retained[-1].array
         layout = self.layout
         gy2 = _to_matrix(gy, layout)
         ret = []
@@ -478,7 +495,18 @@ class Conv4x4S2(function_node.FunctionNode):
             ret.append(chainer.Variable(
                 _matmul_col2im(gy2, self._weight(W).T, self.x_shape, layout)))
         if 1 in indexes:
-            gWm = np.matmul(self.col.T, gy2)
+            if self.col is not None:
+                gWm = np.matmul(self.col.T, gy2)
+            else:
+                x = retained[0].array
+                n, _, h, w = x.shape
+                pixels = (h // 2) * (w // 2)
+                per = self._chunk(n, pixels)
+                gWm = None
+                for n0 in range(0, n, per):
+                    n1 = min(n, n0 + per)
+                    part = np.matmul(_im2col(x[n0:n1], layout).T, gy2[n0 * pixels:n1 * pixels])
+                    gWm = part if gWm is None else np.add(gWm, part, out=gWm)
             ret.append(chainer.Variable(_weight_from_matrix(gWm, W.shape[0], W.shape[1])))
         if 2 in indexes:
             ret.append(chainer.Variable(_bias_grad(gy2)))
@@ -494,40 +522,87 @@ class Deconv4x4S2(function_node.FunctionNode):
     """Deconvolution2D(k=4, s=2, p=1): one GEMM, then a phase-wise col2im.
 
     Inputs ``x (N, C_in, H, W)``, ``W (C_in, C_out, 4, 4)``, optional
-    ``b (C_out,)``; output ``(N, C_out, 2H, 2W)``.
+    ``b (C_out,)``; output ``(N, C_out, 2H, 2W)``.  With ``parts=k`` the
+    first ``k`` inputs are the channel blocks of ``x``, i.e. the function is
+    ``deconvolution_2d(concat((x_1, ..., x_k)), W, b)``: the blocks are
+    copied straight into the GEMM's matrix, so the concatenated array of the
+    U-Net's skip connections is never made (chainer's concat wrote it NCHW and
+    the GEMM then copied it again into its own layout).
     """
 
+    def __init__(self, parts=1):
+        self.parts = parts
+
     def check_type_forward(self, in_types):
-        _check_types(in_types, x_channel_axis=1, w_channel_axis=0, even=False)
+        k = self.parts
+        if k == 1:
+            _check_types(in_types, x_channel_axis=1, w_channel_axis=0, even=False)
+            return
+        type_check = chainer.utils.type_check
+        xs, W = in_types[:k], in_types[k]
+        for x in xs:
+            type_check.expect(x.dtype == W.dtype, x.ndim == 4, x.shape[0] == xs[0].shape[0],
+                              x.shape[2] == xs[0].shape[2], x.shape[3] == xs[0].shape[3])
+        channels = xs[0].shape[1]
+        for x in xs[1:]:
+            channels = channels + x.shape[1]
+        type_check.expect(
+            W.dtype.kind == "f", W.ndim == 4, W.shape[2] == 4, W.shape[3] == 4,
+            W.shape[0] == channels)
+        if len(in_types) == k + 2:
+            b = in_types[k + 1]
+            type_check.expect(b.dtype == W.dtype, b.ndim == 1, b.shape[0] == W.shape[1])
+
+    def _input_matrix(self, xs, layout):
+        """The ``(N*H*W, sum C_i)`` matrix of the channel blocks ``xs``, in ``layout``."""
+        if len(xs) == 1:
+            return _to_matrix(xs[0], layout)
+        n, _, h, w = xs[0].shape
+        m = _empty_matrix(n * h * w, sum(x.shape[1] for x in xs), xs[0].dtype, layout)
+        c0 = 0
+        for x in xs:
+            c = x.shape[1]
+            if layout == "cf":
+                m.T[c0:c0 + c].reshape(c, n, h, w)[...] = x.transpose(1, 0, 2, 3)
+            else:
+                m[:, c0:c0 + c].reshape(n, h, w, c)[...] = x.transpose(0, 2, 3, 1)
+            c0 += c
+        return m
 
     def forward_cpu(self, inputs):
-        x, W = inputs[:2]
-        n, cin, h, w = x.shape
+        k = self.parts
+        xs, W = inputs[:k], inputs[k]
+        n, _, h, w = xs[0].shape
         cout = W.shape[1]
         self.layout = _choose_layout(cout, w)
-        bias = inputs[2] if len(inputs) == 3 else None
-        self.retain_inputs((0, 1))
+        bias = inputs[k + 1] if len(inputs) == k + 2 else None
+        self.retain_inputs((k,))
         Wm = _weight_matrix(W)
-        self.Wm = Wm if chainer.config.enable_backprop else None
-        return _matmul_col2im(_to_matrix(x, self.layout), Wm.T,
-                              (n, cout, 2 * h, 2 * w), self.layout, bias),
+        xm = self._input_matrix(xs, self.layout)
+        backprop = chainer.config.enable_backprop
+        # kept for the weight gradient (a view of x when x already is in layout)
+        self.Wm, self.xm = (Wm, xm) if backprop else (None, None)
+        self.split = [x.shape[1] for x in xs]
+        return _matmul_col2im(xm, Wm.T, (n, cout, 2 * h, 2 * w), self.layout, bias),
 
     def backward(self, indexes, grad_outputs):
         _no_double_backprop()
+        k = self.parts
         gy = grad_outputs[0].array
-        x, W = (v.array for v in self.get_retained_inputs())
+        W = self.get_retained_inputs()[0].array
         layout = self.layout
         n, cout, h2, w2 = gy.shape
+        want_x = any(i < k for i in indexes)
         ret = []
-        if 0 in indexes or 1 in indexes:
+        if want_x or k in indexes:
             cin = W.shape[0]
-            Wm = self.Wm if getattr(self, "Wm", None) is not None else _weight_matrix(W)
-            x2 = _to_matrix(x, layout) if 1 in indexes else None
+            Wm = self.Wm if self.Wm is not None else _weight_matrix(W)
+            x2 = self.xm if k in indexes else None
             pixels = (h2 // 2) * (w2 // 2)
             # the im2col of gy is built per batch chunk for large images so that
             # it stays in cache (as in _matmul_col2im)
             per = n if 2 * pixels < _CHUNK_PIXELS else max(1, _CHUNK_PIXELS // pixels)
-            gx2 = _empty_matrix(n * pixels, cin, layout, gy.dtype) if 0 in indexes else None
+            gx2 = _empty_matrix(n * pixels, cin, gy.dtype, layout) if want_x else None
             gWm = None
             for n0 in range(0, n, per):
                 n1 = min(n, n0 + per)
@@ -540,13 +615,17 @@ class Deconv4x4S2(function_node.FunctionNode):
                     gWm = part if gWm is None else np.add(gWm, part, out=gWm)
                 del col
             if gx2 is not None:
-                ret.append(chainer.Variable(
-                    _from_matrix(gx2, (n, cin, h2 // 2, w2 // 2), layout)))
+                gx = _from_matrix(gx2, (n, cin, h2 // 2, w2 // 2), layout)
+                c0 = 0
+                for i, c in enumerate(self.split):
+                    if i in indexes:
+                        ret.append(chainer.Variable(gx[:, c0:c0 + c]))
+                    c0 += c
             if gWm is not None:
                 ret.append(chainer.Variable(_weight_from_matrix(gWm, cin, cout)))
-        if 2 in indexes:
+        if k + 1 in indexes:
             ret.append(chainer.Variable(gy.sum(axis=(0, 2, 3))))
-        self.Wm = None
+        self.Wm = self.xm = None
         return ret
 
 
@@ -600,6 +679,31 @@ def deconv4x4s2(x, W, b=None):
     if not _is_numpy(x):
         return F.deconvolution_2d(x, W, b, 2, 1)
     return Deconv4x4S2().apply(_inputs(x, W, b))[0]
+
+
+def deconv4x4s2_concat(xs, W, b=None):
+    """``deconv4x4s2(F.concat(xs, axis=1), W, b)`` without the concatenated array.
+
+    Parameters
+    ----------
+    xs : sequence of arrays or Variables, shapes (N, C_i, H, W)
+        NumPy inputs take :class:`Deconv4x4S2` with ``parts=len(xs)``; others
+        go through ``F.concat`` and chainer's deconvolution.
+    W : array or Variable, shape (sum C_i, C_out, 4, 4)
+    b : array or Variable, shape (C_out,), optional
+
+    Returns
+    -------
+    chainer.Variable, shape (N, C_out, 2H, 2W)
+    """
+    xs = tuple(xs)
+    if not all(_is_numpy(x) for x in xs):
+        return F.deconvolution_2d(F.concat(xs, axis=1), W, b, 2, 1)
+    return Deconv4x4S2(parts=len(xs)).apply(xs + _inputs_tail(W, b))[0]
+
+
+def _inputs_tail(W, b):
+    return (W,) if b is None else (W, b)
 
 
 class LeakyReLU(function_node.FunctionNode):

@@ -84,14 +84,23 @@ class UNet(Chain):
         return fastnorm.batch_norm_act(getattr(self, "norm%d" % i),
                                        self._conv("conv%d" % i, x), "leaky_relu")
 
-    def _decode(self, i, x, dropout):
+    def _deconv_skip(self, name, dh, skip):
+        """``deconv(F.concat((dh, skip)))``; on the fast path without the concatenated copy."""
+        link = getattr(self, name)
+        if fastconv.is_fast_input(dh) and fastconv.function_for(link) is fastconv.deconv4x4s2:
+            return fastconv.deconv4x4s2_concat((dh, skip), link.W, link.b)
+        return self._conv(name, F.concat((dh, skip)))
+
+    def _decode(self, i, x, dropout, skip=None):
         """Decoder layer ``i`` (1..5): ``relu(dropout(denorm<i>(deconv<i>(x))))``.
 
-        On the fast CPU training path the BatchNormalization and the ReLU are
-        fused and the dropout follows them: its mask scales by 0 or 2, which
+        ``x`` is ``concat((x, skip))`` when a skip connection is given. On the
+        fast CPU training path the BatchNormalization and the ReLU are fused
+        and the dropout follows them: its mask scales by 0 or 2, which
         commutes with the ReLU, so the values are the same.
         """
-        h = self._conv("deconv%d" % i, x)
+        name = "deconv%d" % i
+        h = self._conv(name, x) if skip is None else self._deconv_skip(name, x, skip)
         norm = getattr(self, "denorm%d" % i)
         if fastnorm.applies(h):
             h = fastnorm.batch_norm_act(norm, h, "relu")
@@ -119,11 +128,12 @@ class UNet(Chain):
         h5 = self._encode(5, h4)
         h6 = self._encode(6, h5)
         dh = self._decode(1, h6, dropout=True)
-        dh = self._decode(2, F.concat((dh, h5)), dropout=True)
-        dh = self._decode(3, F.concat((dh, h4)), dropout=True)
-        dh = self._decode(4, F.concat((dh, h3)), dropout=False)
-        dh = self._decode(5, F.concat((dh, h2)), dropout=False)
-        dh = F.sigmoid(self._conv("deconv6", F.concat((dh, h1))))
+        # each later decoder layer reads concat((dh, skip)), as in the article
+        dh = self._decode(2, dh, dropout=True, skip=h5)
+        dh = self._decode(3, dh, dropout=True, skip=h4)
+        dh = self._decode(4, dh, dropout=False, skip=h3)
+        dh = self._decode(5, dh, dropout=False, skip=h2)
+        dh = F.sigmoid(self._deconv_skip("deconv6", dh, h1))
         return dh
 
 
