@@ -8,7 +8,8 @@
    (32.8 s of audio) through chainer's own links ("plain"), chainer with the
    unetvocalsep.fastconv FunctionNodes, and the inference plan separation uses,
    next to the GEMM-bound floor; training patches/s at batch 16 and 64, plain
-   vs fastconv, with the achieved GFLOP/s;
+   vs fastconv, with the achieved GFLOP/s, and this tree's training against the
+   fastconv of revision a4374d0 (benchmarks/bench_training.py, fresh processes);
 3. end-to-end separation of generated 44.1 kHz stereo files in fresh processes:
    3 minutes (median of 3 with chainer's links, of 5 by default), then 10, 30
    and 60 minutes for the memory curve; wall time, real-time factor, peak RSS
@@ -16,19 +17,21 @@
    encode);
 4. batch mode: several different 3-minute songs in one process (model loaded
    once), -j 1 and -j 2;
-5. the issue-8 targets table, computed from the numbers above.
+5. the targets tables of issues 8 and 17, computed from the numbers above.
 
 Medians of several runs; on a noisy machine compare the ratios of one run.
 """
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_network  # noqa: E402
+import bench_training  # noqa: E402
 import bench_separate  # noqa: E402
 from results import append_section  # noqa: E402
 
@@ -61,7 +64,7 @@ def network_rows(rounds=2, reps=5, train_reps=3):
     return infer, train, peaks
 
 
-def targets(infer, train, fast_rows, batch_rows):
+def targets(infer, train, fast_rows, batch_rows, old_train=None):
     """The issue-8 targets, measured in this run."""
     t = {p: statistics.median(v) for p, v in infer.items()}
     tp, tf = train["train64"]
@@ -89,6 +92,11 @@ def targets(infer, train, fast_rows, batch_rows):
              "| target | measured | met? |", "|---|---|---|",
              f"| 3-min stereo song in a fresh process >= 160x | **{three['rtf']:.0f}x** "
              f"({three['wall']:.2f} s) | {'yes' if three['rtf'] >= 160 else 'no'} |"]
+    if old_train:
+        for b, (o, n) in sorted(old_train.items()):
+            rows.append(f"| CPU training >= 1.4x the fastconv of {bench_training.BASELINE_REV}, "
+                        f"batch {b} | {o:.2f} -> {n:.2f} patches/s: **{n / o:.2f}x** | "
+                        f"{'yes' if n / o >= 1.4 else 'no'} |")
     if best_batch:
         worst_b = max(r["maxrss_mb"] for r in batch_rows)
         rows += [f"| batch mode >= 220x per song | **{best_batch['rtf']:.0f}x** "
@@ -101,6 +109,8 @@ def targets(infer, train, fast_rows, batch_rows):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--no-training-baseline", action="store_true",
+                   help="skip the side-by-side with the earlier fastconv (bench_training.py)")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--model", default=None, help="model for the separation runs (default: bundled)")
     p.add_argument("--batch-files", type=int, default=5,
@@ -108,10 +118,18 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     infer, train, peaks = network_rows(args.rounds)
+    old_train = None
+    if not args.no_training_baseline:
+        try:
+            old_train = bench_training.compare(rounds=args.rounds)
+        except (OSError, subprocess.CalledProcessError) as exc:   # no git history here
+            print(f"training baseline skipped: {exc}", file=sys.stderr)
     peak = statistics.median(peaks)
     lines = [f"float32 GEMM peak: **{peak:.0f} GFLOP/s** (numpy.matmul 2048^2, median of "
              f"{len(peaks)})", ""]
     lines += bench_network.inference_table(infer, 1024, peak)
+    if old_train:
+        lines += [""] + bench_training.table(old_train)
     lines += ["", "| training (CPU) | plain chainer | fastconv | speed-up |", "|---|---|---|---|"]
     for b in (16, 64):
         tp, tf = train[f"train{b}"]
@@ -134,7 +152,7 @@ def main(argv=None):
                   "process, model loaded once; seconds per file exclude the one-off start):", "",
                   bench_separate.batch_table(batch)]
     lines += ["", "Targets of issue 8, measured in this run:", "",
-              targets(infer, train, fast, batch)]
+              targets(infer, train, fast, batch, old_train)]
     text = "\n".join(lines)
     print(text)
     if not args.no_write:

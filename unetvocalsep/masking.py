@@ -215,36 +215,80 @@ def vocal_mask(mask, cfg):
     return out
 
 
-def apply_mask(y, sr, mask, spec=None, highband="average", hard=False, first_frame=0):
+#: The full-rate work on a window (STFT, mask, inverse STFT) is done in
+#: blocks of about this many seconds of output, each transformed with one
+#: STFT window of context either side, which gives the same samples as the
+#: whole window (as in :mod:`unetvocalsep.live`). A 65-second 44.1 kHz stereo
+#: window then needs about 8 MB of spectrogram at a time instead of 46 MB.
+BLOCK_SECONDS = 10.0
+
+
+def apply_mask(y, sr, mask, spec=None, highband="average", hard=False, first_frame=0,
+               block_seconds=None):
     """Apply a 16 kHz vocal mask to a window at its own rate.
+
+    The channels are transformed one after another, and with
+    ``block_seconds`` the window in blocks, so that only a small part of the
+    spectrogram exists at a time; the result is the same as transforming the
+    whole window at once.
 
     Parameters
     ----------
     y : numpy.ndarray, shape (channels, samples), float32
     sr : int
     mask : numpy.ndarray, shape (513, frames16), float32
-    spec : numpy.ndarray, shape (channels, frames, bins), complex64, optional
-        ``stft_frames(y, *stft_params(sr))`` if already computed (it is
-        overwritten).
+    spec : numpy.ndarray, shape (k, frames, bins), complex64, optional
+        ``stft_frames(y[:k], *stft_params(sr))`` of the first ``k`` channels
+        (``k <= channels``) if already computed (it is overwritten); the other
+        channels' are computed here. Not used in blocks.
     highband : {'average', 'zero'}
     hard : bool
         Binarise the mapped mask (``> 0.5``).
     first_frame : int
         ``y`` starts at this frame of the grid of the window ``mask`` covers
         (``first_frame * hop`` samples in), for a part of a window.
+    block_seconds : float or None
+        Work in blocks of this length (see :data:`BLOCK_SECONDS`); None: the
+        whole window at once.
 
     Returns
     -------
     vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
     """
-    from .spectrogram import istft_frames, stft_frames
+    n_fft, hop = stft_params(sr)
+    n = y.shape[-1]
+    block = int(round(block_seconds * sr / hop)) * hop if block_seconds else 0
+    if spec is not None or block <= 0 or n <= 2 * block:
+        return _apply_mask_whole(y, sr, mask, spec, highband, hard, first_frame)
+    vocals = np.empty(y.shape, np.float32)
+    for a in range(0, n, block):
+        b = min(a + block, n)
+        # the frames that reach into [a, b), and one STFT window beyond
+        f0 = max((a - n_fft) // hop, 0)
+        s0, s1 = f0 * hop, min(-(-(b + n_fft) // hop) * hop, n)
+        if n - s1 < hop:
+            s1 = n   # the window's own end (its padding) decides the last frames
+        part, _ = _apply_mask_whole(y[:, s0:s1], sr, mask, None, highband, hard,
+                                    first_frame + f0)
+        vocals[:, a:b] = part[:, a - s0:b - s0]
+    return vocals, y - vocals
+
+
+def _apply_mask_whole(y, sr, mask, spec, highband, hard, first_frame):
+    """:func:`apply_mask` of ``y`` in one piece, one channel at a time."""
+    from .spectrogram import istft_frames, n_frames, stft_frames
 
     n_fft, hop = stft_params(sr)
-    if spec is None:
-        spec = stft_frames(y, n_fft, hop)
-    m = map_mask_frames(mask, sr, spec.shape[-2], highband, first_frame)
+    m = map_mask_frames(mask, sr, n_frames(y.shape[-1], hop), highband, first_frame)
     if hard:
         m = (m > constants.HARD_MASK_THRESHOLD).astype(np.float32)
-    spec *= m
-    vocals = istft_frames(spec, y.shape[-1], hop)
+    vocals = np.empty(y.shape, np.float32)
+    for c in range(y.shape[0]):
+        if spec is not None and c < spec.shape[0]:
+            sc = spec[c]
+        else:
+            sc = stft_frames(y[c], n_fft, hop)
+        sc *= m
+        vocals[c] = istft_frames(sc, y.shape[-1], hop)
+        del sc
     return vocals, y - vocals

@@ -41,7 +41,8 @@ CACHE_BYTES = 128 * 2 ** 20
 #: samples (channels, n) including the margins, and whether it is the last.
 Window = collections.namedtuple("Window", "index start samples is_last")
 #: What :func:`first_pass` found: the track's maximum 16 kHz magnitude, the
-#: whole decoded input (or None) and each window's 16 kHz magnitude (or None).
+#: whole decoded input as a list of (channels, n) blocks (or None; read it
+#: with :func:`blocks_reader`) and each window's 16 kHz magnitude (or None).
 FirstPass = collections.namedtuple("FirstPass", "peak audio mags")
 
 
@@ -151,8 +152,9 @@ def first_pass(read, sr, mag16, chunk_seconds=CHUNK_SECONDS, margin_seconds=MARG
             kept.add(pending.popleft().result())
     audio = None
     if kept.blocks is not None:
-        blocks = [b for b in kept.blocks if b.shape[1]]
-        audio = np.concatenate(blocks, axis=1) if blocks else None
+        # kept as decoded, not concatenated: a second full copy would be made
+        # just when the second pass starts (64 MB for 3 minutes of stereo)
+        audio = [b for b in kept.blocks if b.shape[1]] or None
     return FirstPass(kept.peak if kept.peak > 0 else 1.0, audio,
                      kept.mags if audio is not None else None)
 
@@ -258,6 +260,51 @@ def array_reader(x):
         block = x[:, pos[0]:pos[0] + n]
         pos[0] += block.shape[1]
         return block
+    return read
+
+
+def blocks_reader(blocks):
+    """A reader over a list of ``(channels, n)`` blocks, which it empties as it reads.
+
+    Each block is dropped from ``blocks`` once it has been read, so the kept
+    audio of :func:`first_pass` is freed during the second pass.
+
+    Parameters
+    ----------
+    blocks : list of numpy.ndarray, shapes (channels, n_i)
+
+    Returns
+    -------
+    callable
+        ``read(n)``: the next ``n`` samples (a view when they lie in one block).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> read = blocks_reader([np.zeros((2, 3)), np.ones((2, 4))])
+    >>> read(5).tolist()[0], read(5).shape, read(5).shape
+    ([0.0, 0.0, 0.0, 1.0, 1.0], (2, 2), (2, 0))
+    """
+    queue = collections.deque(blocks)
+    blocks.clear()
+    pos = [0]
+    channels = queue[0].shape[0] if queue else 1
+    dtype = queue[0].dtype if queue else np.float32
+
+    def read(n):
+        parts, need = [], n
+        while need > 0 and queue:
+            head = queue[0]
+            part = head[:, pos[0]:pos[0] + need]
+            parts.append(part)
+            need -= part.shape[1]
+            pos[0] += part.shape[1]
+            if pos[0] >= head.shape[1]:
+                queue.popleft()
+                pos[0] = 0
+        if not parts:
+            return np.zeros((channels, 0), dtype)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
     return read
 
 

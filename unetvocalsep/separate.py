@@ -23,7 +23,7 @@ import numpy as np
 from . import constants
 from .errors import AudioError, UserError
 from .masking import HIGHBANDS, apply_mask, compute_mask, stft_params  # noqa: F401
-from .masking import vocal_mask
+from .masking import BLOCK_SECONDS, vocal_mask
 from .outputs import Outputs, commit_all, output_paths, track_name  # noqa: F401
 from .pipeline import CHUNK_SECONDS, CROSSFADE_SECONDS, MARGIN_SECONDS  # noqa: F401
 from . import pipeline
@@ -141,13 +141,6 @@ class Separator:
             mask = compute_mask(self.net, mag / np.float32(peak))
         return vocal_mask(mask, self.config)
 
-    def _stft_full(self, y, sr):
-        """STFT of a window at its own rate, frame-major, shape (channels, frames, bins)."""
-        from .spectrogram import stft_frames
-
-        with self._stage("stft"):
-            return stft_frames(y, *stft_params(sr))
-
     def mag16(self, y, sr):
         """16 kHz mono magnitude of a window, shape (513, frames16), not normalised."""
         from .audio import resample, to_mono
@@ -166,16 +159,18 @@ class Separator:
         y : numpy.ndarray, shape (channels, samples), float32
         sr : int
         mask : numpy.ndarray, shape (513, frames16), float32
-        spec : numpy.ndarray, shape (channels, frames, bins), complex64, optional
+        spec : numpy.ndarray, shape (k, frames, bins), complex64, optional
+            The STFT of the first ``k`` channels, if already computed; without
+            it the window is transformed in blocks of
+            :data:`unetvocalsep.masking.BLOCK_SECONDS` (same samples, less memory).
 
         Returns
         -------
         vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
         """
-        if spec is None:
-            spec = self._stft_full(y, sr)
         with self._stage("istft"):
-            return apply_mask(y, sr, mask, spec, self.highband, self.hard_mask)
+            return apply_mask(y, sr, mask, spec, self.highband, self.hard_mask,
+                              block_seconds=BLOCK_SECONDS)
 
     # -- streaming over windows -------------------------------------------------------
     def _windows(self, read, sr):
@@ -251,11 +246,12 @@ class Separator:
 
         def separated():
             for w, get in pipeline.prefetched(self._windows(read, sr), mask_of, prefetch):
-                spec = self._stft_full(w.samples, sr)   # while the network works on the next
                 mag, mask = get()
                 if on_window is not None:
                     on_window(w, mag, mask)
-                v, a = self.apply_mask(w.samples, sr, mask, spec)
+                # full-rate work in blocks (masking.BLOCK_SECONDS) while the
+                # network works on the next window
+                v, a = self.apply_mask(w.samples, sr, mask)
                 yield w, v, a
 
         yield from pipeline.crossfade(separated(), sr, self.chunk_seconds, self.crossfade_seconds,
@@ -418,7 +414,8 @@ class Separator:
                     bar = progress
                 with contextlib.ExitStack() as stack:
                     if audio is not None:   # kept by the first pass: no second decode
-                        read = _array_reader(audio)
+                        read = pipeline.blocks_reader(audio)
+                        audio = None   # the reader frees each block once read
                     else:
                         reader, read = opened()
                         stack.enter_context(reader)
