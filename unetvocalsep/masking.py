@@ -255,11 +255,25 @@ def apply_mask(y, sr, mask, spec=None, highband="average", hard=False, first_fra
     -------
     vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
     """
+    vocals = vocals_of(y, sr, mask, spec, highband, hard, first_frame, block_seconds)
+    return vocals, y - vocals
+
+
+def vocals_of(y, sr, mask, spec=None, highband="average", hard=False, first_frame=0,
+              block_seconds=None):
+    """The vocal stem of :func:`apply_mask` alone (the accompaniment is ``y`` minus it).
+
+    Parameters and the vocal result are those of :func:`apply_mask`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (channels, samples), float32
+    """
     n_fft, hop = stft_params(sr)
     n = y.shape[-1]
     block = int(round(block_seconds * sr / hop)) * hop if block_seconds else 0
     if spec is not None or block <= 0 or n <= 2 * block:
-        return _apply_mask_whole(y, sr, mask, spec, highband, hard, first_frame)
+        return _vocals_whole(y, sr, mask, spec, highband, hard, first_frame)
     vocals = np.empty(y.shape, np.float32)
     for a in range(0, n, block):
         b = min(a + block, n)
@@ -268,14 +282,13 @@ def apply_mask(y, sr, mask, spec=None, highband="average", hard=False, first_fra
         s0, s1 = f0 * hop, min(-(-(b + n_fft) // hop) * hop, n)
         if n - s1 < hop:
             s1 = n   # the window's own end (its padding) decides the last frames
-        part, _ = _apply_mask_whole(y[:, s0:s1], sr, mask, None, highband, hard,
-                                    first_frame + f0)
+        part = _vocals_whole(y[:, s0:s1], sr, mask, None, highband, hard, first_frame + f0)
         vocals[:, a:b] = part[:, a - s0:b - s0]
-    return vocals, y - vocals
+    return vocals
 
 
-def _apply_mask_whole(y, sr, mask, spec, highband, hard, first_frame):
-    """:func:`apply_mask` of ``y`` in one piece, one channel at a time."""
+def _vocals_whole(y, sr, mask, spec, highband, hard, first_frame):
+    """:func:`vocals_of` ``y`` in one piece, one channel at a time."""
     from .spectrogram import istft_frames, n_frames, stft_frames
 
     n_fft, hop = stft_params(sr)
@@ -291,4 +304,4 @@ def _apply_mask_whole(y, sr, mask, spec, highband, hard, first_frame):
         sc *= m
         vocals[c] = istft_frames(sc, y.shape[-1], hop)
         del sc
-    return vocals, y - vocals
+    return vocals

@@ -208,8 +208,11 @@ def crossfade(separated, sr, chunk_seconds=CHUNK_SECONDS, crossfade_seconds=CROS
 
     Parameters
     ----------
-    separated : iterable of (Window, numpy.ndarray, numpy.ndarray)
-        Each window with its vocals and accompaniment (same shape as its samples).
+    separated : iterable of (Window, numpy.ndarray, numpy.ndarray or None)
+        Each window with its vocals and accompaniment (same shape as its
+        samples). With None for the accompaniment it is computed here, block
+        by block, as the input minus the joined vocals (the stems then sum to
+        the input exactly, and no whole-window accompaniment is held).
     sr : int
     chunk_seconds, crossfade_seconds : float
     progress : object with ``update(seconds)``, or None
@@ -230,14 +233,19 @@ def crossfade(separated, sr, chunk_seconds=CHUNK_SECONDS, crossfade_seconds=CROS
             n = prev[0].shape[1]
             lo = out_start - ws
             ramp = (np.arange(n, dtype=np.float32) + 0.5) / np.float32(2 * f)
-            yield (prev[0] * (1 - ramp) + v[:, lo:lo + n] * ramp,
-                   prev[1] * (1 - ramp) + a[:, lo:lo + n] * ramp)
+            vj = prev[0] * (1 - ramp) + v[:, lo:lo + n] * ramp
+            if a is None:
+                yield vj, w.samples[:, lo:lo + n] - vj
+            else:
+                yield vj, prev[1] * (1 - ramp) + a[:, lo:lo + n] * ramp
             out_start += n
         end = we if w.is_last else (k + 1) * c - f
-        yield v[:, out_start - ws:end - ws], a[:, out_start - ws:end - ws]
+        vb = v[:, out_start - ws:end - ws]
+        yield vb, (w.samples[:, out_start - ws:end - ws] - vb if a is None
+                   else a[:, out_start - ws:end - ws])
         if not w.is_last:
             hi = min((k + 1) * c + f, we)
-            prev = (v[:, end - ws:hi - ws], a[:, end - ws:hi - ws])
+            prev = (v[:, end - ws:hi - ws], None if a is None else a[:, end - ws:hi - ws])
         if progress is not None:
             progress.update((end - (k * c - f if k else 0)) / sr)
 

@@ -23,7 +23,7 @@ import numpy as np
 from . import constants
 from .errors import AudioError, UserError
 from .masking import HIGHBANDS, apply_mask, compute_mask, stft_params  # noqa: F401
-from .masking import BLOCK_SECONDS, vocal_mask
+from .masking import BLOCK_SECONDS, vocal_mask, vocals_of
 from .outputs import Outputs, commit_all, output_paths, track_name  # noqa: F401
 from .pipeline import CHUNK_SECONDS, CROSSFADE_SECONDS, MARGIN_SECONDS  # noqa: F401
 from . import pipeline
@@ -251,8 +251,10 @@ class Separator:
                     on_window(w, mag, mask)
                 # full-rate work in blocks (masking.BLOCK_SECONDS) while the
                 # network works on the next window
-                v, a = self.apply_mask(w.samples, sr, mask)
-                yield w, v, a
+                with self._stage("istft"):
+                    v = vocals_of(w.samples, sr, mask, None, self.highband, self.hard_mask,
+                                  block_seconds=BLOCK_SECONDS)
+                yield w, v, None   # crossfade subtracts the joined vocals from the input
 
         yield from pipeline.crossfade(separated(), sr, self.chunk_seconds, self.crossfade_seconds,
                                       progress)
