@@ -267,3 +267,29 @@ def test_arrange_skips_bars_where_no_voice_sings():
         # the repeat follows the last note after a short breath, not after 48 silent quarters
         starts = arr["voices"]["soprano"][:, 0]
         assert np.max(np.diff(starts)) < 2.0
+
+
+def test_a_failed_track_job_is_one_line_naming_the_track(capsys):
+    from concurrent.futures import Future
+
+    from unetvocalsep.errors import UserError, run_cli
+    from unetvocalsep.synth import _track_result
+
+    ok = Future()
+    ok.set_result("synth_3_0007")
+    assert _track_result(ok, 3, 7, None) == "synth_3_0007"
+    bug = Future()
+    bug.set_exception(RuntimeError("no vocal notes"))
+    with pytest.raises(UserError, match=r"track synth_3_0102 failed with an internal error "
+                                        r"\(RuntimeError: no vocal notes\).*--first 102"):
+        _track_result(bug, 3, 102, None)
+    disk = Future()
+    disk.set_exception(OSError(28, "No space left on device"))
+
+    def body(argv):
+        _track_result(disk, 5, 1, "train")
+
+    assert run_cli(body, [], prog="synth") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("synth: error: track ")
+    assert "no space left" in err[0].lower() and "Traceback" not in err[0]

@@ -260,6 +260,35 @@ def _warm_cache(syllables, cache_dir, jobs):
             voice.analyse_syllable(p, cache_dir)
 
 
+def _track_result(fut, seed, index, profile):
+    """The name a finished track job returns, or one error line that names the track.
+
+    The pool (and with it the tracks still running) is ended by the caller's
+    ``process_pool`` when this raises; tracks already written are complete and
+    a rerun skips them.
+    """
+    from ..errors import describe_error
+
+    try:
+        return fut.result()
+    except (UserError, OSError, MemoryError) as exc:
+        name = _name_of(seed, index, profile)
+        raise UserError(f"track {name}: {describe_error(exc)}") from None
+    except Exception as exc:   # a bug: say which track, and how to report it
+        name = _name_of(seed, index, profile)
+        raise UserError(f"track {name} failed with an internal error ({type(exc).__name__}: "
+                        f"{exc}); tracks already written are kept, and a rerun continues "
+                        f"after them; please report it with --seed {seed} --first "
+                        f"{index}") from None
+
+
+def _name_of(seed, index, profile):
+    if profile is None:
+        return track_name(seed, index)
+    from .realmix import track_name as real_name
+    return real_name(profile, seed, index)
+
+
 def generate_corpus(out_dir, tracks, seconds, seed, jobs=1, overwrite=False,
                     cache_dir=None, klettres_dir=KLETTRES_DIR, soundfonts=None,
                     progress=True, languages=None, profile=None, first=0):
@@ -342,9 +371,9 @@ def generate_corpus(out_dir, tracks, seconds, seed, jobs=1, overwrite=False,
             args = [(out_dir, seed, i, seconds, cache_dir, klettres_dir, sfs, overwrite,
                      checked, profile) for i in todo]
             with process_pool(min(jobs, len(todo))) as ex:
-                futures = [ex.submit(_job, a) for a in args]
+                futures = {ex.submit(_job, a): a[2] for a in args}
                 for fut in as_completed(futures):
-                    written.append(fut.result())
+                    written.append(_track_result(fut, seed, futures[fut], profile))
                     bar.update(1)
     finally:
         bar.close()
