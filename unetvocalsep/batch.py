@@ -12,10 +12,11 @@ import os
 from .errors import UserError
 
 
-#: Peak memory one file in flight adds (measured, benchmarks/RESULTS.md: a
-#: second 3-minute 44.1 kHz stereo file with its first-pass cache and two
-#: windows in the pipeline added about 400 MB).
-JOB_MEMORY_BYTES = 450 * 2 ** 20
+#: Peak memory one file in flight adds (measured, docs/INFERENCE.md: a second
+#: 3-minute 44.1 kHz stereo file with its first-pass cache and two windows in
+#: the pipeline added 260-300 MB once the full-rate work ran in blocks; it
+#: was about 400 MB before).
+JOB_MEMORY_BYTES = 350 * 2 ** 20
 
 
 def mem_available():
