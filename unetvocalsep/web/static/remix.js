@@ -171,6 +171,8 @@
     gainOf: gainOf, levelDb: levelDb,
     vocalGain: function () { return nodes ? nodes.vocalGain.gain.value : null; },
     time: function () { return ctx ? ctx.currentTime : 0; },
+    // seconds into the song that is playing now (or where it was paused)
+    position: function () { return offset + (nodes ? context().currentTime - startedAt : 0); },
     ready: function () { return buffers !== null; }
   };
 }());
