@@ -14,7 +14,7 @@ import chainer.functions as F
 import chainer.links as L
 from chainer import gradient_check
 
-from unetvocalsep import fastpath, fastconv
+from unetvocalsep import convlayout, fastpath, fastconv
 from unetvocalsep.network import UNet, UNetTrainmodel
 
 
@@ -416,7 +416,7 @@ def test_weight_matrix_round_trip_and_order(o, c):
 def test_transpose2d_any_block():
     a = np.arange(130 * 7, dtype=np.float32).reshape(130, 7)
     for block in (1, 64, 500):
-        t = fastconv._transpose2d(a, block)
+        t = convlayout._transpose2d(a, block)
         assert t.flags.c_contiguous and np.array_equal(t, a.T)
 
 

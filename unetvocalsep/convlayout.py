@@ -266,6 +266,27 @@ def _col2im(gcol, shape, layout, bias=None, out=None):
 _CHUNK_PIXELS = 2048
 
 
+def _batch_chunks(n, pixels):
+    """Batch chunks for images of ``pixels`` pixels: ``(samples, rows)`` slice pairs.
+
+    One chunk of the whole batch when an image has fewer than half of
+    :data:`_CHUNK_PIXELS`; otherwise chunks of about that many pixels (at
+    least one image each). ``rows`` indexes the chunk's rows of an
+    ``(N * pixels, K)`` matrix.
+
+    Examples
+    --------
+    >>> [(s.start, s.stop, r.start, r.stop) for s, r in _batch_chunks(3, 1024)]
+    [(0, 2, 0, 2048), (2, 3, 2048, 3072)]
+    >>> len(list(_batch_chunks(16, 256)))
+    1
+    """
+    per = n if 2 * pixels < _CHUNK_PIXELS else max(1, _CHUNK_PIXELS // pixels)
+    for n0 in range(0, n, per):
+        n1 = min(n, n0 + per)
+        yield slice(n0, n1), slice(n0 * pixels, n1 * pixels)
+
+
 def _matmul_col2im(a, b, shape, layout, bias=None):
     """``_col2im(_mm(a, b, layout), shape, layout, bias)``, in batch chunks.
 
@@ -282,15 +303,13 @@ def _matmul_col2im(a, b, shape, layout, bias=None):
     ndarray, shape (N, C, 2*Ho, 2*Wo)
     """
     n, c, h, w = shape
-    pixels = (h // 2) * (w // 2)
-    if 2 * pixels < _CHUNK_PIXELS:
+    chunks = list(_batch_chunks(n, (h // 2) * (w // 2)))
+    if len(chunks) == 1:
         return _col2im(_mm(a, b, layout), shape, layout, bias)
-    per = max(1, _CHUNK_PIXELS // pixels)
     out = _empty_nhwc((n, h, w, c), layout, a.dtype)
-    for n0 in range(0, n, per):
-        n1 = min(n, n0 + per)
-        _col2im(_mm(a[n0 * pixels:n1 * pixels], b, layout), (n1 - n0, c, h, w), layout,
-                bias, out=out[n0:n1])
+    for samples, rows in chunks:
+        _col2im(_mm(a[rows], b, layout), (samples.stop - samples.start, c, h, w), layout,
+                bias, out=out[samples])
     return out.transpose(0, 3, 1, 2)
 
 

@@ -145,7 +145,7 @@ class LiveSeparator:
         its inverse cover only the stretch and one window length either side,
         which gives the same samples as the whole window would.
         """
-        from .masking import apply_mask, stft_params
+        from .masking import vocals_span
 
         x = self._buf
         mag = self.sep.mag16(x, self.sr)
@@ -155,12 +155,7 @@ class LiveSeparator:
         # the stretch now due: window samples [a, b) (the outputs of this run)
         a = self.window - self.delay
         b = a + self.step + self.fade
-        n_fft, hop = stft_params(self.sr)
-        f0 = max((a - n_fft) // hop, 0)
-        s0, s1 = f0 * hop, min(-(-(b + n_fft) // hop) * hop, self.window)
-        vocals, _ = apply_mask(x[:, s0:s1], self.sr, mask, highband=self.sep.highband,
-                               hard=self.sep.hard_mask, first_frame=f0)
-        seg = vocals[:, a - s0:b - s0]
+        seg = vocals_span(x, self.sr, mask, a, b, self.sep.highband, self.sep.hard_mask)
         if self._tail is not None and self.fade:
             ramp = np.linspace(0.0, 1.0, self.fade, endpoint=False, dtype=np.float32)
             seg = seg.copy()

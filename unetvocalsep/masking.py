@@ -277,14 +277,39 @@ def vocals_of(y, sr, mask, spec=None, highband="average", hard=False, first_fram
     vocals = np.empty(y.shape, np.float32)
     for a in range(0, n, block):
         b = min(a + block, n)
-        # the frames that reach into [a, b), and one STFT window beyond
-        f0 = max((a - n_fft) // hop, 0)
-        s0, s1 = f0 * hop, min(-(-(b + n_fft) // hop) * hop, n)
-        if n - s1 < hop:
-            s1 = n   # the window's own end (its padding) decides the last frames
-        part = _vocals_whole(y[:, s0:s1], sr, mask, None, highband, hard, first_frame + f0)
-        vocals[:, a:b] = part[:, a - s0:b - s0]
+        vocals[:, a:b] = vocals_span(y, sr, mask, a, b, highband, hard, first_frame)
     return vocals
+
+
+def vocals_span(y, sr, mask, a, b, highband="average", hard=False, first_frame=0):
+    """The vocals of samples ``[a, b)`` of a window, transforming only that stretch.
+
+    The full-rate STFT and its inverse cover ``[a, b)`` and one STFT window
+    on either side (on the window's frame grid), which gives the same samples
+    as transforming the whole window: the blocks of :func:`vocals_of` and the
+    stretch of each :mod:`unetvocalsep.live` run.
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (channels, samples), float32
+        The whole window.
+    sr : int
+    mask : numpy.ndarray, shape (513, frames16), float32
+        The window's 16 kHz mask.
+    a, b : int
+        ``0 <= a < b <= samples``.
+    highband, hard, first_frame
+        As for :func:`apply_mask`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (channels, b - a), float32
+    """
+    n_fft, hop = stft_params(sr)
+    f0 = max((a - n_fft) // hop, 0)
+    s0, s1 = f0 * hop, min(-(-(b + n_fft) // hop) * hop, y.shape[-1])
+    part = _vocals_whole(y[:, s0:s1], sr, mask, None, highband, hard, first_frame + f0)
+    return part[:, a - s0:b - s0]
 
 
 def _vocals_whole(y, sr, mask, spec, highband, hard, first_frame):

@@ -203,16 +203,16 @@ def crossfade(separated, sr, chunk_seconds=CHUNK_SECONDS, crossfade_seconds=CROS
               progress=None):
     """Join separated windows into consecutive output blocks with linear cross-fades.
 
-    Neighbouring windows are cross-faded over ``2 * crossfade`` seconds in
-    the middle of their overlap, around each chunk boundary ``k * chunk``.
+    Neighbouring windows' vocals are cross-faded over ``2 * crossfade``
+    seconds in the middle of their overlap, around each chunk boundary
+    ``k * chunk``. The accompaniment of each output block is the input minus
+    the joined vocals, so the stems sum to the input exactly and no
+    whole-window accompaniment is held.
 
     Parameters
     ----------
-    separated : iterable of (Window, numpy.ndarray, numpy.ndarray or None)
-        Each window with its vocals and accompaniment (same shape as its
-        samples). With None for the accompaniment it is computed here, block
-        by block, as the input minus the joined vocals (the stems then sum to
-        the input exactly, and no whole-window accompaniment is held).
+    separated : iterable of (Window, numpy.ndarray)
+        Each window with its vocals (same shape as its samples).
     sr : int
     chunk_seconds, crossfade_seconds : float
     progress : object with ``update(seconds)``, or None
@@ -224,28 +224,23 @@ def crossfade(separated, sr, chunk_seconds=CHUNK_SECONDS, crossfade_seconds=CROS
     """
     c = int(round(chunk_seconds * sr))
     f = int(round(crossfade_seconds * sr))
-    prev = None   # stems of the previous window over [k*c - f, k*c + f)
-    for w, v, a in separated:
+    prev = None   # vocals of the previous window over [k*c - f, k*c + f)
+    for w, v in separated:
         ws, k = w.start, w.index
         we = ws + w.samples.shape[1]
         out_start = k * c - f if k else 0
         if prev is not None:
-            n = prev[0].shape[1]
+            n = prev.shape[1]
             lo = out_start - ws
             ramp = (np.arange(n, dtype=np.float32) + 0.5) / np.float32(2 * f)
-            vj = prev[0] * (1 - ramp) + v[:, lo:lo + n] * ramp
-            if a is None:
-                yield vj, w.samples[:, lo:lo + n] - vj
-            else:
-                yield vj, prev[1] * (1 - ramp) + a[:, lo:lo + n] * ramp
+            vj = prev * (1 - ramp) + v[:, lo:lo + n] * ramp
+            yield vj, w.samples[:, lo:lo + n] - vj
             out_start += n
         end = we if w.is_last else (k + 1) * c - f
         vb = v[:, out_start - ws:end - ws]
-        yield vb, (w.samples[:, out_start - ws:end - ws] - vb if a is None
-                   else a[:, out_start - ws:end - ws])
+        yield vb, w.samples[:, out_start - ws:end - ws] - vb
         if not w.is_last:
-            hi = min((k + 1) * c + f, we)
-            prev = (v[:, end - ws:hi - ws], None if a is None else a[:, end - ws:hi - ws])
+            prev = v[:, end - ws:min((k + 1) * c + f, we) - ws]
         if progress is not None:
             progress.update((end - (k * c - f if k else 0)) / sr)
 

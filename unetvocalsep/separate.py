@@ -168,9 +168,17 @@ class Separator:
         -------
         vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
         """
+        vocals = self.vocals(y, sr, mask, spec)
+        return vocals, y - vocals
+
+    def vocals(self, y, sr, mask, spec=None):
+        """The vocal stem of :meth:`apply_mask` alone (the accompaniment is ``y`` minus it).
+
+        Same parameters; returns numpy.ndarray, shape (channels, samples), float32.
+        """
         with self._stage("istft"):
-            return apply_mask(y, sr, mask, spec, self.highband, self.hard_mask,
-                              block_seconds=BLOCK_SECONDS)
+            return vocals_of(y, sr, mask, spec, self.highband, self.hard_mask,
+                             block_seconds=BLOCK_SECONDS)
 
     # -- streaming over windows -------------------------------------------------------
     def _windows(self, read, sr):
@@ -251,10 +259,7 @@ class Separator:
                     on_window(w, mag, mask)
                 # full-rate work in blocks (masking.BLOCK_SECONDS) while the
                 # network works on the next window
-                with self._stage("istft"):
-                    v = vocals_of(w.samples, sr, mask, None, self.highband, self.hard_mask,
-                                  block_seconds=BLOCK_SECONDS)
-                yield w, v, None   # crossfade subtracts the joined vocals from the input
+                yield w, self.vocals(w.samples, sr, mask)   # crossfade computes the accompaniment
 
         yield from pipeline.crossfade(separated(), sr, self.chunk_seconds, self.crossfade_seconds,
                                       progress)
