@@ -124,3 +124,35 @@ def test_crops_do_not_keep_the_cache_mapped(toy_corpus):
         ds[i]
     maps = open("/proc/self/maps").read()
     assert not any(os.path.basename(f) in maps for f in ds.files)
+
+
+def test_final_alpha_lowers_adam_step_linearly_and_resumes(toy_corpus, tmp_path):
+    """--final-alpha: alpha goes 0.001 -> final over the run, is logged, stored and resumed."""
+    out = tmp_path / "decay"
+    assert main([str(toy_corpus / "cache"), "-o", str(out), "--val-fraction", "0.2", "-b", "2",
+                 "-i", "20", "--log-interval", "5", "--snapshot-interval", "10", "--no-progress",
+                 "--final-alpha", "1e-4"]) == 0
+    log = json.load(open(out / "log"))
+    alphas = [e["alpha"] for e in log]
+    # the logged alpha is the one the logged iteration's update used: alpha(iteration - 1)
+    expected = [1e-3 + (1e-4 - 1e-3) * (it - 1) / 20 for it in (5, 10, 15, 20)]
+    np.testing.assert_allclose(alphas, expected, rtol=1e-6)
+    assert "linearly to 0.0001" in json.load(open(out / "unet.json"))["optimizer"]
+    # a run resumed from the 10-iteration snapshot continues the same schedule
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    trainer = train(str(toy_corpus / "cache"), out=str(resumed), val_fraction=0.2, batchsize=2,
+                    iteration=20, log_interval=5, snapshot_interval=10, progress=False,
+                    resume=str(out / "snapshot_iter_10"), final_alpha=1e-4)
+    assert trainer.updater.get_optimizer("main").alpha == pytest.approx(1e-4)
+    np.testing.assert_allclose([e["alpha"] for e in json.load(open(resumed / "log"))], expected,
+                               rtol=1e-6)
+    # without the flag Adam keeps its defaults
+    plain = train(str(toy_corpus / "cache"), out=str(tmp_path / "plain"), val_fraction=0.2, batchsize=2,
+                  iteration=3, progress=False)
+    assert plain.updater.get_optimizer("main").alpha == pytest.approx(1e-3)
+
+
+def test_final_alpha_must_be_positive(tmp_path, capsys):
+    assert main([str(tmp_path), "--final-alpha", "0"]) != 0
+    assert "final-alpha" in capsys.readouterr().err

@@ -98,6 +98,32 @@ def wants_gpu(spec):
     return not is_cpu(spec)
 
 
+def alpha_schedule(start, end, iterations):
+    """Trainer extension: Adam's ``alpha`` from ``start`` to ``end`` linearly.
+
+    Parameters
+    ----------
+    start, end : float
+        ``alpha`` at iteration 0 and at ``iterations``.
+    iterations : int
+        Length of the schedule (the run's length); ``alpha`` stays at ``end`` after it.
+
+    Returns
+    -------
+    chainer.training.extensions.LinearShift
+        Its state is in trainer snapshots, so ``--resume`` continues it.
+
+    Examples
+    --------
+    >>> alpha_schedule(1e-3, 1e-4, 1000).__class__.__name__
+    'LinearShift'
+    """
+    from . import _compat  # noqa: F401
+    from chainer.training import extensions
+
+    return extensions.LinearShift("alpha", (start, end), (0, int(iterations)))
+
+
 def split_validation(files, fraction, seed=0):
     """Hold out a fraction of the tracks for validation.
 
@@ -128,7 +154,7 @@ def split_validation(files, fraction, seed=0):
 def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.BATCH,
           epoch=EPOCHS, iteration=None, device=-1, target="vocal", seed=0, resume=None,
           snapshot_interval=SNAPSHOT_INTERVAL, log_interval=LOG_INTERVAL, loaderjob=0, progress=True,
-          init_model=None, comm=None, overwrite=False):
+          init_model=None, comm=None, overwrite=False, final_alpha=None):
     """Train a UNet on cached spectrograms.
 
     Parameters
@@ -170,6 +196,11 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
         Train into an ``out`` that already holds a model. Without it (and
         without ``resume``) such a folder is refused, so an earlier model is
         never replaced by accident.
+    final_alpha : float or None
+        Not the article's (which keeps Adam's defaults, the default here):
+        lower Adam's step size ``alpha`` linearly from its default 0.001 to
+        this value over the run's iterations (:func:`alpha_schedule`). It is
+        stored with the weights, and a resumed run continues the schedule.
 
     Returns
     -------
@@ -232,6 +263,7 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     model = UNetTrainmodel(unet)
     model.to_device(dev)
     optimizer = optimizers.Adam()
+    adam_alpha = optimizer.hyperparam.alpha
     if comm is not None:
         optimizer = distributed.multi_node_optimizer(optimizer, comm)
     optimizer.setup(model)
@@ -245,6 +277,11 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     stop = (iteration, "iteration") if iteration else (epoch, "epoch")
     trainer = training.Trainer(updater, stop, out=out)
     trainer.extend(StopOnNonFiniteLoss())
+    if final_alpha is not None:
+        total = iteration or epoch * -(-len(train_set) // (batchsize * (comm.size if comm else 1)))
+        trainer.extend(alpha_schedule(adam_alpha, final_alpha, total), name="alpha_schedule")
+        trainer.extend(extensions.observe_value(
+            "alpha", lambda t: t.updater.get_optimizer("main").alpha), trigger=(log_interval, "iteration"))
 
     if val_set is not None:
         val_iter = iterators.SerialIterator(val_set, batchsize, repeat=False, shuffle=False)
@@ -258,7 +295,9 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
             eval_every=log_interval * 4 if val_set is not None else None)
     if rank0:
         cfg = default_config(
-            target=target, batchsize=batchsize, optimizer="Adam (chainer defaults)",
+            target=target, batchsize=batchsize,
+            optimizer="Adam (chainer defaults)" if final_alpha is None else
+            f"Adam (chainer defaults, alpha {adam_alpha:g} linearly to {final_alpha:g})",
             data=[os.path.abspath(p) for p in ([data] if isinstance(data, str) else data)],
             train_tracks=len(files), validation_tracks=len(val_files),
             train_frames=int(sum(SpectrogramDataset(files, random=False).frames)),
@@ -266,7 +305,8 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
                 SpectrogramDataset(files), batchsize),
             seed=seed, device=str(dev), processes=comm.size if comm is not None else 1)
         trainer.extend(extensions.LogReport(trigger=(log_interval, "iteration")))
-        trainer.extend(extensions.PrintReport(PRINT_KEYS), trigger=(log_interval, "iteration"))
+        keys = PRINT_KEYS + (["alpha"] if final_alpha is not None else [])
+        trainer.extend(extensions.PrintReport(keys), trigger=(log_interval, "iteration"))
         if progress:
             trainer.extend(extensions.ProgressBar(update_interval=1))
         if extensions.PlotReport.available():
@@ -292,7 +332,7 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
 
 def get_parser():
     """The ``python -m unetvocalsep.train`` argument parser."""
-    from .argtypes import Parser, fraction, nonnegative_int, positive_int
+    from .argtypes import Parser, fraction, nonnegative_int, positive_float, positive_int
 
     p = Parser(
         prog="python -m unetvocalsep.train",
@@ -322,6 +362,9 @@ def get_parser():
     p.add_argument("--overwrite", action="store_true",
                    help="train into an output folder that already holds a model")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--final-alpha", type=positive_float, default=None,
+                   help="not the article's: lower Adam's alpha linearly from 0.001 to this "
+                        "over the run (default: Adam's defaults throughout)")
     p.add_argument("--communicator", default=None, choices=COMMUNICATORS,
                    help="data-parallel training with ChainerMN, one process per device, "
                         "launched by mpiexec: pure_nccl (GPUs, recommended), flat, "
@@ -376,7 +419,7 @@ def _main(argv=None):
           device=device, target=args.target, seed=args.seed, resume=args.resume,
           snapshot_interval=args.snapshot_interval, log_interval=args.log_interval,
           loaderjob=args.loaderjob, progress=not args.no_progress, init_model=args.init_model,
-          comm=comm, overwrite=args.overwrite)
+          comm=comm, overwrite=args.overwrite, final_alpha=args.final_alpha)
     if comm is None or comm.rank == 0:
         print(f"model written to {os.path.join(args.out, 'unet.npz')}")
     return 0
