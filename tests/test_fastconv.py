@@ -186,6 +186,17 @@ def test_function_for_accepts_only_unet_links():
 def _unet_pass(fast, unet, X, Y):
     model = UNetTrainmodel(unet)
     model.cleargrads()
+    # the fast path draws its dropout masks from random bits (fastconv.dropout,
+    # tested on its own below); here both paths take chainer's, so that the
+    # masks are identical and only the kernels are compared
+    saved, fastconv.dropout = fastconv.dropout, F.dropout
+    try:
+        return _unet_pass_same_masks(fast, unet, model, X, Y)
+    finally:
+        fastconv.dropout = saved
+
+
+def _unet_pass_same_masks(fast, unet, model, X, Y):
     with fastconv.use_fast_path(fast), chainer.using_config("train", True):
         # dropout masks must be identical in both runs
         np.random.seed(0)
@@ -461,3 +472,42 @@ def test_deconv_concat_rejects_wrong_channels():
     with pytest.raises(chainer.utils.type_check.InvalidType):
         fastconv.deconv4x4s2_concat((np.zeros((1, 3, 4, 4), np.float32),
                                      np.zeros((1, 2, 4, 4), np.float32)), W)
+
+
+def test_dropout_half_mask_is_fair_seeded_and_in_layout():
+    import chainer
+    from unetvocalsep.fastconv import dropout
+
+    x = np.ascontiguousarray(np.random.default_rng(0).standard_normal((4, 16, 32, 8)).astype(np.float32)
+                             .transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)   # channels-last storage
+    with chainer.using_config("train", True):
+        np.random.seed(5)
+        v = chainer.Variable(x)
+        y = dropout(v)
+        np.random.seed(5)
+        y2 = dropout(x)
+    kept = y.array != 0
+    assert abs(kept.mean() - 0.5) < 0.01
+    np.testing.assert_array_equal(y.array[kept], 2 * x[kept])
+    np.testing.assert_array_equal(y.array, y2.array)              # the seed fixes the mask
+    assert y.array.strides == x.strides                            # same memory layout
+    # masks of neighbouring elements are independent, along every axis
+    for axis in range(4):
+        a, b = np.moveaxis(kept, axis, 0)[:-1], np.moveaxis(kept, axis, 0)[1:]
+        assert abs((a == b).mean() - 0.5) < 0.02, axis
+    gy = np.ones_like(x)
+    y.grad = gy
+    y.backward()
+    np.testing.assert_array_equal(v.grad, np.where(kept, 2, 0))
+
+
+def test_dropout_other_cases_are_chainers():
+    import chainer
+    from unetvocalsep.fastconv import dropout
+
+    x = np.ones((2, 3, 4, 4), np.float32)
+    with chainer.using_config("train", False):
+        np.testing.assert_array_equal(dropout(x).array, x)
+    with chainer.using_config("train", True):
+        y = dropout(np.ones((200, 100), np.float32), ratio=0.2)
+    assert set(np.unique(y.array).round(4)) == {0.0, 1.25}

@@ -453,3 +453,50 @@ def leaky_relu(x, slope=0.2):
     if not 0 <= slope <= 1:
         raise ValueError("slope must be in [0, 1]")
     return LeakyReLU(slope).apply((x,))[0]
+
+
+def _half_mask(x):
+    """A dropout mask of 0s and 2s, each with probability 1/2, laid out like ``x``.
+
+    One random bit per element, from the global ``numpy.random`` state that
+    chainer's own dropout uses (so ``numpy.random.seed`` still fixes it).
+    """
+    order = np.argsort(x.strides, kind="stable")[::-1]
+    base = np.empty([x.shape[i] for i in order], x.dtype)
+    bits = np.unpackbits(np.frombuffer(np.random.bytes((x.size + 7) // 8), np.uint8),
+                         count=x.size)
+    np.multiply(bits, x.dtype.type(2), out=base.reshape(-1), casting="unsafe")
+    return base.transpose(np.argsort(order))
+
+
+def dropout(x, ratio=0.5):
+    """``chainer.functions.dropout(x, ratio)``, with a cheaper mask at ratio 0.5 (CPU).
+
+    chainer draws one float64 uniform per element, which costs more than the
+    dropout itself. At the article's ratio 0.5 each element needs one random
+    bit: the mask is unpacked from random bytes, in ``x``'s memory layout,
+    and handed to chainer's function, so forward and backward are chainer's.
+    Other ratios, test mode and CuPy arrays go to chainer unchanged.
+
+    Parameters
+    ----------
+    x : numpy.ndarray or chainer.Variable, any shape
+    ratio : float
+
+    Returns
+    -------
+    chainer.Variable, same shape and dtype
+
+    Examples
+    --------
+    >>> import numpy as np, chainer
+    >>> with chainer.using_config("train", True):
+    ...     y = dropout(np.ones((2, 3, 4, 4), np.float32))
+    >>> sorted(np.unique(y.array).tolist())
+    [0.0, 2.0]
+    """
+    arr = x.array if isinstance(x, chainer.Variable) else x
+    if ratio != 0.5 or not chainer.config.train or not isinstance(arr, np.ndarray) \
+            or arr.dtype.kind != "f":
+        return chainer.functions.dropout(x, ratio)
+    return chainer.functions.dropout(x, ratio, mask=_half_mask(arr))

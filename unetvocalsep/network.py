@@ -97,14 +97,17 @@ class UNet(Chain):
         ``x`` is ``concat((x, skip))`` when a skip connection is given. On the
         fast CPU training path the BatchNormalization and the ReLU are fused
         and the dropout follows them: its mask scales by 0 or 2, which
-        commutes with the ReLU, so the values are the same.
+        commutes with the ReLU, so the values are the same. The mask there
+        comes from random bits (:func:`unetvocalsep.fastconv.dropout`), not
+        from chainer's float64 uniforms: the same distribution, a different
+        draw for a given seed.
         """
         name = "deconv%d" % i
         h = self._conv(name, x) if skip is None else self._deconv_skip(name, x, skip)
         norm = getattr(self, "denorm%d" % i)
         if fastnorm.applies(h):
             h = fastnorm.batch_norm_act(norm, h, "relu")
-            return F.dropout(h) if dropout else h
+            return fastconv.dropout(h) if dropout else h
         h = norm(h)
         return F.relu(F.dropout(h) if dropout else h)
 
