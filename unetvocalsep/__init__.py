@@ -4,7 +4,7 @@ Public API (imported lazily so that ``python -m unetvocalsep.X --help`` is insta
 
 - :class:`UNet`, :class:`UNetTrainmodel` -- the article's networks;
 - :class:`Separator`, :func:`separate_audio`, :func:`separate_file`, :func:`compute_mask`;
-  (``unetvocalsep.separate`` is the module of the ``separate`` command line);
+  (``unetvocalsep.separator`` holds the object, ``unetvocalsep.separate`` the functions and the ``separate`` command line);
 - :func:`load_model`, :func:`save_model`, :func:`load_params` (NumPy only);
 - :class:`InferencePlan` -- the fast CPU test-mode forward pass;
 - :func:`load_audio`, :func:`write_audio`, :func:`stft`, :func:`istft`.
@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "UNet": "network", "UNetTrainmodel": "network",
-    "Separator": "separate", "separate_audio": "separate", "separate_file": "separate",
+    "Separator": "separator", "separate_audio": "separate", "separate_file": "separate",
     "compute_mask": "masking",
     "load_model": "model_io", "save_model": "model_io", "load_params": "model_io",
     "InferencePlan": "inference",

@@ -74,7 +74,7 @@ class LiveSeparator:
     Parameters
     ----------
     model : str, UNet, Separator or None
-        As for :class:`~unetvocalsep.separate.Separator` (default: the bundled model).
+        As for :class:`~unetvocalsep.separator.Separator` (default: the bundled model).
     sr : int
         Rate of the stream.
     channels : int

@@ -14,7 +14,7 @@ kept only in memory, for display and download names, and never reaches the
 file system. Every id from a URL is checked against :data:`ID_RE` and every
 stem against :data:`FILES` before any path is built.
 
-Workers share one :class:`~unetvocalsep.separate.Separator`; a job is one call
+Workers share one :class:`~unetvocalsep.separator.Separator`; a job is one call
 of :meth:`Separator.separate_file` with a per-window observer that records
 the picture's magnitudes and masks. The network serialises its own calls
 (see :func:`unetvocalsep.model_io.load_network`), so several workers overlap

@@ -2,7 +2,7 @@
 
 :class:`MaskRecorder` collects each window's 16 kHz magnitude and mask while
 a job streams (the ``on_window`` observer of
-:meth:`~unetvocalsep.separate.Separator.separate_file`), thinned to a fixed
+:meth:`~unetvocalsep.separator.Separator.separate_file`), thinned to a fixed
 number of columns so that memory does not grow with the length;
 :func:`render_spectrogram` draws the PNG with matplotlib's Agg canvas.
 
