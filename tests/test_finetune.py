@@ -135,12 +135,12 @@ def test_short_finetune_improves_the_heldout_loss(pair_dir, tmp_path):
 
     out = tmp_path / "ft"
     t0 = time.time()
-    report = finetune(find_pairs(str(pair_dir)), str(out), minutes=0.5, eval_seconds=10,
+    report = finetune(find_pairs(str(pair_dir)), str(out), minutes=1.0, eval_seconds=10,
                       progress=False, log=lambda line: None)
     assert time.time() - t0 < 120
     b, a = report["before"], report["after"]
     assert report["helped"] and a["validation_loss"] < 0.8 * b["validation_loss"]
-    assert {"SDR", "SIR", "SAR"} <= set(a) and a["SDR"] > b["SDR"] and a["SIR"] > b["SIR"]
+    assert {"SDR", "SIR", "SAR"} <= set(a) and a["SDR"] > b["SDR"] and a["SIR"] > b["SIR"], (b, a)
     cfg = json.loads((out / "unet.json").read_text())
     assert cfg["finetune_helped"] and [p["name"] for p in cfg["pairs"]] == ["one", "two"]
     assert cfg["pairs"][0]["offset_samples"] == -int(round(0.37 * SR))

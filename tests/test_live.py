@@ -66,7 +66,10 @@ def test_live_follows_the_offline_separation(sep, song):
     v, _ = _stream(live, np.concatenate([y, np.zeros((2, live.delay), np.float32)], 1), [2048])
     lv = v[:, live.delay:live.delay + y.shape[1]]
     err = 10 * np.log10(np.sum(off ** 2) / np.sum((off - lv) ** 2))
-    assert err > 12, err            # within 12 dB SNR of the offline vocals
+    # within 8 dB SNR of the offline vocals: with 1 s of look-ahead the network sees
+    # less of the future than offline; the synthetic-corpus model (before issue 12)
+    # gave more than 12 dB here, the real-music model, which uses more context, about 10 dB
+    assert err > 8, err
 
 
 def test_flush_pushes_the_rest_out(sep):
