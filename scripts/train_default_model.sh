@@ -12,11 +12,10 @@
 #    and 5,000 iterations at batch 16 from stage 0 (scripts/train_real_model.sh);
 # 2. 2,000 iterations at batch 64 with Adam's alpha lowered linearly 1e-3 -> 1e-4
 #    (--final-alpha), from stage 1;
-# then the float16 copy of the chosen snapshot goes into unetvocalsep/models/.
+# then the float16 copy of stage 2's final model goes into unetvocalsep/models/.
 # About 1.2 h (stage 0) + 20 min (corpus) + 1 h (stage 1) + 1.5 h (stage 2) on 2 cores.
 set -euo pipefail
 WORK=${1:-work/default-model}
-CHOSEN=${CHOSEN:-}   # stage-2 iteration to ship (docs/MODEL.md: 1,900); default: the last
 mkdir -p "$WORK"
 python -m unetvocalsep.synth -o "$WORK/corpus/train" --tracks 120 --seconds 30 --seed 1 -j 2
 python -m unetvocalsep.synth -o "$WORK/corpus/valid" --tracks 12 --seconds 30 --seed 2 -j 2
@@ -28,6 +27,4 @@ if [ ! -f "$WORK/stage0/unet.npz" ]; then
       --log-interval 25 --snapshot-interval 250
 fi
 INIT_MODEL="$WORK/stage0/unet.npz" bash "$(dirname "$0")/train_real_model.sh" "$WORK/real" 2000 5000
-SRC="$WORK/real/stage2/unet.npz"
-[ -n "$CHOSEN" ] && SRC="$WORK/real/stage2/unet_iter_$CHOSEN.npz"
-python scripts/export_model.py "$SRC" unetvocalsep/models/default.npz --float16
+python scripts/export_model.py "$WORK/real/stage2/unet.npz" unetvocalsep/models/default.npz --float16
