@@ -151,6 +151,11 @@ def test_final_alpha_lowers_adam_step_linearly_and_resumes(toy_corpus, tmp_path)
     plain = train(str(toy_corpus / "cache"), out=str(tmp_path / "plain"), val_fraction=0.2, batchsize=2,
                   iteration=3, progress=False)
     assert plain.updater.get_optimizer("main").alpha == pytest.approx(1e-3)
+    # in epochs, the schedule spans exactly the run
+    by_epoch = train(str(toy_corpus / "cache"), out=str(tmp_path / "epoch"), val_fraction=0.2,
+                     batchsize=2, epoch=1, progress=False, final_alpha=1e-4)
+    assert by_epoch.updater.iteration > 1
+    assert by_epoch.updater.get_optimizer("main").alpha == pytest.approx(1e-4)
 
 
 def test_final_alpha_must_be_positive(tmp_path, capsys):

@@ -215,6 +215,8 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     the process: a notebook kernel that trained keeps its peak memory
     resident. ``UNETVOCALSEP_MALLOC_TUNE=0`` before the call leaves malloc alone.
     """
+    import math
+
     import numpy as np
 
     from . import _compat  # noqa: F401
@@ -278,7 +280,9 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     trainer = training.Trainer(updater, stop, out=out)
     trainer.extend(StopOnNonFiniteLoss())
     if final_alpha is not None:
-        total = iteration or epoch * -(-len(train_set) // (batchsize * (comm.size if comm else 1)))
+        # the run's length: an epoch is len(train_set) / batchsize iterations of this
+        # process's iterator (train_set is already this process's share under ChainerMN)
+        total = iteration or math.ceil(epoch * len(train_set) / batchsize)
         trainer.extend(alpha_schedule(adam_alpha, final_alpha, total), name="alpha_schedule")
         trainer.extend(extensions.observe_value(
             "alpha", lambda t: t.updater.get_optimizer("main").alpha), trigger=(log_interval, "iteration"))
