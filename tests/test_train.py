@@ -158,6 +158,27 @@ def test_final_alpha_lowers_adam_step_linearly_and_resumes(toy_corpus, tmp_path)
     assert by_epoch.updater.get_optimizer("main").alpha == pytest.approx(1e-4)
 
 
+def test_alpha_sets_the_start_of_the_schedule_or_a_constant_step(toy_corpus, tmp_path):
+    """--alpha: the schedule starts there; alone, it holds for the whole run; both are stored."""
+    out = tmp_path / "low"
+    assert main([str(toy_corpus / "cache"), "-o", str(out), "--val-fraction", "0.2", "-b", "2",
+                 "-i", "20", "--log-interval", "5", "--no-progress",
+                 "--alpha", "3e-4", "--final-alpha", "3e-5"]) == 0
+    expected = [3e-4 + (3e-5 - 3e-4) * (it - 1) / 20 for it in (5, 10, 15, 20)]
+    np.testing.assert_allclose([e["alpha"] for e in json.load(open(out / "log"))], expected, rtol=1e-6)
+    assert json.load(open(out / "unet.json"))["optimizer"].startswith("Adam (alpha 0.0003 linearly to 3e-05")
+    const = tmp_path / "const"
+    assert main([str(toy_corpus / "cache"), "-o", str(const), "--val-fraction", "0.2", "-b", "2",
+                 "-i", "10", "--log-interval", "5", "--no-progress", "--alpha", "2e-4"]) == 0
+    np.testing.assert_allclose([e["alpha"] for e in json.load(open(const / "log"))], [2e-4, 2e-4])
+    assert json.load(open(const / "unet.json"))["optimizer"].startswith("Adam (alpha 0.0002,")
+
+
+def test_alpha_must_be_positive(tmp_path, capsys):
+    assert main([str(tmp_path), "--alpha", "-1"]) != 0
+    assert "alpha" in capsys.readouterr().err
+
+
 def test_final_alpha_must_be_positive(tmp_path, capsys):
     assert main([str(tmp_path), "--final-alpha", "0"]) != 0
     assert "final-alpha" in capsys.readouterr().err

@@ -151,10 +151,44 @@ def split_validation(files, fraction, seed=0):
     return sorted(set(files) - set(val)), val
 
 
+def optimizer_description(alpha, final_alpha=None, custom=False):
+    """How the optimizer was set, in words, for the model's stored config.
+
+    Parameters
+    ----------
+    alpha : float
+        Adam's step size at the start of the run.
+    final_alpha : float or None
+        The end of a linear schedule (:func:`alpha_schedule`), if any.
+    custom : bool
+        Whether ``alpha`` was chosen rather than Adam's default.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> optimizer_description(0.001)
+    'Adam (chainer defaults)'
+    >>> optimizer_description(0.0003, 3e-05, custom=True)
+    'Adam (alpha 0.0003 linearly to 3e-05, other hyperparameters chainer defaults)'
+    >>> optimizer_description(0.0003, custom=True)
+    'Adam (alpha 0.0003, other hyperparameters chainer defaults)'
+    """
+    if final_alpha is not None:
+        if not custom:
+            return f"Adam (chainer defaults, alpha {alpha:g} linearly to {final_alpha:g})"
+        return f"Adam (alpha {alpha:g} linearly to {final_alpha:g}, other hyperparameters chainer defaults)"
+    if custom:
+        return f"Adam (alpha {alpha:g}, other hyperparameters chainer defaults)"
+    return "Adam (chainer defaults)"
+
+
 def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.BATCH,
           epoch=EPOCHS, iteration=None, device=-1, target="vocal", seed=0, resume=None,
           snapshot_interval=SNAPSHOT_INTERVAL, log_interval=LOG_INTERVAL, loaderjob=0, progress=True,
-          init_model=None, comm=None, overwrite=False, final_alpha=None):
+          init_model=None, comm=None, overwrite=False, final_alpha=None, alpha=None):
     """Train a UNet on cached spectrograms.
 
     Parameters
@@ -201,6 +235,11 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
         lower Adam's step size ``alpha`` linearly from its default 0.001 to
         this value over the run's iterations (:func:`alpha_schedule`). It is
         stored with the weights, and a resumed run continues the schedule.
+    alpha : float or None
+        Not the article's: Adam's step size at the start of the run (None:
+        Adam's default 0.001). With ``final_alpha`` the schedule starts here;
+        without it, ``alpha`` holds for the whole run. A lower value suits a
+        short fine-tuning stage that should not undo what the weights learned.
 
     Returns
     -------
@@ -264,8 +303,9 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     unet = load_model(init_model)[0] if init_model else UNet()
     model = UNetTrainmodel(unet)
     model.to_device(dev)
-    optimizer = optimizers.Adam()
+    optimizer = optimizers.Adam() if alpha is None else optimizers.Adam(alpha=alpha)
     adam_alpha = optimizer.hyperparam.alpha
+    custom_alpha = final_alpha is not None or alpha is not None
     if comm is not None:
         optimizer = distributed.multi_node_optimizer(optimizer, comm)
     optimizer.setup(model)
@@ -284,6 +324,7 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
         # process's iterator (train_set is already this process's share under ChainerMN)
         total = iteration or math.ceil(epoch * len(train_set) / batchsize)
         trainer.extend(alpha_schedule(adam_alpha, final_alpha, total), name="alpha_schedule")
+    if custom_alpha:
         trainer.extend(extensions.observe_value(
             "alpha", lambda t: t.updater.get_optimizer("main").alpha), trigger=(log_interval, "iteration"))
 
@@ -300,8 +341,7 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     if rank0:
         cfg = default_config(
             target=target, batchsize=batchsize,
-            optimizer="Adam (chainer defaults)" if final_alpha is None else
-            f"Adam (chainer defaults, alpha {adam_alpha:g} linearly to {final_alpha:g})",
+            optimizer=optimizer_description(adam_alpha, final_alpha, alpha is not None),
             data=[os.path.abspath(p) for p in ([data] if isinstance(data, str) else data)],
             train_tracks=len(files), validation_tracks=len(val_files),
             train_frames=int(sum(SpectrogramDataset(files, random=False).frames)),
@@ -309,7 +349,7 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
                 SpectrogramDataset(files), batchsize),
             seed=seed, device=str(dev), processes=comm.size if comm is not None else 1)
         trainer.extend(extensions.LogReport(trigger=(log_interval, "iteration")))
-        keys = PRINT_KEYS + (["alpha"] if final_alpha is not None else [])
+        keys = PRINT_KEYS + (["alpha"] if custom_alpha else [])
         trainer.extend(extensions.PrintReport(keys), trigger=(log_interval, "iteration"))
         if progress:
             trainer.extend(extensions.ProgressBar(update_interval=1))
@@ -367,8 +407,11 @@ def get_parser():
                    help="train into an output folder that already holds a model")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--final-alpha", type=positive_float, default=None,
-                   help="not the article's: lower Adam's alpha linearly from 0.001 to this "
-                        "over the run (default: Adam's defaults throughout)")
+                   help="not the article's: lower Adam's alpha linearly from 0.001 (or "
+                        "--alpha) to this over the run (default: Adam's defaults throughout)")
+    p.add_argument("--alpha", type=positive_float, default=None,
+                   help="not the article's: Adam's alpha at the start of the run (default "
+                        "0.001, Adam's default); --final-alpha's schedule starts here")
     p.add_argument("--communicator", default=None, choices=COMMUNICATORS,
                    help="data-parallel training with ChainerMN, one process per device, "
                         "launched by mpiexec: pure_nccl (GPUs, recommended), flat, "
@@ -423,7 +466,7 @@ def _main(argv=None):
           device=device, target=args.target, seed=args.seed, resume=args.resume,
           snapshot_interval=args.snapshot_interval, log_interval=args.log_interval,
           loaderjob=args.loaderjob, progress=not args.no_progress, init_model=args.init_model,
-          comm=comm, overwrite=args.overwrite, final_alpha=args.final_alpha)
+          comm=comm, overwrite=args.overwrite, final_alpha=args.final_alpha, alpha=args.alpha)
     if comm is None or comm.rank == 0:
         print(f"model written to {os.path.join(args.out, 'unet.npz')}")
     return 0
