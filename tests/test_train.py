@@ -13,7 +13,7 @@ from unetvocalsep.errors import UserError
 from unetvocalsep.model_io import load_model
 from unetvocalsep.separate import Separator
 from unetvocalsep.spectrogram import normalise, spectrogram
-from unetvocalsep.train import main, split_validation, train
+from unetvocalsep.train import main, split_validation, stored_step_size, train
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +172,43 @@ def test_alpha_sets_the_start_of_the_schedule_or_a_constant_step(toy_corpus, tmp
                  "-i", "10", "--log-interval", "5", "--no-progress", "--alpha", "2e-4"]) == 0
     np.testing.assert_allclose([e["alpha"] for e in json.load(open(const / "log"))], [2e-4, 2e-4])
     assert json.load(open(const / "unet.json"))["optimizer"].startswith("Adam (alpha 0.0002,")
+
+
+def test_resume_keeps_the_step_size_settings_of_the_snapshot(toy_corpus, tmp_path, capsys):
+    """--resume without --alpha/--final-alpha continues with the snapshot's; a different value is refused."""
+    cache = str(toy_corpus / "cache")
+    out = tmp_path / "sched"
+    assert main([cache, "-o", str(out), "--val-fraction", "0.2", "-b", "2", "-i", "20",
+                 "--log-interval", "5", "--snapshot-interval", "10", "--no-progress",
+                 "--alpha", "5e-4", "--final-alpha", "5e-5"]) == 0
+    snap = str(out / "snapshot_iter_10")
+    assert stored_step_size(snap) == (pytest.approx(5e-4), pytest.approx(5e-5))
+    again = tmp_path / "again"
+    again.mkdir()
+    trainer = train(cache, out=str(again), val_fraction=0.2, batchsize=2, iteration=20,
+                    log_interval=5, snapshot_interval=10, progress=False, resume=snap)
+    assert trainer.updater.get_optimizer("main").alpha == pytest.approx(5e-5)
+    expected = [5e-4 + (5e-5 - 5e-4) * (it - 1) / 20 for it in (15, 20)]
+    np.testing.assert_allclose([e["alpha"] for e in json.load(open(again / "log"))][-2:], expected,
+                               rtol=1e-6)
+    assert main([cache, "-o", str(tmp_path / "clash"), "--val-fraction", "0.2", "-b", "2", "-i", "20",
+                 "--no-progress", "--resume", snap, "--alpha", "1e-3"]) != 0
+    err = capsys.readouterr().err
+    assert "--alpha 0.0005" in err and "Traceback" not in err
+    # a constant --alpha is kept as well
+    const = tmp_path / "const"
+    assert main([cache, "-o", str(const), "--val-fraction", "0.2", "-b", "2", "-i", "10",
+                 "--snapshot-interval", "5", "--no-progress", "--alpha", "2e-4"]) == 0
+    resumed = tmp_path / "const2"
+    resumed.mkdir()
+    trainer = train(cache, out=str(resumed), val_fraction=0.2, batchsize=2, iteration=10,
+                    progress=False, resume=str(const / "snapshot_iter_5"))
+    assert trainer.updater.get_optimizer("main").alpha == pytest.approx(2e-4)
+    # a snapshot of a run with Adam's defaults stores nothing and resumes with them
+    plain = tmp_path / "plain"
+    assert main([cache, "-o", str(plain), "--val-fraction", "0.2", "-b", "2", "-i", "4",
+                 "--snapshot-interval", "2", "--no-progress"]) == 0
+    assert stored_step_size(str(plain / "snapshot_iter_2")) is None
 
 
 def test_alpha_must_be_positive(tmp_path, capsys):

@@ -81,6 +81,97 @@ class StopOnNonFiniteLoss:
                             f"in {trainer.out}); check the data, or lower the batch size")
 
 
+class StepSizeSettings:
+    """Trainer extension that keeps ``--alpha`` / ``--final-alpha`` in the snapshot.
+
+    Chainer's snapshot holds Adam's moments but not its hyperparameters, so a
+    run resumed without the flags would silently go back to Adam's default
+    step size. This extension does nothing while training; it only writes the
+    two settings into the snapshot (``-1`` for "not given"), where
+    :func:`stored_step_size` reads them back before the trainer is built.
+
+    Parameters
+    ----------
+    alpha, final_alpha : float or None
+        As given to :func:`train`.
+    """
+
+    trigger = (2 ** 62, "iteration")
+    default_name = "step_size"
+
+    def __init__(self, alpha, final_alpha):
+        self.alpha, self.final_alpha = alpha, final_alpha
+
+    def __call__(self, trainer):
+        pass
+
+    def serialize(self, serializer):
+        from chainer.serializer import Deserializer
+
+        if isinstance(serializer, Deserializer):
+            return   # read by stored_step_size before the trainer exists
+        for key in ("alpha", "final_alpha"):
+            value = getattr(self, key)
+            serializer(key, -1.0 if value is None else float(value))
+
+
+def stored_step_size(snapshot):
+    """The ``(alpha, final_alpha)`` a snapshot was trained with, or None.
+
+    Parameters
+    ----------
+    snapshot : str
+        A trainer snapshot (``snapshot_iter_N``).
+
+    Returns
+    -------
+    tuple of (float or None, float or None), or None
+        None for a snapshot of a run with Adam's defaults (or one that cannot
+        be read; :func:`unetvocalsep.model_io.load_snapshot` reports that).
+    """
+    import numpy as np
+
+    prefix = "extensions/" + StepSizeSettings.default_name + "/"
+    try:
+        with np.load(snapshot, allow_pickle=False) as z:
+            if prefix + "alpha" not in z.files:
+                return None
+            values = [float(z[prefix + k]) for k in ("alpha", "final_alpha")]
+    except Exception:
+        return None
+    return tuple(None if v < 0 else v for v in values)
+
+
+def resume_step_size(snapshot, alpha, final_alpha):
+    """``alpha`` and ``final_alpha`` for a resumed run: the stored ones unless given.
+
+    Parameters
+    ----------
+    snapshot : str
+    alpha, final_alpha : float or None
+        What the caller asked for (None: not given).
+
+    Returns
+    -------
+    alpha, final_alpha : float or None
+
+    Raises
+    ------
+    UserError
+        When a given value differs from the one the snapshot was trained with.
+    """
+    stored = stored_step_size(snapshot)
+    if stored is None:
+        return alpha, final_alpha
+    out = []
+    for flag, given, kept in (("--alpha", alpha, stored[0]), ("--final-alpha", final_alpha, stored[1])):
+        if given is not None and kept is not None and abs(given - kept) > 1e-12 * max(1.0, kept):
+            raise UserError(f"{snapshot} was trained with {flag} {kept:g}, not {given:g}; resume "
+                            f"with the same value, or without {flag} to keep it")
+        out.append(kept if given is None else given)
+    return tuple(out)
+
+
 def wants_gpu(spec):
     """Whether a ``--device`` value asks for a GPU (without touching any GPU).
 
@@ -240,6 +331,8 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
         Adam's default 0.001). With ``final_alpha`` the schedule starts here;
         without it, ``alpha`` holds for the whole run. A lower value suits a
         short fine-tuning stage that should not undo what the weights learned.
+        Both are kept in the snapshots, so ``resume`` continues with them when
+        they are not given again (:class:`StepSizeSettings`).
 
     Returns
     -------
@@ -270,6 +363,8 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     from .network import UNet, UNetTrainmodel
 
     rank0 = comm is None or comm.rank == 0
+    if resume:
+        alpha, final_alpha = resume_step_size(resume, alpha, final_alpha)
     if rank0:
         check_writable_folder(out)   # before any work, not at the first log write
         existing = os.path.join(out, "unet.npz")
@@ -325,6 +420,7 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
         total = iteration or math.ceil(epoch * len(train_set) / batchsize)
         trainer.extend(alpha_schedule(adam_alpha, final_alpha, total), name="alpha_schedule")
     if custom_alpha:
+        trainer.extend(StepSizeSettings(alpha, final_alpha))
         trainer.extend(extensions.observe_value(
             "alpha", lambda t: t.updater.get_optimizer("main").alpha), trigger=(log_interval, "iteration"))
 
