@@ -6,16 +6,12 @@
 #   ufoai-music, nexuiz-music, warzone2100-music, planetblupi-music-ogg,
 #   hyperrogue-music, drascula-music, asc-music    training beds
 #   singularity-music                              held out (validation only)
-#   csound-soundfont (sf_GMbank.sf2, public domain), opl3-soundfont
-#   (OPL-3_FM_128M.sf2, CC-BY-SA-4.0)              more sound fonts for the synthetic
-#                                                  training songs (stage 3)
 #
 # Wesnoth's music and Frets on Fire are reserved for independent testing and are
 # never installed or used here.
 set -euo pipefail
 PACKAGES=(ufoai-music nexuiz-music warzone2100-music planetblupi-music-ogg hyperrogue-music
-          drascula-music asc-music singularity-music klettres-data fluidsynth fluid-soundfont-gm
-          csound-soundfont opl3-soundfont)
+          drascula-music asc-music singularity-music klettres-data fluidsynth fluid-soundfont-gm)
 SUDO=()
 [ "$(id -u)" -ne 0 ] && SUDO=(sudo)
 "${SUDO[@]}" apt-get update
