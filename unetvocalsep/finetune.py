@@ -231,7 +231,7 @@ def finetune(pairs, out, minutes=MINUTES, init_model=None, device=-1, rule="diff
     from .model_io import DEFAULT_MODEL, load_model, load_snapshot
     from .network import UNetTrainmodel
     from .pairs import MAX_OFFSET_S, load_pair, pair_example, sha256
-    from .train import StopOnNonFiniteLoss
+    from .train_extensions import StopOnNonFiniteLoss
 
     say = log or (lambda line: print(line, file=sys.stderr, flush=True))
     if not pairs:
