@@ -1,0 +1,98 @@
+"""unetvocalsep.curves: the stopping rule's trend test on chainer logs."""
+import json
+
+import numpy as np
+import pytest
+
+from unetvocalsep import curves
+from unetvocalsep.errors import UserError
+
+
+def _run(tmp_path, name, batchsize, points, iterations):
+    """A train output folder: log with validation every 100 iterations, unet.json."""
+    d = tmp_path / name
+    d.mkdir()
+    log = []
+    for it, v in points:
+        log.append({"iteration": it - 50, "main/loss": 0.01})   # between two evaluations
+        log.append({"iteration": it, "main/loss": 0.01, "validation/main/loss": v})
+    (d / "log").write_text(json.dumps(log))
+    (d / "unet.json").write_text(json.dumps({"batchsize": batchsize, "iterations": iterations}))
+    return str(d)
+
+
+def test_plateau_tells_a_falling_line_from_noise():
+    rng = np.random.default_rng(0)
+    x = np.arange(100, 3001, 100, dtype=float)
+    noise = 3e-6 * rng.standard_normal(x.size)
+    flat = curves.plateau(x, 1e-3 + noise)
+    assert not flat["improving"] and abs(flat["t"]) < 2
+    falling = curves.plateau(x, 1e-3 - 3e-8 * x + noise)   # about -3 % over the last third
+    assert falling["improving"] and falling["t"] < -2
+    assert falling["change"] == pytest.approx(-3e-8 * 1000 / falling["mean"], rel=0.3)
+    rising = curves.plateau(x, 1e-3 + 3e-8 * x + noise)
+    assert not rising["improving"] and rising["t"] > 2
+
+
+def test_plateau_judges_only_the_last_part_of_the_run():
+    x = np.arange(0, 31, dtype=float)
+    y = np.where(x < 20, 1.0 - 0.01 * x, 0.8 + 1e-4 * np.cos(x))   # falls, then flat
+    res = curves.plateau(x, y)
+    assert res["start"] == pytest.approx(20.0) and res["points"] == 11
+    assert not res["improving"]
+    assert curves.plateau(x, y, fraction=0.9)["improving"]
+    # the run started at 15: its last third begins at 25
+    assert curves.plateau(x, y, origin=15)["start"] == pytest.approx(25.0)
+    with pytest.raises(ValueError, match="need 3"):
+        curves.plateau(x[:3], y[:3], fraction=0.2)
+
+
+def test_stage_points_puts_consecutive_stages_on_one_crop_axis(tmp_path):
+    a = _run(tmp_path, "a", 16, [(100, 3.0), (200, 2.0)], 200)
+    b = _run(tmp_path, "b", 64, [(100, 1.5), (200, 1.0)], 250)
+    c = _run(tmp_path, "c", 64, [(100, 0.5)], 100)
+    x, y = curves.stage_points([a, b, c], crops_before=1000)
+    np.testing.assert_array_equal(x, [2600, 4200, 10600, 17000, 26600])
+    np.testing.assert_array_equal(y, [3.0, 2.0, 1.5, 1.0, 0.5])
+
+
+def test_read_log_and_stage_points_refuse_what_is_not_a_log(tmp_path):
+    with pytest.raises(UserError, match="cannot read"):
+        curves.read_log(str(tmp_path / "missing"))
+    bad = tmp_path / "bad"
+    bad.write_text("{not json")
+    with pytest.raises(UserError, match="not JSON"):
+        curves.read_log(str(bad))
+    bad.write_text('{"iteration": 1}')
+    with pytest.raises(UserError, match="not a list"):
+        curves.read_log(str(bad))
+    bad.write_text('[{"iteration": 1, "main/loss": 1.0}]')
+    with pytest.raises(UserError, match="no 'validation/main/loss'"):
+        curves.read_log(str(bad))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "log").write_text('[{"iteration": 1, "validation/main/loss": 1.0}]')
+    with pytest.raises(UserError, match="no unet.json"):
+        curves.stage_points([str(tmp_path / "run")])
+
+
+def test_cli_prints_the_verdict_and_errors_in_one_line(tmp_path, capsys):
+    pts = [(i, 1e-3 * (1 + 0.01 * np.cos(i))) for i in range(100, 3001, 100)]
+    run = _run(tmp_path, "s", 64, pts, 3000)
+    assert curves.main([run, "--crops-before", "256000"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("448,000 crops; stopped improving: 24 points from crop 298,667")
+    falling = _run(tmp_path, "f", 64, [(i, 1e-3 - 1e-8 * i) for i in range(100, 3001, 100)], 3000)
+    assert curves.main([falling]) == 0
+    assert "still improving" in capsys.readouterr().out
+    assert curves.main([str(tmp_path / "nowhere")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot read the training log" in err[0]
+
+
+def test_python_m_entry_point(tmp_path):
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "unetvocalsep.curves", str(tmp_path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("unetvocalsep.curves: error: ")
