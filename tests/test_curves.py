@@ -89,10 +89,10 @@ def test_cli_prints_the_verdict_and_errors_in_one_line(tmp_path, capsys):
     assert len(err) == 1 and "cannot read the training log" in err[0]
 
 
-def test_python_m_entry_point(tmp_path):
+@pytest.mark.parametrize("entry", [["-m", "unetvocalsep.curves"], ["-m", "unetvocalsep", "curves"]])
+def test_python_m_entry_points(tmp_path, entry):
     import subprocess
     import sys
-    r = subprocess.run([sys.executable, "-m", "unetvocalsep.curves", str(tmp_path)],
-                       capture_output=True, text=True)
+    r = subprocess.run([sys.executable, *entry, str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 1 and r.stdout == ""
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("unetvocalsep.curves: error: ")

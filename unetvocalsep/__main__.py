@@ -2,7 +2,7 @@
 
 ``unetvocalsep separate song.mp3`` runs the same ``main(argv)`` as
 ``python -m unetvocalsep.separate song.mp3``; likewise ``prepare``, ``train``,
-``finetune``, ``evaluate``, ``web``, ``live``, ``synth`` and ``export``. ``python -m unetvocalsep``
+``finetune``, ``evaluate``, ``web``, ``live``, ``synth``, ``export`` and ``curves``. ``python -m unetvocalsep``
 works too.
 
 Examples
@@ -27,6 +27,7 @@ COMMANDS = {
     "live": ("live", "separate a live stream (pipes or sound cards) with a chosen latency"),
     "synth": ("synth.__main__", "generate the synthetic training corpus"),
     "export": ("export", "write the network as an ONNX file for other runtimes"),
+    "curves": ("curves", "has a training run's validation loss stopped improving?"),
 }
 
 

@@ -2,10 +2,10 @@
 
 ``python -m unetvocalsep.train`` writes ``OUT/log``, chainer's ``LogReport``
 JSON: a list of entries with ``iteration`` and, every four log intervals,
-``validation/main/loss``. :func:`read_log` reads one or several such logs
-(stages of one training, each starting where the previous one ended) onto one
-axis of crops seen, and :func:`plateau` fits a straight line to the last part
-of the curve: the loss has stopped improving when that line's fall is not
+``validation/main/loss``. :func:`read_log` reads one such log,
+:func:`stage_points` puts the logs of consecutive stages (each starting from the
+previous one's final weights) on one axis of crops seen, and :func:`plateau`
+fits a straight line to the last part of the curve: the loss has stopped improving when that line's fall is not
 significant (its slope is above ``-2`` standard errors) over the last third.
 
 Examples
@@ -141,15 +141,16 @@ def stage_points(runs, crops_before=0, key=VALIDATION_KEY):
     """
     import os
 
-    from .model_io import read_config
+    from .model_io import config_path, read_config
 
     xs, ys = [], []
     done = float(crops_before)
     for run in runs:
         it, val = read_log(os.path.join(run, "log"), key)
-        if not os.path.isfile(os.path.join(run, "unet.json")):
+        model = os.path.join(run, "unet.npz")
+        if not os.path.isfile(config_path(model)):   # read_config would assume the article's
             raise UserError(f"{run} is not a training output folder (no unet.json)")
-        cfg = read_config(os.path.join(run, "unet.npz"))
+        cfg = read_config(model)
         batch = int(cfg["batchsize"])
         xs.append(done + batch * it.astype(np.float64))
         ys.append(val)
