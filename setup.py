@@ -43,6 +43,8 @@ install_requires = [
     # Where they cannot be installed, the NumPy plan is the fallback.
     "onnxruntime>=1.17",
     "onnx>=1.15",
+    # the --wiener option (sigsep's multichannel Wiener filter; pure Python, MIT)
+    "norbert>=0.2.1",
 ]
 
 extras = {

@@ -554,3 +554,24 @@ def test_cli_serves_and_stops(random_model, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_wiener_field_refines_the_job(make_app, separator):
+    """The page's Wiener checkbox (form field ``wiener=1``) gives that job Wiener-filtered stems."""
+    client = make_app(separator=separator).test_client()
+    data, y = audio_bytes(seconds=3.0)
+    stems = {}
+    for flag in ("0", "1"):
+        r = client.post("/api/separate", data={"file": (io.BytesIO(data), "song.wav"), "wiener": flag},
+                        content_type="multipart/form-data")
+        assert r.status_code == 202, r.json
+        job = wait(client, r.json["status_url"])
+        assert job["status"] == "done" and job["wiener"] is (flag == "1")
+        stems[flag] = sf.read(io.BytesIO(client.get(job["stems"]["vocals"]).data))[0]
+    assert np.max(np.abs(stems["0"] - stems["1"])) > 1e-3
+    assert separator.wiener is False          # the shared separator is not changed
+    r = client.post("/api/separate", data={"file": (io.BytesIO(data), "song.wav"), "wiener": "x"},
+                    content_type="multipart/form-data")
+    assert r.status_code == 400 and "wiener" in r.json["error"]
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="wiener"' in page

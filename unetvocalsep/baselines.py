@@ -83,7 +83,7 @@ def irm16_mask(vocals, accompaniment, sr, power=1):
 
 
 def irm16_separate(mixture, vocals, accompaniment, sr, out_sr=None, mono=False,
-                   highband="average", power=1):
+                   highband=None, power=1):
     """Separate with the 16 kHz oracle mask, along the network's own path.
 
     Parameters
@@ -99,8 +99,11 @@ def irm16_separate(mixture, vocals, accompaniment, sr, out_sr=None, mono=False,
         :meth:`Separator.separate` does with the network's mask.
     mono : bool
         Mix the mixture down to one channel first.
-    highband : {'average', 'zero'}
-        Mask above 8 kHz (see :func:`~unetvocalsep.masking.map_mask`).
+    highband : str or None
+        Mask above the passband edge and 8 kHz, one of
+        :data:`~unetvocalsep.masking.HIGHBANDS` (see
+        :func:`~unetvocalsep.masking.fill_highband`); None: the separator's
+        default, so that the oracle goes the network's way.
     power : {1, 2}
 
     Returns
@@ -108,9 +111,10 @@ def irm16_separate(mixture, vocals, accompaniment, sr, out_sr=None, mono=False,
     vocals, accompaniment : numpy.ndarray, shape (channels, samples_out), float32
     """
     from .audio import resample, to_mono
-    from .masking import map_mask, stft_params
+    from .masking import DEFAULT_HIGHBAND, map_mask, stft_params
     from .spectrogram import n_frames
 
+    highband = DEFAULT_HIGHBAND if highband is None else highband
     mask = irm16_mask(vocals, accompaniment, sr, power)
     x = np.atleast_2d(np.asarray(mixture, dtype=np.float32))
     if mono:

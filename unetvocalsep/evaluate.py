@@ -20,6 +20,7 @@ from .errors import AudioError, UserError
 from .metrics import (METRICS, TARGETS, bss_eval_v3, bss_eval_v4, energy_db, finite_or_nan,
                       fit_length, nanmedian, nsdr)
 from .report import write_summary
+from .masking import DEFAULT_HIGHBAND, HIGHBANDS
 
 #: Methods, in the order of the results table.
 METHODS = ("unet", "irm", "irm-full", "repet-sim", "mixture")
@@ -569,6 +570,10 @@ def get_parser():
     p.add_argument("--device", default="-1", help="-1 for the CPU, 0 for the first GPU")
     p.add_argument("--max-tracks", type=positive_int, default=None, help="only the first N tracks")
     p.add_argument("--hard-mask", action="store_true", help="the model's binary mask (mask > 0.5)")
+    p.add_argument("--highband", default=DEFAULT_HIGHBAND, choices=HIGHBANDS,
+                   help=f"the model's mask above the passband edge, as for separate "
+                        f"(default {DEFAULT_HIGHBAND})")
+    p.add_argument("--wiener", action="store_true", help="the model's stems Wiener-filtered")
     p.add_argument("--overwrite", action="store_true", help="recompute finished results")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -589,7 +594,8 @@ def _main(argv=None):
         rates=args.rates or RATES, model=args.model, results_dir=args.results_dir,
         jobs=args.jobs, device=args.device, max_tracks=args.max_tracks,
         overwrite=args.overwrite, progress=not args.no_progress,
-        separator_kwargs={"hard_mask": args.hard_mask}, on_error=report)
+        separator_kwargs={"hard_mask": args.hard_mask, "highband": args.highband,
+                          "wiener": args.wiener}, on_error=report)
     if results:
         table = write_summary(summary_rows(results), args.results_dir, method_order())
         print(table, end="")

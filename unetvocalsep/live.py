@@ -34,6 +34,7 @@ import numpy as np
 
 from . import constants
 from .errors import UserError
+from .masking import DEFAULT_HIGHBAND, HIGHBANDS
 
 #: Latencies offered (s).
 MIN_LATENCY, MAX_LATENCY = 0.1, 4.0
@@ -83,7 +84,11 @@ class LiveSeparator:
     hop : float or None
         Seconds of input between network runs (default :func:`default_hop`).
     hard_mask : bool
-    highband : {'average', 'zero'}
+    highband : str
+        One of :data:`~unetvocalsep.masking.HIGHBANDS`, as for separation.
+    wiener : bool
+        Refine each stretch with the multichannel Wiener filter
+        (:mod:`unetvocalsep.wiener`), as ``separate --wiener``.
 
     Attributes
     ----------
@@ -101,7 +106,7 @@ class LiveSeparator:
     """
 
     def __init__(self, model=None, sr=44100, channels=2, latency=LATENCY, hop=None,
-                 hard_mask=False, highband="average"):
+                 hard_mask=False, highband=DEFAULT_HIGHBAND, wiener=False):
         from .audio import check_rate
         from .separate import Separator
 
@@ -111,7 +116,7 @@ class LiveSeparator:
             raise UserError(f"channels must be 1 to 64, got {channels}")
         check_rate(sr, "stream")
         self.sep = model if isinstance(model, Separator) else Separator(
-            model, hard_mask=hard_mask, highband=highband)
+            model, hard_mask=hard_mask, highband=highband, wiener=wiener)
         self.sr, self.channels, self.latency = int(sr), int(channels), float(latency)
         self.delay = int(round(self.latency * sr))
         hop = default_hop(latency) if hop is None else float(hop)
@@ -155,7 +160,8 @@ class LiveSeparator:
         # the stretch now due: window samples [a, b) (the outputs of this run)
         a = self.window - self.delay
         b = a + self.step + self.fade
-        seg = vocals_span(x, self.sr, mask, a, b, self.sep.highband, self.sep.hard_mask)
+        seg = vocals_span(x, self.sr, mask, a, b, self.sep.highband, self.sep.hard_mask,
+                          wiener=self.sep.wiener)
         if self._tail is not None and self.fade:
             ramp = np.linspace(0.0, 1.0, self.fade, endpoint=False, dtype=np.float32)
             seg = seg.copy()
@@ -308,6 +314,11 @@ def get_parser():
     p.add_argument("--vocal-level", type=vocal_level, default=float("-inf"), metavar="DB",
                    help="vocals in the mix, -inf (karaoke, the default) to 0 dB (the original)")
     p.add_argument("--model", default=None, help="npz model (default: the bundled one)")
+    p.add_argument("--highband", default=DEFAULT_HIGHBAND, choices=HIGHBANDS,
+                   help="mask above the passband edge (about 7.6 kHz), as for separate "
+                        f"(default {DEFAULT_HIGHBAND})")
+    p.add_argument("--wiener", action="store_true",
+                   help="refine each stretch with a multichannel Wiener filter (more CPU)")
     p.add_argument("--block", type=positive_int, default=BLOCK,
                    help=f"frames per read from a pipe (default {BLOCK})")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
@@ -449,7 +460,8 @@ def _main(argv):
                         "--output -, or two devices")
     if args.stem != "mix" and args.vocal_level != float("-inf"):
         raise UserError("--vocal-level applies to --stem mix only")
-    live = LiveSeparator(args.model, sr=args.rate, channels=args.channels, latency=args.latency)
+    live = LiveSeparator(args.model, sr=args.rate, channels=args.channels, latency=args.latency,
+                         highband=args.highband, wiener=args.wiener)
     if pipe_in:
         res = run_pipe(live, sys.stdin.buffer, sys.stdout.buffer, args.stem, args.vocal_level,
                        args.block)

@@ -4,10 +4,16 @@ For one window of audio at rate ``sr``:
 
 1. :func:`compute_mask`: the U-Net's mask of the normalised 16 kHz magnitude
    (bins 1..512; the DC row is 0), the article's ``ComputeMask``;
-2. :func:`map_mask_frames`: that mask mapped onto the STFT grid of ``sr``
-   (:func:`stft_params`), bilinearly in time and frequency; above 8 kHz the
-   4-8 kHz mean (``highband='average'``) or 0 (``'zero'``);
-3. :func:`apply_mask`: vocals = STFT · mask with the mixture phase, inverted;
+2. :func:`fill_highband`: the mask is only trusted up to :func:`passband_bin`
+   (the resampler's passband edge, about 7.6 kHz: above it the 16 kHz signal
+   the network was trained on is empty, so its output there is arbitrary,
+   about 1.0 for the bundled model); above it, and above 8 kHz at higher
+   rates, the mask is one value per frame taken from below by the
+   ``highband`` rule (:data:`HIGHBANDS`);
+3. :func:`map_mask_frames`: that mask mapped onto the STFT grid of ``sr``
+   (:func:`stft_params`), bilinearly in time and frequency;
+4. :func:`apply_mask`: vocals = STFT · mask with the mixture phase, inverted
+   (or refined by a multichannel Wiener filter, ``wiener=True``);
    accompaniment = input − vocals, so the two always add up to the input.
 
 :func:`vocal_mask` turns the mask of a model trained on the accompaniment
@@ -24,17 +30,183 @@ Examples
 >>> bool(np.allclose(v + a, y, atol=1e-5))
 True
 """
+import functools
+
 import numpy as np
 
 from . import constants
 from .errors import UserError
 
-#: What the mask is above 8 kHz, where the model sees nothing.
-HIGHBANDS = ("average", "zero")
+#: What the mask is above the passband edge (:func:`passband_hz`), where the
+#: model sees nothing, one value per frame (docs/HIGHBAND.md has the
+#: measurements that chose the default):
+#:
+#: - ``'weighted'`` (the default): the share of the frame's 4 kHz .. edge
+#:   energy that the mask gives to the vocals, ``sum(m |X|^2) / sum(|X|^2)``
+#:   (the plain mean where the mixture's spectrogram is not at hand);
+#: - ``'average'``: the frame's mean mask over 4 kHz .. the edge;
+#: - ``'edge'``: the frame's mean mask over the last 1 kHz below the edge;
+#: - ``'zero'``: 0 (nothing above the edge goes to the vocals);
+#: - ``'article'``: no edge: the network's own mask up to 8 kHz (at
+#:   ``--sr 16000`` exactly the article's output), and above 8 kHz the frame's
+#:   mean over 4-8 kHz, untrained rows included (the rule before 0.12).
+HIGHBANDS = ("weighted", "average", "edge", "zero", "article")
+
+#: The default rule of :data:`HIGHBANDS`.
+DEFAULT_HIGHBAND = "weighted"
+
+#: Where ``'weighted'`` and ``'average'`` start: 4 kHz.
+LOW_HZ = 4000.0
+
+#: ``'edge'`` averages the mask over this band below the edge, Hz.
+EDGE_HZ = 1000.0
+
+#: The passband edge is where the resampler's response falls this far, dB.
+PASSBAND_DROP_DB = 3.0
+
+
+def check_highband(highband):
+    """Raise :class:`UserError` unless ``highband`` is one of :data:`HIGHBANDS`."""
+    if highband not in HIGHBANDS:
+        raise UserError(f"unknown highband rule {highband!r} (one of {', '.join(HIGHBANDS)})")
+
+
+@functools.lru_cache(maxsize=None)
+def passband_hz(orig_sr=44100, drop_db=PASSBAND_DROP_DB):
+    """The passband edge of the resampler separation uses, measured, Hz.
+
+    A unit impulse at ``orig_sr`` goes through :func:`unetvocalsep.audio.resample`
+    to 16 kHz; the edge is the highest frequency where the response is
+    within ``drop_db`` of its low-frequency level. Above it the 16 kHz
+    audio the network was trained on (resampled the same way) holds almost
+    nothing, so the network's mask there was never constrained by its loss.
+    soxr's HQ preset gives about 7,600 Hz from every common rate (44.1, 48,
+    22.05 kHz...).
+
+    Parameters
+    ----------
+    orig_sr : int
+        The rate resampled from (the corpora's 44.1 kHz by default).
+    drop_db : float
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> 7000 < passband_hz() < 8000
+    True
+    """
+    from .audio import resample
+
+    x = np.zeros(orig_sr, np.float32)
+    x[orig_sr // 2] = 1.0
+    y = resample(x, orig_sr, constants.SR).astype(np.float64)
+    n = 8 * constants.SR
+    h = np.abs(np.fft.rfft(y, n=n))
+    freqs = np.arange(h.size) * constants.SR / n
+    h_db = 20 * np.log10(h / h[freqs < 1000].mean() + 1e-12)
+    return float(freqs[np.nonzero(h_db > -drop_db)[0].max()])
+
+
+def passband_bin():
+    """The last 16 kHz STFT bin whose mask is the network's own (about 486 of 512).
+
+    Returns
+    -------
+    int
+        ``floor(passband_hz() / 15.625)``; rows above it are replaced by the
+        ``highband`` rule (:func:`fill_highband`).
+
+    Examples
+    --------
+    >>> 480 < passband_bin() < 500
+    True
+    """
+    return min(int(passband_hz() // (constants.SR / constants.N_FFT)), constants.N_BINS)
+
+
+def fill_highband(mask, highband=DEFAULT_HIGHBAND, mag=None, copy=True):
+    """A 16 kHz mask with the rows above the passband edge set by the ``highband`` rule.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray, shape (513, frames), float32
+        A 16 kHz mask (:func:`compute_mask`).
+    highband : str
+        One of :data:`HIGHBANDS`; ``'article'`` returns the mask unchanged.
+    mag : numpy.ndarray, shape (513, frames), optional
+        The mixture's 16 kHz magnitude, for ``'weighted'`` (without it,
+        ``'weighted'`` is ``'average'``).
+    copy : bool
+        Work on a copy (otherwise in place).
+
+    Returns
+    -------
+    numpy.ndarray, shape (513, frames), float32
+        Rows ``passband_bin() + 1 .. 512`` hold the frame's high-band value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.full((513, 3), 0.2, np.float32)
+    >>> m[500:] = 1.0                      # untrained rows, as the network gives them
+    >>> bool(np.allclose(fill_highband(m)[passband_bin() + 1:], 0.2))
+    True
+    """
+    check_highband(highband)
+    out = np.array(mask, dtype=np.float32, copy=True) if copy else mask
+    if highband != "article":
+        power = None if mag is None else np.square(np.asarray(mag, dtype=np.float32).T)
+        fill_frames(out.T, constants.SR / constants.N_FFT, highband, power)
+    return out
+
+
+def fill_frames(mask_frames, bin_hz, highband, power=None):
+    """Fill a frame-major mask above the passband edge, in place, on any STFT grid.
+
+    Parameters
+    ----------
+    mask_frames : numpy.ndarray, shape (frames, bins), float32
+        Bin ``k`` is at ``k * bin_hz``; the bins up to the edge hold the mask.
+    bin_hz : float
+    highband : str
+        One of :data:`HIGHBANDS` other than ``'article'``.
+    power : numpy.ndarray, shape (frames, bins), optional
+        The mixture's power spectrogram on the same grid (for ``'weighted'``).
+
+    Returns
+    -------
+    numpy.ndarray, shape (frames, 1), float32
+        The value written above the edge, per frame.
+    """
+    edge = passband_hz()
+    last = min(int(edge // bin_hz), mask_frames.shape[1] - 1)   # the last trusted bin
+    if highband == "zero":
+        h = np.zeros((mask_frames.shape[0], 1), np.float32)
+    else:
+        low = LOW_HZ if highband in ("average", "weighted") else edge - EDGE_HZ
+        lo = min(int(np.ceil(low / bin_hz)), last)
+        band = mask_frames[:, lo:last + 1]
+        h = band.mean(axis=1, keepdims=True)
+        if highband == "weighted" and power is not None:
+            p = power[:, lo:last + 1]
+            total = p.sum(axis=1, keepdims=True)
+            share = (band * p).sum(axis=1, keepdims=True) / np.maximum(total, 1e-30)
+            h = np.where(total > 0, share, h).astype(np.float32)
+    mask_frames[:, last + 1:] = h
+    return h
 
 
 def compute_mask(net, mag, hard=False, device=None, plan=None):
-    """The mask of the article's ``ComputeMask``.
+    """The mask of the article's ``ComputeMask``: the network's own output.
+
+    Rows above :func:`passband_bin` (about 7.6-8 kHz) are returned as the
+    network gives them, as in the article; they were never trained (the
+    16 kHz input is empty there) and the bundled model gives about 1.0 in
+    them. Separation replaces them by :func:`fill_highband`, and so should a
+    caller who applies this mask to audio itself.
 
     Parameters
     ----------
@@ -58,8 +230,13 @@ def compute_mask(net, mag, hard=False, device=None, plan=None):
     Returns
     -------
     numpy.ndarray, shape (513, frames), float32
-        The DC row is 0.
+        The DC row is 0; rows above :func:`passband_bin` are untrained (see
+        above).
     """
+    mag = np.asarray(mag)
+    if mag.ndim != 2 or mag.shape[0] != constants.N_BINS + 1 or mag.shape[1] == 0:
+        raise UserError(f"compute_mask needs a magnitude of shape ({constants.N_BINS + 1}, frames) "
+                        f"(the 16 kHz STFT's |X|, frequency first); got shape {mag.shape}")
     t = mag.shape[1]
     padded_t = max(constants.TIME_MULTIPLE, -(-t // constants.TIME_MULTIPLE) * constants.TIME_MULTIPLE)
     x = np.zeros((1, 1, constants.N_BINS, padded_t), dtype=np.float32)
@@ -114,7 +291,7 @@ def stft_params(sr):
         n += 2
 
 
-def map_mask(mask, sr, n_frames_out, highband="average"):
+def map_mask(mask, sr, n_frames_out, highband=DEFAULT_HIGHBAND, power=None):
     """Map a 16 kHz mask onto the STFT grid of rate ``sr``.
 
     Parameters
@@ -124,18 +301,22 @@ def map_mask(mask, sr, n_frames_out, highband="average"):
         Target rate; its grid is given by :func:`stft_params`.
     n_frames_out : int
         Number of frames of the target STFT.
-    highband : {'average', 'zero'}
-        Mask above 8 kHz: the frame's mean over 4-8 kHz, or 0.
+    highband : str
+        The rule above the passband edge (:data:`HIGHBANDS`,
+        :func:`fill_highband`), which also gives the mask above 8 kHz.
+    power : numpy.ndarray, shape (n_fft // 2 + 1, n_frames_out), optional
+        The mixture's power spectrogram on the target grid, for ``'weighted'``.
 
     Returns
     -------
     numpy.ndarray, shape (n_fft // 2 + 1, n_frames_out), float32
         A transposed view of a frame-major array (see :func:`map_mask_frames`).
     """
-    return map_mask_frames(mask, sr, n_frames_out, highband).T
+    return map_mask_frames(mask, sr, n_frames_out, highband,
+                           power=None if power is None else np.asarray(power).T).T
 
 
-def map_mask_frames(mask, sr, n_frames_out, highband="average", first_frame=0):
+def map_mask_frames(mask, sr, n_frames_out, highband=DEFAULT_HIGHBAND, first_frame=0, power=None):
     """:func:`map_mask` in frame-major order, for :func:`~unetvocalsep.spectrogram.stft_frames`.
 
     Parameters
@@ -143,20 +324,28 @@ def map_mask_frames(mask, sr, n_frames_out, highband="average", first_frame=0):
     mask : numpy.ndarray, shape (513, frames16), float32
     sr : int
     n_frames_out : int
-    highband : {'average', 'zero'}
+    highband : str
+        One of :data:`HIGHBANDS`.
     first_frame : int
         Index on the target grid of the first frame wanted (the rest of a
         window's frames are not computed).
+    power : numpy.ndarray, shape (n_frames_out, n_fft // 2 + 1), optional
+        The mixture's power spectrogram on the target grid (summed over the
+        channels), for ``'weighted'``; without it ``'weighted'`` is ``'average'``.
 
     Returns
     -------
     numpy.ndarray, shape (n_frames_out, n_fft // 2 + 1), float32
+        Bins up to the passband edge: the mask, interpolated bilinearly;
+        above it (up to ``sr / 2``): the ``highband`` rule's value per frame.
     """
     n_fft, hop = stft_params(sr)
+    check_highband(highband)
     if sr == constants.SR and first_frame == 0 and n_frames_out == mask.shape[1]:
-        return np.ascontiguousarray(mask.T)
-    if highband not in HIGHBANDS:
-        raise UserError(f"unknown highband policy {highband!r} (average or zero)")
+        out = mask.T.copy()          # C order; never the caller's array
+        if highband != "article":
+            fill_frames(out, sr / n_fft, highband, power)
+        return out
     bins = n_fft // 2 + 1
     pos = np.arange(bins) * (sr / n_fft) / (constants.SR / constants.N_FFT)  # fractional 16 kHz bin
     n_low = int(np.count_nonzero(pos <= constants.N_BINS))                # a prefix: pos grows
@@ -174,17 +363,19 @@ def map_mask_frames(mask, sr, n_frames_out, highband="average", first_frame=0):
     mtt = mt[t0]
     mtt *= 1 - tf
     mtt += mt[t1] * tf                                 # (n_frames_out, 513)
+    if highband != "article":   # so that no bin below the edge interpolates an untrained row
+        fill_frames(mtt, constants.SR / constants.N_FFT,
+                    "average" if highband == "weighted" else highband)
     out = np.empty((n_frames_out, bins), dtype=np.float32)
     low = out[:, :n_low]
     np.take(mtt, f0, axis=1, out=low)
     low *= 1 - ff
     low += np.take(mtt, f0 + 1, axis=1) * ff
-    if n_low < bins:
-        if highband == "average":
-            top = constants.N_BINS // 2
-            out[:, n_low:] = mtt[:, top:].mean(axis=1, keepdims=True)
-        else:
-            out[:, n_low:] = 0
+    if highband == "article":                          # the rule before the passband edge
+        if n_low < bins:
+            out[:, n_low:] = mtt[:, constants.N_BINS // 2:].mean(axis=1, keepdims=True)
+    else:
+        fill_frames(out, sr / n_fft, highband, power)
     return out
 
 
@@ -223,8 +414,8 @@ def vocal_mask(mask, cfg):
 BLOCK_SECONDS = 10.0
 
 
-def apply_mask(y, sr, mask, spec=None, highband="average", hard=False, first_frame=0,
-               block_seconds=None):
+def apply_mask(y, sr, mask, spec=None, highband=DEFAULT_HIGHBAND, hard=False, first_frame=0,
+               block_seconds=None, wiener=False):
     """Apply a 16 kHz vocal mask to a window at its own rate.
 
     The channels are transformed one after another, and with
@@ -241,7 +432,8 @@ def apply_mask(y, sr, mask, spec=None, highband="average", hard=False, first_fra
         ``stft_frames(y[:k], *stft_params(sr))`` of the first ``k`` channels
         (``k <= channels``) if already computed (it is overwritten); the other
         channels' are computed here. Not used in blocks.
-    highband : {'average', 'zero'}
+    highband : str
+        The rule above the passband edge, one of :data:`HIGHBANDS`.
     hard : bool
         Binarise the mapped mask (``> 0.5``).
     first_frame : int
@@ -250,17 +442,23 @@ def apply_mask(y, sr, mask, spec=None, highband="average", hard=False, first_fra
     block_seconds : float or None
         Work in blocks of this length (see :data:`BLOCK_SECONDS`); None: the
         whole window at once.
+    wiener : bool
+        Refine the vocals with a multichannel Wiener filter
+        (:func:`unetvocalsep.wiener.wiener_vocals`) instead of using the mask
+        as it is; each block is filtered on its own (flat memory).
 
     Returns
     -------
     vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
+        ``vocals + accompaniment == y`` (to float32 rounding) with or without
+        ``wiener``.
     """
-    vocals = vocals_of(y, sr, mask, spec, highband, hard, first_frame, block_seconds)
+    vocals = vocals_of(y, sr, mask, spec, highband, hard, first_frame, block_seconds, wiener)
     return vocals, y - vocals
 
 
-def vocals_of(y, sr, mask, spec=None, highband="average", hard=False, first_frame=0,
-              block_seconds=None):
+def vocals_of(y, sr, mask, spec=None, highband=DEFAULT_HIGHBAND, hard=False, first_frame=0,
+              block_seconds=None, wiener=False):
     """The vocal stem of :func:`apply_mask` alone (the accompaniment is ``y`` minus it).
 
     Parameters and the vocal result are those of :func:`apply_mask`.
@@ -273,15 +471,16 @@ def vocals_of(y, sr, mask, spec=None, highband="average", hard=False, first_fram
     n = y.shape[-1]
     block = int(round(block_seconds * sr / hop)) * hop if block_seconds else 0
     if spec is not None or block <= 0 or n <= 2 * block:
-        return _vocals_whole(y, sr, mask, spec, highband, hard, first_frame)
+        return _vocals_whole(y, sr, mask, spec, highband, hard, first_frame, wiener)
     vocals = np.empty(y.shape, np.float32)
     for a in range(0, n, block):
         b = min(a + block, n)
-        vocals[:, a:b] = vocals_span(y, sr, mask, a, b, highband, hard, first_frame)
+        vocals[:, a:b] = vocals_span(y, sr, mask, a, b, highband, hard, first_frame, wiener)
     return vocals
 
 
-def vocals_span(y, sr, mask, a, b, highband="average", hard=False, first_frame=0):
+def vocals_span(y, sr, mask, a, b, highband=DEFAULT_HIGHBAND, hard=False, first_frame=0,
+                wiener=False):
     """The vocals of samples ``[a, b)`` of a window, transforming only that stretch.
 
     The full-rate STFT and its inverse cover ``[a, b)`` and one STFT window
@@ -298,8 +497,10 @@ def vocals_span(y, sr, mask, a, b, highband="average", hard=False, first_frame=0
         The window's 16 kHz mask.
     a, b : int
         ``0 <= a < b <= samples``.
-    highband, hard, first_frame
-        As for :func:`apply_mask`.
+    highband, hard, first_frame, wiener
+        As for :func:`apply_mask` (with ``wiener`` the filter's statistics
+        are those of the transformed stretch, so blocks are not identical to
+        the whole window).
 
     Returns
     -------
@@ -308,25 +509,35 @@ def vocals_span(y, sr, mask, a, b, highband="average", hard=False, first_frame=0
     n_fft, hop = stft_params(sr)
     f0 = max((a - n_fft) // hop, 0)
     s0, s1 = f0 * hop, min(-(-(b + n_fft) // hop) * hop, y.shape[-1])
-    part = _vocals_whole(y[:, s0:s1], sr, mask, None, highband, hard, first_frame + f0)
+    part = _vocals_whole(y[:, s0:s1], sr, mask, None, highband, hard, first_frame + f0, wiener)
     return part[:, a - s0:b - s0]
 
 
-def _vocals_whole(y, sr, mask, spec, highband, hard, first_frame):
-    """:func:`vocals_of` ``y`` in one piece, one channel at a time."""
+def _vocals_whole(y, sr, mask, spec, highband, hard, first_frame, wiener=False):
+    """:func:`vocals_of` ``y`` in one piece."""
     from .spectrogram import istft_frames, n_frames, stft_frames
 
     n_fft, hop = stft_params(sr)
-    m = map_mask_frames(mask, sr, n_frames(y.shape[-1], hop), highband, first_frame)
+    specs = [spec[c] if spec is not None and c < spec.shape[0] else stft_frames(y[c], n_fft, hop)
+             for c in range(y.shape[0])]
+    power = None
+    if highband == "weighted":
+        power = np.square(np.abs(specs[0]))
+        for sc in specs[1:]:
+            power += np.square(np.abs(sc))
+    m = map_mask_frames(mask, sr, n_frames(y.shape[-1], hop), highband, first_frame, power)
+    del power
     if hard:
         m = (m > constants.HARD_MASK_THRESHOLD).astype(np.float32)
+    if wiener:
+        from .wiener import wiener_vocals
+
+        specs = wiener_vocals(np.stack(specs), m)
+        return np.stack([istft_frames(sc, y.shape[-1], hop) for sc in specs]).astype(np.float32)
     vocals = np.empty(y.shape, np.float32)
     for c in range(y.shape[0]):
-        if spec is not None and c < spec.shape[0]:
-            sc = spec[c]
-        else:
-            sc = stft_frames(y[c], n_fft, hop)
+        sc = specs[c]
         sc *= m
         vocals[c] = istft_frames(sc, y.shape[-1], hop)
-        del sc
+        specs[c] = None
     return vocals

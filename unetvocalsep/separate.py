@@ -8,6 +8,7 @@ import os
 
 from .errors import UserError
 from .masking import HIGHBANDS, compute_mask  # noqa: F401  (re-exported)
+from .masking import DEFAULT_HIGHBAND
 from .outputs import track_name
 from .pipeline import CHUNK_SECONDS
 from .separator import MIN_SECONDS, Separator, as_channels_first  # noqa: F401  (re-exported)
@@ -112,12 +113,18 @@ def get_parser():
     p.add_argument("--device", default="-1",
                    help="-1 for the CPU, 0 for the first GPU, or chainer's @cupy:0 form (default: -1)")
     p.add_argument("--sr", type=sample_rate, default=None,
-                   help="output sample rate (default: the input's); --sr 16000 --mono gives "
-                        "the article's output")
+                   help="output sample rate (default: the input's); --sr 16000 --mono "
+                        "--highband article gives the article's output")
     p.add_argument("--mono", action="store_true", help="mix the input down to mono first")
-    p.add_argument("--highband", default="average", choices=["average", "zero"],
-                   help="mask above 8 kHz, where the model sees nothing: the 4-8 kHz mean "
-                        "per frame (default) or 0 (all to the accompaniment)")
+    p.add_argument("--highband", default=DEFAULT_HIGHBAND, choices=HIGHBANDS,
+                   help="mask above the resampler's passband edge (about 7.6 kHz) and above "
+                        "8 kHz, where the model sees nothing: 'average' the frame's 4 kHz-edge "
+                        "mean (default), 'edge' its mean over the last 1 kHz, 'zero' all to the "
+                        "accompaniment, 'article' the network's raw mask up to 8 kHz (the "
+                        "article's output at --sr 16000) and the 4-8 kHz mean above")
+    p.add_argument("--wiener", action="store_true",
+                   help="refine the stems with a multichannel Wiener filter (norbert, as "
+                        "Open-Unmix and Spleeter); slower, see docs/HIGHBAND.md")
     p.add_argument("--chunk-seconds", type=positive_float, default=CHUNK_SECONDS,
                    help=f"length of one processing window (default: {CHUNK_SECONDS:g})")
     p.add_argument("-j", "--jobs", type=nonnegative_int, default=1,
@@ -141,7 +148,8 @@ def _main(argv=None):
     if clash:
         raise UserError(f"two inputs would write to the same folder: {' and '.join(clash[0])}")
     sep = Separator(args.model, device=args.device, hard_mask=args.hard_mask,
-                    highband=args.highband, chunk_seconds=args.chunk_seconds)
+                    highband=args.highband, chunk_seconds=args.chunk_seconds,
+                    wiener=args.wiener)
     jobs = batch.choose_jobs(args.jobs, len(args.files))
     if args.jobs and jobs < min(args.jobs, len(args.files)):
         import sys

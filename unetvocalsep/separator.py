@@ -7,11 +7,14 @@ comes from :func:`unetvocalsep.model_io.load_network`. For each window of a file
 
 1. the 16 kHz mono magnitude, divided by the **whole track's** maximum (the
    article's normalisation, found in a first pass);
-2. the network's mask (DC bin 0); ``on_window(window, mag16, mask)`` sees it;
+2. the network's mask (DC bin 0), above the resampler's passband edge
+   replaced by the ``highband`` rule (:func:`~unetvocalsep.masking.fill_highband`);
+   ``on_window(window, mag16, mask)`` sees it;
 3. the mask mapped onto each channel's STFT at the file's own rate;
-   vocals = STFT · mask, accompaniment = input − vocals.
+   vocals = STFT · mask (or its Wiener refinement), accompaniment = input − vocals.
 
-With ``sr=16000, mono=True`` a short input gives exactly the article's output.
+With ``sr=16000, mono=True, highband='article'`` a short input gives exactly the
+article's output.
 :mod:`unetvocalsep.separate` holds the plain functions and the command line.
 """
 import contextlib
@@ -24,7 +27,8 @@ import numpy as np
 from . import constants
 from .errors import AudioError, UserError
 from .masking import HIGHBANDS, apply_mask, compute_mask, stft_params  # noqa: F401
-from .masking import BLOCK_SECONDS, vocal_mask, vocals_of
+from .masking import BLOCK_SECONDS, DEFAULT_HIGHBAND, check_highband, fill_highband
+from .masking import vocal_mask, vocals_of
 from .outputs import Outputs, commit_all, output_paths, track_name  # noqa: F401
 from .pipeline import CHUNK_SECONDS, CROSSFADE_SECONDS, MARGIN_SECONDS  # noqa: F401
 from . import pipeline
@@ -44,15 +48,21 @@ class Separator:
         ``-1`` for the CPU, ``N`` or ``'@cupy:N'`` for a GPU.
     hard_mask : bool
         Use the binary mask ``mask > 0.5``.
-    highband : {'average', 'zero'}
-        What the mask is above 8 kHz (see the module docstring).
+    highband : str
+        What the mask is above the resampler's passband edge (about 7.6 kHz)
+        and above 8 kHz: one of :data:`~unetvocalsep.masking.HIGHBANDS`
+        (``'article'``: the network's raw mask, as the article).
     chunk_seconds, margin_seconds, crossfade_seconds : float
         Window length, context per side and half cross-fade for long inputs.
+    wiener : bool
+        Refine the stems with a multichannel Wiener filter (norbert;
+        :mod:`unetvocalsep.wiener`). Off by default: docs/HIGHBAND.md has
+        the figures.
     """
 
-    def __init__(self, model=None, device=-1, hard_mask=False, highband="average",
+    def __init__(self, model=None, device=-1, hard_mask=False, highband=DEFAULT_HIGHBAND,
                  chunk_seconds=CHUNK_SECONDS, margin_seconds=MARGIN_SECONDS,
-                 crossfade_seconds=CROSSFADE_SECONDS):
+                 crossfade_seconds=CROSSFADE_SECONDS, wiener=False):
         from .model_io import load_network
 
         for name, value in (("chunk_seconds", chunk_seconds), ("margin_seconds", margin_seconds),
@@ -62,14 +72,16 @@ class Separator:
                 raise UserError(f"{name} must be a positive number of seconds, got {value!r}")
         if not crossfade_seconds <= margin_seconds or chunk_seconds <= 2 * margin_seconds:
             raise UserError("need crossfade <= margin and chunk > 2 * margin")
-        if highband not in HIGHBANDS:
-            raise UserError(f"unknown highband policy {highband!r} (average or zero)")
+        check_highband(highband)
+        if not isinstance(wiener, (bool, np.bool_)):
+            raise UserError(f"wiener must be True or False, got {wiener!r}")
         #: The network: ``net(x) -> mask`` for x of shape (1, 1, 512, frames).
         self.net, self.config = load_network(model, device)
         self._model = model
         self._unet = None   # the chainer UNet, loaded on first use of .unet
         self.hard_mask = hard_mask
         self.highband = highband
+        self.wiener = bool(wiener)
         self.chunk_seconds = chunk_seconds
         self.margin_seconds = margin_seconds
         self.crossfade_seconds = crossfade_seconds
@@ -135,12 +147,13 @@ class Separator:
         Returns
         -------
         numpy.ndarray, shape (513, frames16), float32
+            Above the passband edge, the ``highband`` rule's value.
         """
         if mag is None:
             mag = self.mag16(y, sr)
         with self._stage("network"):
             mask = compute_mask(self.net, mag / np.float32(peak))
-        return vocal_mask(mask, self.config)
+        return fill_highband(vocal_mask(mask, self.config), self.highband, mag=mag, copy=False)
 
     def mag16(self, y, sr):
         """16 kHz mono magnitude of a window, shape (513, frames16), not normalised."""
@@ -179,7 +192,7 @@ class Separator:
         """
         with self._stage("istft"):
             return vocals_of(y, sr, mask, spec, self.highband, self.hard_mask,
-                             block_seconds=BLOCK_SECONDS)
+                             block_seconds=BLOCK_SECONDS, wiener=self.wiener)
 
     # -- streaming over windows -------------------------------------------------------
     def _windows(self, read, sr):

@@ -10,7 +10,8 @@ the Flask application yourself::
 
 HTTP API (all answers JSON except the files):
 
-- ``POST /api/separate`` (multipart field ``file``) -> 202 ``{"id", "status_url"}``;
+- ``POST /api/separate`` (multipart field ``file``; field ``wiener=1`` refines the
+  stems with the multichannel Wiener filter) -> 202 ``{"id", "status_url"}``;
   400 not audio / undecodable / too short / too long / more than 2 channels, 413 too big
   (the upload, or the disk its results would take), 503 queue full, 507 disk full;
   uploads above 48 kHz are separated at 48 kHz;
@@ -127,7 +128,11 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=MAX_UPLO
         if upload is None:
             return error("no file in the request (send it as the multipart field 'file')", 400)
         try:
-            job = manager.submit(upload.stream, upload.filename)
+            wiener = flask.request.form.get("wiener", "0")
+            if wiener not in ("0", "1", "on", "off", "true", "false"):
+                return error("the field 'wiener' must be 1 or 0", 400)
+            job = manager.submit(upload.stream, upload.filename,
+                                 wiener=wiener in ("1", "on", "true"))
         except RequestError as exc:
             return error(str(exc), exc.status)
         body = {"id": job.id, "status_url": flask.url_for("job_status", job_id=job.id),

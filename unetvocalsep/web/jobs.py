@@ -21,6 +21,7 @@ the picture's magnitudes and masks. The network serialises its own calls
 the STFTs, resampling and file work but never run the network at once.
 """
 import collections
+import copy
 import errno
 import logging
 import os
@@ -106,6 +107,8 @@ class Job:
         self.error = None
         self.created = time.time()
         self.started = self.finished = None
+        #: Refine the stems with the multichannel Wiener filter (the page's checkbox).
+        self.wiener = False
 
     @property
     def input_path(self):
@@ -158,6 +161,9 @@ def separate_job(separator, job):
     job : Job
         ``job.seconds_done`` is updated as the work goes on.
     """
+    if job.wiener != separator.wiener:   # the same network, the job's own setting
+        separator = copy.copy(separator)
+        separator.wiener = job.wiener
     rec = MaskRecorder(separator, job.out_sr, job.duration)
     # 16-bit, or 32-bit float for a stem that 16 bits would clip
     separator.separate_file(job.input_path, fmt="wav", bits=None, overwrite=True,
@@ -238,7 +244,7 @@ class JobManager:
             t.start()
 
     # -- uploads ------------------------------------------------------------------------
-    def submit(self, stream, filename=""):
+    def submit(self, stream, filename="", wiener=False):
         """Store an upload, check it, and queue a job.
 
         Parameters
@@ -247,6 +253,8 @@ class JobManager:
             The uploaded bytes (``FileStorage.stream`` or any binary file).
         filename : str
             The user's name for it; for display only.
+        wiener : bool
+            Refine this job's stems with the multichannel Wiener filter.
 
         Returns
         -------
@@ -267,6 +275,7 @@ class JobManager:
             self._reserved += 1
         try:
             job = self._store(stream, filename)
+            job.wiener = bool(wiener)
             with self._cond:
                 self.jobs[job.id] = job
                 self.queue.append(job.id)
@@ -361,7 +370,7 @@ class JobManager:
                 "seconds_done": round(min(job.seconds_done, job.duration), 3),
                 "duration": round(job.duration, 3), "sample_rate": job.sr,
                 "output_sample_rate": job.out_sr, "channels": job.channels,
-                "error": job.error}
+                "wiener": job.wiener, "error": job.error}
 
     # -- workers ------------------------------------------------------------------------
     def _work(self):

@@ -79,6 +79,7 @@
     }
     var form = new FormData();
     form.append('file', file, file.name);
+    form.append('wiener', $('wiener').checked ? '1' : '0');
     var xhr = new XMLHttpRequest();
     xhr.open('POST', SUBMIT_URL);
     xhr.responseType = 'json';
