@@ -134,10 +134,12 @@ def test_short_finetune_improves_the_heldout_loss(pair_dir, tmp_path):
     from unetvocalsep.separate import Separator
 
     out = tmp_path / "ft"
-    t0 = time.time()
-    report = finetune(find_pairs(str(pair_dir)), str(out), minutes=1.0, eval_seconds=10,
-                      progress=False, log=lambda line: None)
-    assert time.time() - t0 < 120
+    # a budget in iterations, not minutes: the same training on any machine
+    # (32 iterations, what one minute gave on a slower host, are not enough
+    # for the SDR to rise; 69 were). The time is measured in benchmarks.
+    report = finetune(find_pairs(str(pair_dir)), str(out), minutes=30, max_iterations=72,
+                      eval_seconds=10, progress=False, log=lambda line: None)
+    assert report["training"]["iterations"] == 72, report["training"]
     b, a = report["before"], report["after"]
     assert report["helped"] and a["validation_loss"] < 0.8 * b["validation_loss"]
     assert {"SDR", "SIR", "SAR"} <= set(a) and a["SDR"] > b["SDR"] and a["SIR"] > b["SIR"], (b, a)
@@ -191,3 +193,11 @@ def test_interrupt_and_resume(pair_dir, tmp_path):
     assert report["training"]["seconds"] >= 30 - 1                # the budget counts both runs
     assert report["training"]["this_run_seconds"] < report["training"]["seconds"]
     assert (out / "unet.npz").exists()
+
+
+def test_max_iterations_is_checked(tmp_path):
+    from unetvocalsep.finetune import finetune
+
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(UserError, match="max_iterations"):
+            finetune([("a.wav", "b.wav")], str(tmp_path / "o"), max_iterations=bad)

@@ -167,7 +167,7 @@ def heldout_scores(model, pairs, val_fraction):
 def finetune(pairs, out, minutes=MINUTES, init_model=None, device=-1, rule="difference",
              val_fraction=VAL_FRACTION, batchsize=BATCHSIZE, patience=PATIENCE,
              eval_seconds=None, resume=False, overwrite=False, progress=True, seed=0,
-             max_offset_s=None, log=None):
+             max_offset_s=None, log=None, max_iterations=None):
     """Fine-tune a model on song + instrumental pairs within a time budget.
 
     Parameters
@@ -205,6 +205,10 @@ def finetune(pairs, out, minutes=MINUTES, init_model=None, device=-1, rule="diff
         Alignment search range (:data:`unetvocalsep.pairs.MAX_OFFSET_S`).
     log : callable or None
         Receives each line of the report (default: print to stderr).
+    max_iterations : int or None
+        Also stop after this many training iterations (resumed ones
+        included), whichever of the two budgets ends first: the same amount
+        of training on a fast and a slow machine.
 
     Returns
     -------
@@ -240,6 +244,10 @@ def finetune(pairs, out, minutes=MINUTES, init_model=None, device=-1, rule="diff
         raise UserError(f"minutes must be a positive number, got {minutes!r}")
     if not 0 < val_fraction <= 0.5:
         raise UserError("the held-out fraction must be in (0, 0.5]")
+    if max_iterations is not None and (isinstance(max_iterations, bool) or
+                                       not isinstance(max_iterations, (int, np.integer))
+                                       or max_iterations < 1):
+        raise UserError(f"max_iterations must be a positive integer, got {max_iterations!r}")
     out = os.fspath(out)
     check_writable_folder(out)
     if os.path.exists(os.path.join(out, "unet.npz")) and not (overwrite or resume):
@@ -310,8 +318,11 @@ def finetune(pairs, out, minutes=MINUTES, init_model=None, device=-1, rule="diff
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} min")
     validate = _Validate(unet, val_set, dev, out, cfg, eval_s, patience, before["validation_loss"],
                          bar, budget)
-    trainer = training.Trainer(
-        updater, lambda t: t.elapsed_time >= budget or validate.stop, out=out)
+    def stop(t):
+        return (t.elapsed_time >= budget or validate.stop
+                or (max_iterations is not None and t.updater.iteration >= max_iterations))
+
+    trainer = training.Trainer(updater, stop, out=out)
     trainer.extend(StopOnNonFiniteLoss())
     trainer.extend(validate)
     if resume:
@@ -417,6 +428,8 @@ def get_parser():
     p.add_argument("-o", "--out", required=True, help="output folder (unet.npz, report.md, ...)")
     p.add_argument("--minutes", type=positive_float, default=MINUTES,
                    help=f"training time budget (default {MINUTES:g})")
+    p.add_argument("--max-iterations", type=positive_int, default=None, metavar="N",
+                   help="also stop after N iterations, whichever budget ends first")
     p.add_argument("--init-model", default=None, help="start from this model (default: bundled)")
     p.add_argument("-d", "--device", default="-1", help="-1 CPU (default), 0 first GPU")
     p.add_argument("--targets", default="difference", choices=["difference", "article"],
@@ -447,7 +460,8 @@ def _main(argv=None):
     finetune(pairs, args.out, minutes=args.minutes, init_model=args.init_model, device=args.device,
              rule=args.targets, val_fraction=args.val_fraction, batchsize=args.batchsize,
              patience=args.patience, resume=args.resume, overwrite=args.overwrite,
-             progress=not args.no_progress, seed=args.seed, max_offset_s=args.max_offset)
+             progress=not args.no_progress, seed=args.seed, max_offset_s=args.max_offset,
+             max_iterations=args.max_iterations)
     print(f"model written to {os.path.join(args.out, 'unet.npz')}; report in "
           f"{os.path.join(args.out, 'report.md')}")
     return 0
