@@ -30,7 +30,7 @@ install_requires = [
     "numpy>=1.21",
     "scipy>=1.7",
     # soundfile >= 0.12 bundles a libsndfile that reads and writes mp3.
-    "soundfile>=0.12",
+    "soundfile>=0.13",   # bitrate_mode / compression_level (--mp3-bitrate)
     # soxr: the resampler librosa uses ("HQ"), also as a streaming resampler.
     "soxr>=0.3",
     # librosa: fallback decoder (audioread / ffmpeg) for formats libsndfile lacks.
@@ -87,22 +87,19 @@ setup(
     description="Singing voice separation with the deep U-Net of Jansson et al. (ISMIR 2017), in Chainer",
     long_description=long_description,
     long_description_content_type="text/markdown",
-    license="MIT",
+    license="MIT",   # the licence classifier is gone: setuptools >= 77 warns about it
     packages=find_packages(include=["unetvocalsep", "unetvocalsep.*"]),
     package_data={"unetvocalsep": ["models/*.npz", "models/*.json", "web/static/*", "web/templates/*"]},
     python_requires=">=3.10",
     install_requires=install_requires,
     extras_require=extras,
+    # one command with subcommands (unetvocalsep separate|train|...), as demucs /
+    # spleeter; the undocumented unetvocalsep-separate etc. of 0.11 are gone
     entry_points={"console_scripts": [
         "unetvocalsep=unetvocalsep.__main__:main",
-        "unetvocalsep-separate=unetvocalsep.separate:main",
-        "unetvocalsep-train=unetvocalsep.train:main",
-        "unetvocalsep-finetune=unetvocalsep.finetune:main",
-        "unetvocalsep-live=unetvocalsep.live:main",
     ]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Multimedia :: Sound/Audio :: Analysis",
-        "License :: OSI Approved :: MIT License",
     ],
 )

@@ -33,7 +33,11 @@ def test_one_console_command_dispatches(cmd):
     proc = subprocess.run([sys.executable, "-m", "unetvocalsep", cmd, "--help"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "usage:" in proc.stdout and f"unetvocalsep.{cmd}" in proc.stdout
+    # the usage line names what the user typed (issue 29)
+    assert f"usage: unetvocalsep {cmd}" in proc.stdout, proc.stdout[:200]
+    proc = subprocess.run([sys.executable, "-m", f"unetvocalsep.{cmd}", "--help"],
+                          capture_output=True, text=True)
+    assert f"usage: python -m unetvocalsep.{cmd}" in proc.stdout
 
 
 def test_console_command_lists_and_refuses():
@@ -42,3 +46,31 @@ def test_console_command_lists_and_refuses():
     proc = subprocess.run([sys.executable, "-m", "unetvocalsep", "nope"], capture_output=True, text=True)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "unknown command" in lines[0]
+
+
+def test_a_file_where_the_command_goes_is_separated(tmp_path):
+    """`unetvocalsep song.wav` (the demucs habit) separates; errors say `unetvocalsep separate`."""
+    import numpy as np
+    import soundfile as sf
+
+    song = tmp_path / "song.wav"
+    sf.write(str(song), np.random.default_rng(0).standard_normal((16000, 2)) * 0.1, 16000)
+    proc = subprocess.run([sys.executable, "-m", "unetvocalsep", str(song), "-o",
+                           str(tmp_path / "out"), "--no-progress"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "song" / "vocals.wav").is_file()
+    proc = subprocess.run([sys.executable, "-m", "unetvocalsep", "separate", str(tmp_path / "no.wav")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.startswith("unetvocalsep separate: error: ")
+    proc = subprocess.run([sys.executable, "-m", "unetvocalsep", "missing.mp3"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "unetvocalsep separate missing.mp3" in proc.stderr
+
+
+def test_one_console_script():
+    """setup.py installs one command, with subcommands (issue 29)."""
+    import os
+
+    setup = open(os.path.join(os.path.dirname(__file__), "..", "setup.py")).read()
+    assert "unetvocalsep=unetvocalsep.__main__:main" in setup
+    assert "unetvocalsep-separate=" not in setup and "License ::" not in setup

@@ -3,7 +3,9 @@
 ``unetvocalsep separate song.mp3`` runs the same ``main(argv)`` as
 ``python -m unetvocalsep.separate song.mp3``; likewise ``prepare``, ``train``,
 ``finetune``, ``evaluate``, ``web``, ``live``, ``synth``, ``export`` and ``curves``. ``python -m unetvocalsep``
-works too.
+works too. ``unetvocalsep song.mp3`` (a file or folder where the command would
+be, as Demucs users type it) means ``unetvocalsep separate song.mp3``. Usage
+lines and error prefixes then say ``unetvocalsep separate``.
 
 Examples
 --------
@@ -14,6 +16,7 @@ Examples
     unetvocalsep --help
 """
 import importlib
+import os
 import sys
 
 #: Command -> (module, one-line summary).
@@ -63,11 +66,24 @@ def main(argv=None):
         return 0
     name = argv[0]
     if name not in COMMANDS:
-        print(f"unetvocalsep: error: unknown command {name!r} (one of {', '.join(COMMANDS)})",
-              file=sys.stderr)
-        return 2
+        if os.path.exists(name):   # `unetvocalsep song.mp3`, as with demucs
+            name, argv = "separate", ["separate", *argv]
+        else:
+            hint = ""
+            if not name.startswith("-") and os.path.splitext(name)[1]:
+                hint = (f"; no such file either (to separate a file: unetvocalsep separate "
+                        f"{name})")
+            print(f"unetvocalsep: error: unknown command {name!r} (one of {', '.join(COMMANDS)})"
+                  f"{hint}", file=sys.stderr)
+            return 2
+    from .errors import INVOKED_AS
+
     module = importlib.import_module(f".{COMMANDS[name][0]}", __package__)
-    return module.main(argv[1:])
+    INVOKED_AS.append(name)
+    try:
+        return module.main(argv[1:])
+    finally:
+        INVOKED_AS.pop()
 
 
 if __name__ == "__main__":

@@ -18,10 +18,31 @@ Examples
 """
 import argparse
 import math
+import re
+
+#: What the parsers take as a negative number (a value, not an option):
+#: argparse's own ``-12`` and ``-.5``, and also ``-inf``, ``-infinity`` and
+#: ``-1e3``, so that ``--vocal-level -inf`` works as written.
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|inf|infinity)$",
+                             re.IGNORECASE)
 
 
 class Parser(argparse.ArgumentParser):
-    """An :class:`argparse.ArgumentParser` whose errors are one :class:`UserError` line."""
+    """An :class:`argparse.ArgumentParser` whose errors are one :class:`UserError` line.
+
+    Its ``prog`` is what the user typed: ``unetvocalsep separate`` under the
+    console command, ``python -m unetvocalsep.separate`` otherwise (see
+    :func:`unetvocalsep.errors.cli_name`). Negative numbers, ``-inf``
+    included, are values (:data:`NEGATIVE_NUMBER`).
+    """
+
+    def __init__(self, *args, **kwargs):
+        from .errors import cli_name
+
+        if kwargs.get("prog"):
+            kwargs["prog"] = cli_name(kwargs["prog"], usage=True)
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message):
         from .errors import UserError
@@ -103,8 +124,14 @@ def sample_rate(text):
     return x
 
 
+#: Words ``--vocal-level`` takes for -inf dB (no vocals).
+VOCAL_OFF_WORDS = ("off", "none", "mute", "karaoke")
+
+
 def vocal_level(text):
-    """A level in dB from -inf (``-inf``) to 0, for ``--vocal-level``."""
+    """A level in dB from -inf (``-inf``, or ``off``) to 0, for ``--vocal-level``."""
+    if str(text).strip().lower() in VOCAL_OFF_WORDS:
+        return float("-inf")
     v = _number(text, float)
     if v != v or v > 0:
         raise argparse.ArgumentTypeError(f"the vocal level must be -inf to 0 dB, got {text}")

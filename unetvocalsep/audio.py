@@ -164,6 +164,29 @@ class AudioReader:
         _check_finite(y, self.path)
         return np.ascontiguousarray(y, dtype=np.float32)
 
+    def seek(self, frame):
+        """Go to sample ``frame`` (per channel) of the file, for an excerpt.
+
+        Parameters
+        ----------
+        frame : int
+            ``0 <= frame <= frames``.
+        """
+        frame = int(min(max(frame, 0), self.frames))
+        if self._data is not None:
+            self._pos = frame
+            return
+        try:
+            self._sf.seek(frame)
+        except Exception:   # a stream libsndfile cannot seek: read up to it
+            self._sf.seek(0)
+            left = frame
+            while left > 0:
+                got = self._sf.read(min(left, 1 << 18), dtype="float32", always_2d=True)
+                if not len(got):
+                    break
+                left -= len(got)
+
     def close(self):
         """Close the underlying file."""
         if self._sf is not None:
@@ -283,6 +306,38 @@ def resample(y, orig_sr, target_sr):
     return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
+#: The constant bit rates ``--mp3-bitrate`` takes, kb/s (MPEG-1 layer III).
+MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+
+#: mp3 bit rate by default, kb/s (as Demucs; libsndfile's own VBR default
+#: gave about 133 kb/s).
+DEFAULT_MP3_BITRATE = 320
+
+
+def check_mp3_bitrate(kbps):
+    """``kbps`` if it is one of :data:`MP3_BITRATES` (None: the default), else :class:`UserError`."""
+    if kbps is None:
+        return DEFAULT_MP3_BITRATE
+    if isinstance(kbps, bool) or kbps not in MP3_BITRATES:
+        raise UserError(f"the mp3 bit rate must be one of {', '.join(map(str, MP3_BITRATES))} "
+                        f"kb/s, got {kbps!r}")
+    return int(kbps)
+
+
+def mp3_compression_level(kbps):
+    """libsndfile's compression level for a constant mp3 bit rate.
+
+    libsndfile (1.1+) maps a level ``c`` in [0, 1) to about ``32 + (1 - c) * 288``
+    kb/s in constant mode; LAME then takes the nearest standard rate.
+
+    Examples
+    --------
+    >>> mp3_compression_level(320), round(mp3_compression_level(128), 3)
+    (0.0, 0.667)
+    """
+    return min(1.0 - (kbps - 32) / 288.0, 0.999)
+
+
 def check_format(fmt, bits=None):
     """Validate an output format / bit depth and return the soundfile names.
 
@@ -376,6 +431,9 @@ class AudioWriter:
         Rename the file into place when the block exits without an
         exception. With ``False`` the caller calls :meth:`commit` (to commit
         several files together, after all of them are complete).
+    mp3_bitrate : int or None
+        Constant bit rate of an mp3 in kb/s (:data:`MP3_BITRATES`); None:
+        :data:`DEFAULT_MP3_BITRATE`.
 
     Attributes
     ----------
@@ -401,8 +459,10 @@ class AudioWriter:
     (True, 0)
     """
 
-    def __init__(self, path, sr, channels, fmt="wav", bits=None, overwrite=False, commit=True):
+    def __init__(self, path, sr, channels, fmt="wav", bits=None, overwrite=False, commit=True,
+                 mp3_bitrate=None):
         self.path = os.fspath(path)
+        self.mp3_bitrate = check_mp3_bitrate(mp3_bitrate) if fmt == "mp3" else None
         self.sr, self.channels = int(sr), int(channels)
         self.format, self.subtype = check_format(fmt, bits)
         self.promote = fmt == "wav" and bits is None
@@ -417,9 +477,13 @@ class AudioWriter:
     def _open(self, tmp, subtype):
         import soundfile as sf
 
+        extra = {}
+        if self.mp3_bitrate:
+            extra = {"bitrate_mode": "CONSTANT",
+                     "compression_level": mp3_compression_level(self.mp3_bitrate)}
         try:
             return sf.SoundFile(tmp, "w", samplerate=self.sr, channels=self.channels,
-                                format=self.format, subtype=subtype)
+                                format=self.format, subtype=subtype, **extra)
         except (RuntimeError, OSError) as exc:
             raise _write_error(exc, self.path) from None
 

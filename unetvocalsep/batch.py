@@ -60,7 +60,7 @@ def choose_jobs(requested, n_files, available=None, cores=None):
     return max(1, want)
 
 
-def separate_files(sep, files, output_dir, jobs=1, **kwargs):
+def separate_files(sep, files, output_dir, jobs=1, progress=True, **kwargs):
     """Separate many files with one model, ``jobs`` at a time.
 
     With ``jobs > 1`` files are processed by that many threads sharing the
@@ -68,12 +68,18 @@ def separate_files(sep, files, output_dir, jobs=1, **kwargs):
     network pass (NumPy and the BLAS release the GIL). Each error is printed
     as one line on stderr and the other files go on.
 
+    Progress is one bar for the whole batch, in seconds of audio, headed
+    ``file k/N`` (k files finished); the ``input -> folder`` lines and the
+    notes are written above it, never through it.
+
     Parameters
     ----------
     sep : Separator
     files : list of str
     output_dir : str
     jobs : int
+    progress : bool
+        Draw the bar (on stderr).
     **kwargs
         Passed to :meth:`Separator.separate_file`.
 
@@ -83,24 +89,93 @@ def separate_files(sep, files, output_dir, jobs=1, **kwargs):
         Number of files that failed.
     """
     import sys
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from .errors import describe_error
+    from .errors import cli_name, describe_error
 
-    def one(f):
+    prog = cli_name("unetvocalsep.separate")
+    bar = _batch_bar(files, kwargs) if progress else None
+    lock = threading.Lock()
+    finished = [0]
+
+    def say(line, err=False):
+        stream = sys.stderr if err else sys.stdout
+        if bar is not None:
+            with lock:
+                bar.write(line, file=stream)
+        else:
+            print(line, file=stream, flush=True)
+
+    class FileProgress:
+        """This file's share of the batch bar, never more than its length."""
+
+        def __init__(self, seconds):
+            self.left = seconds
+
+        def update(self, seconds):
+            step = min(float(seconds), self.left)
+            if step > 0:
+                self.left -= step
+                with lock:
+                    bar.update(step)
+
+    def one(item):
+        f, seconds = item
+        fp = FileProgress(seconds) if bar is not None else False
         try:
-            outs = sep.separate_file(f, output_dir, **kwargs)
+            outs = sep.separate_file(f, output_dir, progress=fp, **kwargs)
         except (UserError, OSError, MemoryError) as exc:
-            print(f"unetvocalsep.separate: error: {describe_error(exc)}", file=sys.stderr, flush=True)
-            return False
-        for note in getattr(outs, "notes", ()):
-            print(f"unetvocalsep.separate: note: {note}", file=sys.stderr, flush=True)
-        print(f"{f} -> {os.path.dirname(outs['vocals'])}{os.sep} ({', '.join(outs)})", flush=True)
-        return True
+            say(f"{prog}: error: {describe_error(exc)}", err=True)
+            ok = False
+        else:
+            for note in getattr(outs, "notes", ()):
+                say(f"{prog}: note: {note}", err=True)
+            folders = sorted({os.path.dirname(p) for p in outs.values()})
+            where = folders[0] + os.sep if len(folders) == 1 else ", ".join(outs.values())
+            say(f"{f} -> {where} ({', '.join(outs)})")
+            ok = True
+        if bar is not None:
+            with lock:
+                if fp.left > 0:              # a failed or shorter file: its share is done
+                    bar.update(fp.left)
+                finished[0] += 1
+                bar.set_description_str(f"file {finished[0]}/{len(files)}")
+        return ok
 
-    if jobs <= 1:
-        ok = [one(f) for f in files]
-    else:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            ok = list(pool.map(one, files))
+    items = list(zip(files, bar.lengths if bar is not None else [0.0] * len(files)))
+    try:
+        if jobs <= 1:
+            ok = [one(i) for i in items]
+        else:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                ok = list(pool.map(one, items))
+    finally:
+        if bar is not None:
+            bar.close()
     return ok.count(False)
+
+
+def _batch_bar(files, kwargs):
+    """The batch's tqdm bar; ``bar.lengths``: each file's seconds (0 if unreadable)."""
+    from tqdm.auto import tqdm
+
+    from .audio import AudioReader
+
+    lengths = []
+    for f in files:
+        try:
+            with AudioReader(f) as r:
+                seconds = r.duration
+        except (UserError, OSError, MemoryError):
+            seconds = 0.0
+        start = kwargs.get("start") or 0.0
+        seconds = max(seconds - start, 0.0)
+        if kwargs.get("duration") is not None:
+            seconds = min(seconds, kwargs["duration"])
+        lengths.append(seconds)
+    bar = tqdm(total=float(sum(lengths)) or 1.0, unit="s", desc=f"file 0/{len(files)}",
+               leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s "
+                                       "audio [{elapsed}<{remaining}]")
+    bar.lengths = lengths
+    return bar

@@ -72,6 +72,37 @@ def describe_error(exc):
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
+#: The subcommand the ``unetvocalsep`` console command is running, if any
+#: (set by :mod:`unetvocalsep.__main__`), so that usage lines and error
+#: prefixes name what the user typed.
+INVOKED_AS = []
+
+
+def cli_name(prog, usage=False):
+    """The name a CLI shows: ``unetvocalsep X`` under the console command.
+
+    Parameters
+    ----------
+    prog : str
+        The module's own name: ``python -m unetvocalsep.X`` or ``unetvocalsep.X``.
+    usage : bool
+        For a usage line (``python -m unetvocalsep.X``) rather than an
+        error prefix (``unetvocalsep.X``) when not under the console command.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> cli_name("python -m unetvocalsep.separate")
+    'python -m unetvocalsep.separate'
+    """
+    if INVOKED_AS:
+        return f"unetvocalsep {INVOKED_AS[-1]}"
+    return prog
+
+
 def run_cli(main_func, argv=None, prog="unetvocalsep"):
     """Run a CLI body, turning user-facing errors into one line and an exit code.
 
@@ -94,6 +125,7 @@ def run_cli(main_func, argv=None, prog="unetvocalsep"):
     """
     from .signals import Terminated, terminate_as_exception
 
+    prog = cli_name(prog)
     try:
         with terminate_as_exception():
             return main_func(argv) or 0

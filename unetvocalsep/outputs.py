@@ -4,9 +4,14 @@ Examples
 --------
 >>> output_paths("music/My Song.mp3", "separated")["vocals"]
 'separated/My Song/vocals.wav'
+>>> output_paths("MUSDB/Track A/mixture.wav", "out", template="{parent}/{stem}.{ext}")["vocals"]
+'out/Track A/vocals.wav'
 """
 import contextlib
 import os
+import string
+
+from .errors import UserError
 
 import numpy as np
 
@@ -61,6 +66,68 @@ def commit_all(writers):
         raise
 
 
+#: The output name template by default (``--filename``).
+DEFAULT_FILENAME = "{track}/{stem}.{ext}"
+
+#: What a ``--filename`` template may use.
+FILENAME_FIELDS = {
+    "track": "the input's name without its extension (song for song.mp3, X for X.stem.mp4)",
+    "parent": "the name of the folder holding the input",
+    "stem": "vocals, accompaniment or mix",
+    "ext": "the format's extension (wav, flac, ogg, mp3)",
+}
+
+
+def safe_name(name):
+    """A file-name part that stays where it is put: no separators, never '', '.' or '..'.
+
+    Examples
+    --------
+    >>> safe_name("..") , safe_name("a/b"), safe_name("Track 1")
+    ('_', 'a_b', 'Track 1')
+    """
+    name = str(name).replace("/", "_").replace("\\", "_").replace("\0", "_")
+    return "_" if name.strip() in ("", ".", "..") else name
+
+
+def check_filename(template):
+    """Check a ``--filename`` template; return it.
+
+    Parameters
+    ----------
+    template : str
+        Uses fields of :data:`FILENAME_FIELDS` (``{stem}`` is required, so the
+        stems get different names); a relative path, no ``..``.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    UserError
+    """
+    if not isinstance(template, str) or not template.strip():
+        raise UserError("the output name template is empty")
+    try:
+        fields = [f for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise UserError(f"bad output name template {template!r}: {exc}") from None
+    unknown = [f for f in fields if f not in FILENAME_FIELDS]
+    if unknown:
+        raise UserError(f"unknown field {{{unknown[0]}}} in the output name template "
+                        f"(use {', '.join('{' + k + '}' for k in FILENAME_FIELDS)})")
+    if "stem" not in fields:
+        raise UserError("the output name template needs {stem}, or the stems would overwrite "
+                        "each other")
+    parts = template.replace("\\", "/").split("/")
+    if template.startswith(("/", "\\")) or os.path.isabs(template) or ".." in parts \
+            or "" in parts[:-1] or not parts[-1]:
+        raise UserError(f"the output name template must be a relative path inside the output "
+                        f"folder: {template!r}")
+    return template
+
+
 def track_name(path):
     """The output folder name of an input file: its name without the extension.
 
@@ -71,14 +138,16 @@ def track_name(path):
     Returns
     -------
     str
+        Never empty, ``.`` or ``..``, and without path separators, so the
+        stems always stay inside the output folder (``..stem.mp4``).
     """
     base = os.path.basename(os.fspath(path))
     if base.lower().endswith(".stem.mp4"):   # MUSDB18's stem files
-        return base[:-len(".stem.mp4")]
-    return os.path.splitext(base)[0] or base
+        return safe_name(base[:-len(".stem.mp4")])
+    return safe_name(os.path.splitext(base)[0] or base)
 
 
-def output_paths(path, output_dir, fmt="wav", mix=False):
+def output_paths(path, output_dir, fmt="wav", mix=False, template=DEFAULT_FILENAME, stems=None):
     """Where the stems of ``path`` are written.
 
     Parameters
@@ -88,12 +157,23 @@ def output_paths(path, output_dir, fmt="wav", mix=False):
     fmt : str
     mix : bool
         Add ``'mix'``: the accompaniment with the vocals at a chosen level.
+    template : str
+        The output name under ``output_dir`` (:func:`check_filename`),
+        default :data:`DEFAULT_FILENAME`.
+    stems : sequence of str or None
+        Only these of ``vocals``, ``accompaniment`` (and ``mix``); None: all.
 
     Returns
     -------
     dict
         ``{'vocals': '<output_dir>/<track>/vocals.<fmt>', 'accompaniment': ...}``
     """
-    folder = os.path.join(os.fspath(output_dir), track_name(path))
+    check_filename(template)
     names = constants.STEMS + (("mix",) if mix else ())
-    return {name: os.path.join(folder, f"{name}.{fmt}") for name in names}
+    if stems is not None:
+        names = tuple(n for n in names if n in stems or n == "mix")
+    parent = safe_name(os.path.basename(os.path.dirname(os.path.abspath(os.fspath(path)))))
+    fields = {"track": track_name(path), "parent": parent, "ext": fmt}
+    return {name: os.path.join(os.fspath(output_dir),
+                               *template.format(stem=name, **fields).split("/"))
+            for name in names}

@@ -9,7 +9,7 @@ import os
 from .errors import UserError
 from .masking import HIGHBANDS, compute_mask  # noqa: F401  (re-exported)
 from .masking import DEFAULT_HIGHBAND
-from .outputs import track_name
+from .outputs import track_name  # noqa: F401  (re-exported)
 from .pipeline import CHUNK_SECONDS
 from .separator import MIN_SECONDS, Separator, as_channels_first  # noqa: F401  (re-exported)
 
@@ -84,18 +84,37 @@ def separate_file(path, output_dir="separated", model=None, **kwargs):
 # -- command line -------------------------------------------------------------------------
 def get_parser():
     """The ``python -m unetvocalsep.separate`` argument parser."""
-    from .argtypes import (Parser, finite_float, nonnegative_int, positive_float, sample_rate,
-                           vocal_level)
+    from .argtypes import (Parser, finite_float, nonnegative_float, nonnegative_int,
+                           positive_float, sample_rate, vocal_level)
+    from .audio import DEFAULT_MP3_BITRATE, MP3_BITRATES
+    from .outputs import DEFAULT_FILENAME, FILENAME_FIELDS
 
     p = Parser(
         prog="python -m unetvocalsep.separate",
         description="Separate songs into vocals and accompaniment with the U-Net of "
                     "Jansson et al. (2017). Writes OUTPUT_DIR/<track>/vocals.<fmt> and "
                     "accompaniment.<fmt>.")
-    p.add_argument("files", nargs="+", metavar="FILE", help="audio files (wav, flac, ogg, mp3, ...)")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="audio files (wav, flac, ogg, mp3, ...), or folders: the audio files "
+                        "in them")
     p.add_argument("-o", "--output-dir", default="separated", help="output folder (default: separated)")
+    p.add_argument("--filename", default=DEFAULT_FILENAME, metavar="TEMPLATE",
+                   help="output name under OUTPUT_DIR, with "
+                        + ", ".join("{%s}" % k for k in FILENAME_FIELDS)
+                        + f" (default: {DEFAULT_FILENAME.replace('%', '%%')}; for "
+                          "<track>/mixture.wav layouts: {parent}/{stem}.{ext})")
+    p.add_argument("--stems", default=None, metavar="NAMES",
+                   help="write only these stems: vocals, accompaniment or both, comma-separated "
+                        "(default: both)")
+    p.add_argument("--start", type=nonnegative_float, default=0.0, metavar="SECONDS",
+                   help="separate from this time on (default: 0)")
+    p.add_argument("--duration", type=positive_float, default=None, metavar="SECONDS",
+                   help="separate at most this long an excerpt (default: to the end)")
     p.add_argument("--format", default="wav", choices=["wav", "flac", "ogg", "mp3"],
                    help="output format (default: wav)")
+    p.add_argument("--mp3-bitrate", type=int, default=DEFAULT_MP3_BITRATE, metavar="KBPS",
+                   choices=MP3_BITRATES,
+                   help=f"constant bit rate of mp3 stems, kb/s (default: {DEFAULT_MP3_BITRATE})")
     p.add_argument("--bits", type=int, default=None, choices=[16, 24, 32],
                    help="sample size for wav/flac; 32 = float wav (default: 16, and for wav "
                         "32-bit float for a stem that 16 bits would clip); not for ogg/mp3")
@@ -104,9 +123,8 @@ def get_parser():
                         "room for stems that peak above full scale in 16-bit, flac, ogg or mp3")
     p.add_argument("--vocal-level", type=vocal_level, default=None, metavar="DB",
                    help="also write mix.<format>: the accompaniment with the vocals at this "
-                        "level, -inf (none; write --vocal-level=-inf) to 0 dB (the original), "
-                        "e.g. -12 for a guide "
-                        "vocal (default: no mix)")
+                        "level, -inf or off (none) to 0 dB (the original), e.g. -12 for a "
+                        "guide vocal (default: no mix)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--model", default=None, help="model npz (default: the bundled model)")
     p.add_argument("--hard-mask", action="store_true", help="binary mask: mask > 0.5 -> 1, else 0")
@@ -135,32 +153,105 @@ def get_parser():
     return p
 
 
+#: File name endings taken from a folder given as input.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif",
+                    ".aiff", ".wma", ".mp4")
+
+
+def expand_inputs(paths):
+    """The input files: files as given, folders replaced by the audio files in them.
+
+    Parameters
+    ----------
+    paths : list of str
+
+    Returns
+    -------
+    list of str
+        In order; a folder's files sorted by name (hidden files and other
+        extensions skipped, not recursive).
+
+    Raises
+    ------
+    UserError
+        A path that does not exist, a folder without audio files.
+    """
+    out = []
+    for p in paths:
+        if not os.path.exists(p):
+            raise UserError(f"no such file or folder: {p}")
+        if os.path.isdir(p):
+            found = sorted(os.path.join(p, f) for f in os.listdir(p)
+                           if not f.startswith(".") and f.lower().endswith(AUDIO_EXTENSIONS)
+                           and os.path.isfile(os.path.join(p, f)))
+            if not found:
+                raise UserError(f"no audio files in folder {p} "
+                                f"({', '.join(e[1:] for e in AUDIO_EXTENSIONS[:6])}, ...)")
+            out += found
+        else:
+            out.append(p)
+    return out
+
+
+def check_collisions(files, output_dir, fmt, template, mix=False):
+    """Raise :class:`UserError` if two inputs would write the same output file.
+
+    The message names a template that separates them when there is one.
+    """
+    from .outputs import output_paths
+
+    seen = {}
+    for f in files:
+        for path in output_paths(f, output_dir, fmt, mix=mix, template=template).values():
+            other = seen.setdefault(os.path.normpath(path), f)
+            if other != f:
+                hint = ""
+                for t in ("{parent}/{stem}.{ext}", "{parent}/{track}/{stem}.{ext}"):
+                    if t != template and len({os.path.normpath(q) for g in files for q in
+                                              output_paths(g, output_dir, fmt, mix=mix,
+                                                           template=t).values()}) \
+                            == len(files) * (3 if mix else 2):
+                        hint = f"; name the outputs by folder with --filename '{t}'"
+                        break
+                raise UserError(f"two inputs would write the same file {path}: {other} and "
+                                f"{f}{hint}")
+
+
 def _main(argv=None):
     args = get_parser().parse_args(argv)
     from . import batch
     from .audio import check_format
+    from .outputs import check_filename
 
     check_format(args.format, args.bits)
-    names = {}
-    for f in args.files:
-        names.setdefault(track_name(f), []).append(f)
-    clash = [v for v in names.values() if len(v) > 1]
-    if clash:
-        raise UserError(f"two inputs would write to the same folder: {' and '.join(clash[0])}")
+    check_filename(args.filename)
+    stems = None
+    if args.stems is not None:
+        stems = tuple(dict.fromkeys(s.strip() for s in args.stems.split(",") if s.strip()))
+        bad = [s for s in stems if s not in ("vocals", "accompaniment")]
+        if bad or not stems:
+            raise UserError(f"--stems takes vocals, accompaniment or both, got {args.stems!r}")
+    files = expand_inputs(args.files)
+    check_collisions(files, args.output_dir, args.format, args.filename,
+                     mix=args.vocal_level is not None)
     sep = Separator(args.model, device=args.device, hard_mask=args.hard_mask,
                     highband=args.highband, chunk_seconds=args.chunk_seconds,
                     wiener=args.wiener)
-    jobs = batch.choose_jobs(args.jobs, len(args.files))
-    if args.jobs and jobs < min(args.jobs, len(args.files)):
+    jobs = batch.choose_jobs(args.jobs, len(files))
+    if args.jobs and jobs < min(args.jobs, len(files)):
         import sys
 
-        print(f"unetvocalsep.separate: note: -j {args.jobs} lowered to {jobs}: "
+        from .errors import cli_name
+
+        print(f"{cli_name('unetvocalsep.separate')}: note: -j {args.jobs} lowered to {jobs}: "
               f"{batch.mem_available() / 2 ** 30:.1f} GiB available, about "
               f"{batch.JOB_MEMORY_BYTES / 2 ** 20:.0f} MiB per file", file=sys.stderr)
-    failed = batch.separate_files(sep, args.files, args.output_dir, jobs=jobs, fmt=args.format,
+    failed = batch.separate_files(sep, files, args.output_dir, jobs=jobs, fmt=args.format,
                                   bits=args.bits, overwrite=args.overwrite, out_sr=args.sr,
                                   mono=args.mono, progress=not args.no_progress,
-                                  gain_db=args.gain, vocal_level_db=args.vocal_level)
+                                  gain_db=args.gain, vocal_level_db=args.vocal_level,
+                                  stems=stems, filename=args.filename, start=args.start,
+                                  duration=args.duration, mp3_bitrate=args.mp3_bitrate)
     return 1 if failed else 0
 
 

@@ -325,8 +325,9 @@ class Separator:
         return out
 
     def separate_file(self, path, output_dir="separated", fmt="wav", bits=None, overwrite=False,
-                      out_sr=None, mono=False, progress=True, gain_db=0.0, outputs=None,
-                      on_window=None, vocal_level_db=None):
+                      out_sr=None, mono=False, progress="auto", gain_db=0.0, outputs=None,
+                      on_window=None, vocal_level_db=None, stems=None, filename=None,
+                      start=0.0, duration=None, mp3_bitrate=None):
         """Separate one file into ``<output_dir>/<track>/{vocals,accompaniment}.<fmt>``.
 
         Parameters
@@ -343,9 +344,11 @@ class Separator:
             meanwhile).
         out_sr : int or None
         mono : bool
-        progress : bool or object
-            Show a progress bar counting seconds of audio; or an object whose
-            ``update(seconds)`` is called as the work goes on.
+        progress : bool, 'auto' or object
+            Show a progress bar counting seconds of audio (``'auto'``, the
+            default: only when stderr is a terminal, so not in notebooks or
+            logs); or an object whose ``update(seconds)`` is called as the
+            work goes on.
         gain_db : float
             Gain applied to both stems (they then add up to the input at this
             gain); a negative gain makes room in 16/24-bit and lossy files.
@@ -358,6 +361,20 @@ class Separator:
             Also write ``mix.<fmt>``: the accompaniment plus the vocals at this
             level, -inf (the accompaniment) to 0 dB (the input); None writes
             no mix.
+        stems : sequence of str or None
+            Write only these of ``'vocals'`` and ``'accompaniment'`` (the
+            mix is written whenever ``vocal_level_db`` is given); None: both.
+        filename : str or None
+            Output name template under ``output_dir``, with ``{track}``,
+            ``{parent}``, ``{stem}`` and ``{ext}``
+            (:func:`unetvocalsep.outputs.check_filename`); None:
+            ``{track}/{stem}.{ext}``.
+        start : float
+            Separate from this many seconds into the file.
+        duration : float or None
+            Separate at most this many seconds (None: to the end).
+        mp3_bitrate : int or None
+            Constant bit rate of mp3 outputs, kb/s (default 320).
 
         Returns
         -------
@@ -375,7 +392,23 @@ class Separator:
         from .audio import AudioReader, AudioWriter, check_format, check_output_format
         from .files import check_target, claim
 
+        from .audio import check_mp3_bitrate
+        from .outputs import DEFAULT_FILENAME
+
         check_format(fmt, bits)
+        mp3_bitrate = check_mp3_bitrate(mp3_bitrate) if fmt == "mp3" else None
+        if stems is not None:
+            stems = tuple(stems)
+            bad = [n for n in stems if n not in constants.STEMS]
+            if bad or not stems:
+                raise UserError(f"stems must name vocals and/or accompaniment, got {stems!r}")
+        for name, value in (("start", start), ("duration", duration)):
+            if value is None and name == "duration":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
+                    or not np.isfinite(value) or value < 0 or (name == "duration" and value == 0):
+                raise UserError(f"{name} must be a {'positive' if name == 'duration' else 'non-negative'} "
+                                f"number of seconds, got {value!r}")
         if not np.isfinite(gain_db):
             raise UserError(f"gain must be a finite number of dB, got {gain_db}")
         gain = np.float32(10 ** (gain_db / 20))
@@ -383,8 +416,13 @@ class Separator:
         if mix and not (vocal_level_db <= 0):
             raise UserError(f"the vocal level must be -inf to 0 dB, got {vocal_level_db}")
         level = np.float32(10 ** (vocal_level_db / 20)) if mix else None
-        outputs = dict(outputs) if outputs is not None else output_paths(path, output_dir, fmt,
-                                                                         mix=mix)
+        if outputs is not None:
+            outputs = dict(outputs)
+            if stems is not None:
+                outputs = {n: p for n, p in outputs.items() if n in stems or n == "mix"}
+        else:
+            outputs = output_paths(path, output_dir, fmt, mix=mix,
+                                   template=filename or DEFAULT_FILENAME, stems=stems)
         if mix and "mix" not in outputs:
             raise UserError("outputs needs a 'mix' path when vocal_level_db is given")
         src = os.path.realpath(path)
@@ -394,33 +432,52 @@ class Separator:
             check_target(out, overwrite)
         with AudioReader(path) as reader:
             sr_in, channels = reader.sr, reader.channels
-            if reader.duration < MIN_SECONDS:
-                raise AudioError(f"audio too short ({reader.duration:.3f} s): {path}")
+            if start and start >= reader.duration:
+                raise UserError(f"the start ({start:g} s) is at or past the end of {path} "
+                                f"({reader.duration:.2f} s)")
+            first = int(round(start * sr_in))
+            n_in = reader.frames - first
+            if duration is not None:
+                n_in = min(n_in, int(round(duration * sr_in)))
+            seconds = n_in / sr_in
+            if seconds < MIN_SECONDS:
+                raise AudioError(f"audio too short ({seconds:.3f} s): {path}")
         sr = out_sr or sr_in
         ch = 1 if mono else channels
         check_output_format(fmt, sr, ch, path)
 
         def opened():
             reader = AudioReader(path)
+            if first:
+                reader.seek(first)
+            left = [n_in]
 
-            def read(n):
+            def read(n):   # the excerpt [start, start + duration) only
                 with self._stage("decode"):
-                    return reader.read(n)
+                    y = reader.read(min(n, left[0])) if left[0] > 0 else reader.read(0)[:, :0]
+                left[0] -= y.shape[1]
+                return y
             if mono:
                 read = _mono(read)
             if sr != sr_in:
                 read = _resampled(read, sr_in, sr, ch)
             return reader, read
 
-        track_dir = os.path.dirname(outputs["vocals"])
-        created = not os.path.isdir(track_dir)
-        try:
-            os.makedirs(track_dir, exist_ok=True)
-        except OSError as exc:
-            from .errors import describe_os_error
+        created = []   # the folders this call made, removed again on failure
+        for folder in dict.fromkeys(os.path.dirname(o) for o in outputs.values()):
+            missing = []
+            d = folder
+            while d and not os.path.isdir(d):
+                missing.append(d)
+                d = os.path.dirname(d)
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as exc:
+                from .errors import describe_os_error
 
-            raise UserError(f"cannot create output folder {track_dir}: "
-                            f"{describe_os_error(exc).split(':')[0]}") from None
+                raise UserError(f"cannot create output folder {folder}: "
+                                f"{describe_os_error(exc).split(':')[0]}") from None
+            created += missing
         bar = None
         try:
             with claim(outputs.values()):
@@ -429,8 +486,10 @@ class Separator:
                 reader, read = opened()
                 with reader:
                     peak, audio, mags = self.first_pass(read, sr)
+                if progress == "auto":
+                    progress = _stderr_is_terminal()
                 if progress is True:
-                    bar = _progress_bar(reader.duration, os.path.basename(path))
+                    bar = _progress_bar(seconds, os.path.basename(path))
                 elif progress:
                     bar = progress
                 with contextlib.ExitStack() as stack:
@@ -440,22 +499,26 @@ class Separator:
                     else:
                         reader, read = opened()
                         stack.enter_context(reader)
-                    names = constants.STEMS + (("mix",) if mix else ())
+                    names = [n for n in constants.STEMS + (("mix",) if mix else ())
+                             if n in outputs]
                     outputs = {n: outputs[n] for n in names}
                     writers = [stack.enter_context(AudioWriter(outputs[n], sr, ch, fmt, bits,
-                                                               overwrite, commit=False))
+                                                               overwrite, commit=False,
+                                                               mp3_bitrate=mp3_bitrate))
                                for n in names]
                     for blocks in self.stream(read, sr, peak, bar, mags=mags, on_window=on_window):
                         if mix:
                             blocks = (*blocks, blocks[1] + blocks[0] * level)
+                        by_name = dict(zip(constants.STEMS + ("mix",), blocks))
                         with self._stage("encode"):
-                            for w, b in zip(writers, blocks):
+                            for n, w in zip(names, writers):
+                                b = by_name[n]
                                 w.write(b * gain if gain != 1 else b)
                 commit_all(writers)
         except BaseException:
-            if created:
+            for folder in sorted(created, key=len, reverse=True):   # deepest first, if empty
                 with contextlib.suppress(OSError):
-                    os.rmdir(track_dir)
+                    os.rmdir(folder)
             raise
         finally:
             if bar is not None and progress is True:
@@ -533,9 +596,39 @@ _mono = pipeline.mono_reader
 _resampled = pipeline.resampled_reader
 
 
+def _stderr_is_terminal():
+    import sys
+
+    try:
+        return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+class ClampedBar:
+    """A tqdm bar in seconds of audio that never counts past its total.
+
+    The stream's blocks add up to the input's length, which the total
+    (from the header) may undercount by a fraction of a sample; tqdm then
+    warned "clamping frac to range [0, 1]" and showed a negative ETA.
+    """
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def update(self, seconds):
+        left = max(self.bar.total - self.bar.n, 0.0)
+        step = min(float(seconds), left)
+        if step > 0:
+            self.bar.update(step)
+
+    def close(self):
+        self.bar.close()
+
+
 def _progress_bar(seconds, desc):
     from tqdm.auto import tqdm
 
-    return tqdm(total=round(seconds, 2), unit="s", desc=desc[:30], leave=False,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio "
-                           "[{elapsed}<{remaining}, {rate_fmt}]")
+    return ClampedBar(tqdm(total=float(seconds), unit="s", desc=desc[:30], leave=False,
+                           bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s "
+                                      "audio [{elapsed}<{remaining}, {rate_fmt}]"))

@@ -1,0 +1,137 @@
+"""The separate command line as a new user meets it (issue 29): names, stems, excerpts, folders."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from unetvocalsep.argtypes import Parser, vocal_level
+from unetvocalsep.errors import UserError
+from unetvocalsep.outputs import check_filename, output_paths, track_name
+from unetvocalsep.separate import expand_inputs
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "unetvocalsep.separate", *args, "--no-progress"],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def musdb_layout(tmp_path_factory):
+    """Two tracks in the <track>/mixture.wav layout of MUSDB18-HQ and DSD100."""
+    d = tmp_path_factory.mktemp("layout")
+    rng = np.random.default_rng(1)
+    for name, seconds in (("Track A", 3.0), ("Track B", 2.0)):
+        (d / name).mkdir()
+        sf.write(str(d / name / "mixture.wav"), rng.standard_normal((int(seconds * 22050), 2)) * 0.1,
+                 22050)
+    return d
+
+
+def test_same_file_names_need_a_template_and_the_error_gives_it(musdb_layout, tmp_path):
+    proc = run(str(musdb_layout / "Track A" / "mixture.wav"), str(musdb_layout / "Track B" / "mixture.wav"),
+               "-o", str(tmp_path))
+    assert proc.returncode == 1 and "--filename '{parent}/{stem}.{ext}'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = run(str(musdb_layout / "Track A" / "mixture.wav"), str(musdb_layout / "Track B" / "mixture.wav"),
+               "-o", str(tmp_path), "--filename", "{parent}/{stem}.{ext}")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(os.listdir(tmp_path)) == ["Track A", "Track B"]
+    assert (tmp_path / "Track B" / "accompaniment.wav").is_file()
+
+
+def test_filename_templates_are_checked():
+    for bad in ("{track}.{ext}", "../{stem}.{ext}", "/tmp/{stem}", "{nope}/{stem}", "{stem"):
+        with pytest.raises(UserError):
+            check_filename(bad)
+    assert output_paths("d/x.mp3", "o", template="{track}_{stem}.{ext}")["vocals"] == "o/x_vocals.wav"
+
+
+def test_track_name_never_leaves_the_output_folder():
+    """A file named ``..stem.mp4`` (issue 28) or ``....`` gives a folder inside -o."""
+    for name in ("...stem.mp4", "..stem.mp4", ".stem.mp4", "..", "a/..."):
+        t = track_name(name)
+        assert t not in ("", ".", "..") and "/" not in t, (name, t)
+
+
+@pytest.mark.parametrize("text, value", [("-inf", float("-inf")), ("-12", -12.0), ("off", float("-inf")),
+                                         ("-1.5e1", -15.0), ("0", 0.0)])
+def test_negative_numbers_as_written(text, value):
+    p = Parser(prog="x")
+    p.add_argument("--vocal-level", type=vocal_level)
+    p.add_argument("--gain", type=float)
+    assert p.parse_args(["--vocal-level", text]).vocal_level == value
+    assert p.parse_args(["--gain", "-3"]).gain == -3.0
+
+
+def test_vocal_level_minus_inf_cli_and_stems_excerpt_mp3(toy_song, tmp_path):
+    path = toy_song[0]
+    proc = run(path, "-o", str(tmp_path), "--vocal-level", "-inf", "--stems", "vocals",
+               "--start", "1", "--duration", "1.5", "--format", "mp3", "--mp3-bitrate", "128")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "toy song"
+    assert sorted(os.listdir(out)) == ["mix.mp3", "vocals.mp3"]
+    info = sf.info(str(out / "vocals.mp3"))
+    assert abs(info.duration - 1.5) < 0.06
+    kbps = os.path.getsize(out / "vocals.mp3") * 8 / info.duration / 1000
+    assert 110 < kbps < 150, kbps
+    # the default is 320 kb/s constant
+    proc = run(path, "-o", str(tmp_path / "d"), "--format", "mp3", "--duration", "1")
+    v = tmp_path / "d" / "toy song" / "vocals.mp3"
+    assert proc.returncode == 0 and os.path.getsize(v) * 8 / sf.info(str(v)).duration / 1000 > 280
+
+
+def test_excerpt_is_the_same_audio(toy_song, tmp_path):
+    """--start/--duration separate that stretch of the file, at its own place."""
+    from unetvocalsep.separator import Separator
+
+    sep = Separator()
+    whole = sep.separate_file(toy_song[0], str(tmp_path / "w"), bits=32, progress=False)
+    part = sep.separate_file(toy_song[0], str(tmp_path / "p"), bits=32, progress=False,
+                             start=1.0, duration=2.0)
+    acc_w, sr = sf.read(whole["accompaniment"], dtype="float32")
+    acc_p, _ = sf.read(part["accompaniment"], dtype="float32")
+    v_p, _ = sf.read(part["vocals"], dtype="float32")
+    x, _ = sf.read(toy_song[0], dtype="float32")
+    assert len(acc_p) == 2 * sr
+    np.testing.assert_allclose(acc_p + v_p, x[sr:3 * sr], atol=1e-5)
+    with pytest.raises(UserError, match="past the end"):
+        sep.separate_file(toy_song[0], str(tmp_path / "q"), start=60.0, progress=False)
+    with pytest.raises(UserError, match="duration"):
+        sep.separate_file(toy_song[0], str(tmp_path / "q"), duration=0, progress=False)
+
+
+def test_folder_input(musdb_layout, tmp_path):
+    files = expand_inputs([str(musdb_layout / "Track A")])
+    assert files == [str(musdb_layout / "Track A" / "mixture.wav")]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    with pytest.raises(UserError, match="no audio files"):
+        expand_inputs([str(tmp_path / "empty")])
+    proc = run(str(musdb_layout / "Track B"), "-o", str(tmp_path / "o"))
+    assert proc.returncode == 0 and (tmp_path / "o" / "mixture" / "vocals.wav").is_file()
+
+
+def test_progress_counts_files_and_never_overshoots(musdb_layout, tmp_path):
+    """-j 2: one bar headed file k/N, no tqdm clamping warning, '->' lines intact."""
+    env = dict(os.environ, TQDM_MININTERVAL="0")
+    proc = subprocess.run([sys.executable, "-m", "unetvocalsep.separate",
+                           str(musdb_layout / "Track A" / "mixture.wav"),
+                           str(musdb_layout / "Track B" / "mixture.wav"), "-o", str(tmp_path),
+                           "--filename", "{parent}/{stem}.{ext}", "-j", "2"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "file 2/2" in proc.stderr and "clamping" not in proc.stderr
+    arrows = [l for l in proc.stdout.splitlines() if "->" in l]
+    assert len(arrows) == 2 and all(l.count("->") == 1 for l in arrows)
+
+
+def test_library_draws_no_bar_by_default(toy_song, tmp_path):
+    """Separator.separate_file in a script or notebook (stderr not a terminal): no bar."""
+    code = ("import unetvocalsep, sys\n"
+            f"unetvocalsep.Separator().separate_file({toy_song[0]!r}, {str(tmp_path)!r})\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "%|" not in proc.stderr and "audio" not in proc.stderr, proc.stderr
