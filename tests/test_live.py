@@ -220,3 +220,31 @@ def test_separate_vocal_level_writes_a_mix(tmp_path, song):
                  "--no-progress"]) == 0
     q = tmp_path / "q" / "song"
     assert np.array_equal(sf.read(q / "mix.wav")[0], sf.read(q / "accompaniment.wav")[0])
+
+
+def test_late_blocks_are_explained_with_the_latency_that_avoids_them():
+    """A slow machine: late blocks, the backlog measured, and the latency that would do (issue 29)."""
+    import time as _time
+
+    from unetvocalsep.live import LiveSeparator, late_summary
+
+    live = LiveSeparator(sr=16000, channels=1, latency=0.3)
+    slow = live.sep.mask16
+
+    def mask16(*a, **k):
+        _time.sleep(0.12)            # each network run takes longer than its hop (0.075 s)
+        return slow(*a, **k)
+    live.sep.mask16 = mask16
+    x = np.zeros((1, 1600), np.float32)
+    for _ in range(20):              # 2 s of stream in 0.1 s blocks
+        live.process(x)
+    s = live.stats
+    assert s["late"] > 1 and s["max_backlog_s"] > 0.2
+    need = live.latency_needed()
+    assert need is None or need - (min(max(need / 4, 0.05), 0.25)) > s["max_backlog_s"]
+    text = late_summary(live)
+    assert f"{s['late']} late blocks" in text and ("--latency" in text or "slower" in text)
+    live.stats["late"] = 1
+    assert "1 late block (" in late_summary(live)
+    live.stats["late"] = 0
+    assert late_summary(live) == ""

@@ -140,7 +140,7 @@ class LiveSeparator:
         sine = 10 ** (PEAK_FLOOR_DBFS / 20) * np.sum(np.hanning(constants.N_FFT)) / 2
         self._peak = float(sine)
         self.stats = {"blocks": 0, "audio_s": 0.0, "cpu_s": 0.0, "load": 0.0, "late": 0,
-                      "runs": 0}
+                      "runs": 0, "max_backlog_s": 0.0}
 
     # -- one network run ---------------------------------------------------------------
     def _run(self):
@@ -224,9 +224,33 @@ class LiveSeparator:
         # more than the output buffers ahead (delay - step): a sound card
         # would underrun here.
         self._backlog = max(0.0, self._backlog + dt - n / self.sr)
+        s["max_backlog_s"] = max(s["max_backlog_s"], self._backlog)
         if self._backlog > (self.delay - self.step) / self.sr:
             s["late"] += 1
         return vocals, acc
+
+    def latency_needed(self):
+        """The smallest ``latency`` that would have had no late block in this run so far.
+
+        A block is late when the work is behind real time by more than the
+        output is ahead of it, ``latency - hop``; this is the smallest latency
+        (in 0.05 s steps, with the default hop) whose margin covered the
+        largest backlog measured (``stats['max_backlog_s']``). The backlog
+        itself would change a little with another latency (the network runs
+        every ``hop``), so it is an estimate.
+
+        Returns
+        -------
+        float or None
+            None when even :data:`MAX_LATENCY` would not have been enough
+            (the machine is slower than real time).
+        """
+        need = self.stats["max_backlog_s"]
+        for cents in range(int(MIN_LATENCY * 100), int(MAX_LATENCY * 100) + 1, 5):
+            lat = cents / 100
+            if lat - default_hop(lat) > need:
+                return lat
+        return None
 
     def flush(self):
         """The last ``delay`` samples: what is still inside, pushed out by silence.
@@ -473,12 +497,36 @@ def _main(argv):
                           args.vocal_level)
     s = live.stats
     if not args.quiet:
-        late = f", {s['late']} late blocks" if s["late"] else ""
+        late = late_summary(live)
         under = f", {res['underruns']} underruns" if res.get("underruns") else ""
         print(f"{PROG}: {s['audio_s']:.1f} s of audio at a CPU load of {s['load']:.2f} "
               f"({1 / s['load'] if s['load'] else float('inf'):.1f}x real time){late}{under}; "
               f"{res['stopped']}", file=sys.stderr)
     return 0
+
+
+def late_summary(live):
+    """The summary's words on late blocks: what they are and the latency that avoids them.
+
+    Parameters
+    ----------
+    live : LiveSeparator
+
+    Returns
+    -------
+    str
+        Empty when no block was late.
+    """
+    s = live.stats
+    if not s["late"]:
+        return ""
+    many = s["late"] != 1
+    need = live.latency_needed()
+    text = (f", {s['late']} late block{'s' if many else ''} (the separation fell up to "
+            f"{s['max_backlog_s']:.2f} s behind the stream, so a sound card would have run dry: ")
+    text += (f"--latency {need:g} would have avoided {'them' if many else 'it'}" if need
+             else "this machine is slower than real time for this model")
+    return text + ", or free the CPU)"
 
 
 def main(argv=None):
