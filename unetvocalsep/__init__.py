@@ -62,11 +62,19 @@ _tune_blas()   # before NumPy loads OpenBLAS (see unetvocalsep.blas)
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         module = importlib.import_module(f".{_LAZY[name]}", __name__)
         return getattr(module, name)
+    if name.isidentifier() and not name.startswith("_"):
+        import importlib.util
+
+        if importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            # a submodule, imported on first use: unetvocalsep.separate is the
+            # module of the separate command (its functions: separate_audio,
+            # separate_file), unetvocalsep.spectrogram the STFT module
+            return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'unetvocalsep' has no attribute {name!r}")
 
 
