@@ -74,3 +74,16 @@ def test_one_console_script():
     setup = open(os.path.join(os.path.dirname(__file__), "..", "setup.py")).read()
     assert "unetvocalsep=unetvocalsep.__main__:main" in setup
     assert "unetvocalsep-separate=" not in setup and "License ::" not in setup
+
+
+@pytest.mark.parametrize("cmd", ["web", "evaluate", "live"])
+def test_help_without_the_extras(cmd):
+    """--help prints without Flask, museval or sounddevice installed (issue 29)."""
+    code = ("import sys\n"
+            "for m in ('flask', 'werkzeug', 'museval', 'fast_bss_eval', 'sounddevice', 'matplotlib'):\n"
+            "    sys.modules[m] = None\n"
+            "import runpy\nsys.argv = ['x', '--help']\n"
+            f"runpy.run_module('unetvocalsep.{cmd}', run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "usage:" in proc.stdout

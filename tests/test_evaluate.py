@@ -285,3 +285,27 @@ def test_leakage_on_instrumental_tracks(tmp_path):
     assert summary["irm"]["vocals leak worst"] < -60 and summary["irm"]["vocals leak tracks"] == 2
     md = (out / "summary.md").read_text()
     assert "voc leak" in md and "voc leak worst" in md
+
+
+def test_missing_eval_extra_is_one_line_up_front(tmp_path):
+    """Without museval / fast-bss-eval: one line naming the extra, before any track (issue 29)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['museval'] = None; sys.modules['fast_bss_eval'] = None\n"
+            "from unetvocalsep.evaluate import main\n"
+            f"raise SystemExit(main(['musdb18hq', {str(tmp_path)!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert "[eval]" in lines[0] and "ModuleNotFoundError" not in proc.stderr
+
+
+def test_16k_mono_input_is_scored_once_and_inf_is_printed():
+    from unetvocalsep.report import _fmt
+
+    v, a = toy_stems(seconds=2.0, sr=16000, channels=1, seed=8)
+    res = ev.evaluate_track(v + a, v, a, 16000, "toy", methods=["mixture"], rates=["16k", "full"])
+    by = {r["rate"]: r for r in res}
+    assert by["full"]["same_as"] == "16k" and by["full"]["targets"] == by["16k"]["targets"]
+    assert _fmt(265.25) == "inf" and _fmt(12.345) == "12.35" and _fmt(float("nan")) == "nan"

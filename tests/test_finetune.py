@@ -149,6 +149,17 @@ def test_short_finetune_improves_the_heldout_loss(pair_dir, tmp_path):
     assert len(cfg["pairs"][0]["song_sha256"]) == 64
     md = (out / "report.md").read_text()
     assert "Fine-tuning helped" in md and "validation loss" in md
+    # issue 29: the verdict says what it rests on, with its uncertainty, and
+    # warns below 20 s of held-out audio (here 2 x 15 % of 12 s)
+    h = report["heldout"]
+    assert report["verdict"] == "helped" and 3 < h["seconds"] < 4 and not h["enough"]
+    assert h["relative"] + h["interval"] < 0 and h["chunks"] >= 3
+    assert f"rests on {h['seconds']:.1f} s of held-out audio" in md and "under 20 s" in md
+    # a finished run leaves one float16 model and the report, no snapshot or cache
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md", "unet.json",
+                                                     "unet.npz"]
+    with np.load(out / "unet.npz") as z:
+        assert {z[k].dtype for k in z.files} == {np.dtype(np.float16)}
     # the result is a model separate can use
     stems = Separator(str(out / "unet.npz")).separate(np.zeros((2, SR), np.float32) + 0.01, SR)
     assert stems["vocals"].shape == (2, SR)
@@ -193,6 +204,15 @@ def test_interrupt_and_resume(pair_dir, tmp_path):
     assert report["training"]["seconds"] >= 30 - 1                # the budget counts both runs
     assert report["training"]["this_run_seconds"] < report["training"]["seconds"]
     assert (out / "unet.npz").exists()
+
+
+def test_default_budget_scales_with_the_data():
+    from unetvocalsep.finetune import MIN_ITERATIONS, PASSES, default_iterations
+
+    assert default_iterations(1.0) == MIN_ITERATIONS
+    ten_min = default_iterations(600.0)
+    assert ten_min == int(np.ceil(PASSES * 600 * 16000 / 512 / 128 / 16))
+    assert default_iterations(1200.0) > 1.9 * ten_min
 
 
 def test_max_iterations_is_checked(tmp_path):

@@ -16,6 +16,16 @@ def test_notebook_runs():
     client.execute()
     outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "'vocals'" in outputs
+    # the bundled model's whole training, not its last stage (issue 29): the
+    # stages' iterations add up to the total printed
+    import json
+    import re
+
+    cfg = json.load(open(os.path.join(ROOT, "unetvocalsep", "models", "default.json")))
+    stages = sum(int(re.search(r"([\d,]+) iterations", s).group(1).replace(",", ""))
+                 for s in cfg["stages"])
+    assert cfg["total_iterations"] == stages
+    assert f"{stages} iterations in all" in outputs and outputs.count("  stage ") == len(cfg["stages"])
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert images, "the spectrogram figure was not drawn"
     audio = [o for c in nb.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})

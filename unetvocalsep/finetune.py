@@ -20,6 +20,7 @@ measured figures):
 An interrupted run (Ctrl-C, ``kill``) keeps ``OUT/snapshot``; ``resume=True``
 (``--resume``) continues it with the time that was left.
 """
+import contextlib
 import json
 import os
 import sys
@@ -36,6 +37,40 @@ VAL_FRACTION = 0.15
 BATCHSIZE = 16
 PATIENCE = 4
 
+#: The default amount of training when neither ``minutes`` nor
+#: ``max_iterations`` is given: this many passes of random 128-frame crops
+#: over the training audio, at least :data:`MIN_ITERATIONS` iterations, within
+#: :data:`MINUTES`. Chosen from docs/FINETUNE.md's two measured families:
+#: the held-out SDR rose after about 220-250 passes (69 iterations of batch 16
+#: on 2 x 10 s, 173 on 46 s) and not after 100 (32 iterations on 2 x 10 s).
+PASSES = 300
+MIN_ITERATIONS = 60
+
+#: Below this much held-out audio the verdict is flagged as resting on too little.
+MIN_HELDOUT_SECONDS = 20.0
+
+
+def default_iterations(train_seconds, batchsize=BATCHSIZE, passes=PASSES):
+    """The default iteration budget for ``train_seconds`` of training audio.
+
+    Parameters
+    ----------
+    train_seconds : float
+    batchsize : int
+    passes : float
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> default_iterations(20.4), default_iterations(600.0)
+    (94, 2747)
+    """
+    crops_per_pass = train_seconds * 16000 / 512 / 128
+    return max(MIN_ITERATIONS, int(np.ceil(passes * crops_per_pass / batchsize)))
+
 
 class _Validate:
     """Trainer extension: held-out loss every ``eval_seconds``, best checkpoint, early stop."""
@@ -45,7 +80,8 @@ class _Validate:
     default_name = "validate"
 
     def __init__(self, unet, val_set, device, out, cfg, eval_seconds, patience, best_loss,
-                 bar=None, budget=None):
+                 bar=None, budget=None, max_iterations=None):
+        self.max_iterations = max_iterations
         self.unet, self.val_set, self.device = unet, val_set, device
         self.out, self.cfg = out, cfg
         self.eval_seconds, self.patience = float(eval_seconds), int(patience)
@@ -59,7 +95,10 @@ class _Validate:
         if self.bar is not None:
             self.bar.n = round(min(elapsed, self.budget) / 60, 2)
             self.bar.refresh()
-        if elapsed - self.last < self.eval_seconds and elapsed < self.budget:
+        last_iteration = (self.max_iterations is not None
+                          and trainer.updater.iteration >= self.max_iterations)
+        if elapsed - self.last < self.eval_seconds and elapsed < self.budget \
+                and not last_iteration:
             return
         self.last = elapsed
         loss = validation_loss(self.unet, self.val_set, self.device)
@@ -85,12 +124,61 @@ class _Validate:
         self.history = json.loads(str(serializer("history", json.dumps(self.history))))
 
 
-def _save(unet, path, cfg):
+def _save(unet, path, cfg, dtype=None):
     from .model_io import save_model
 
     copy = unet.copy(mode="copy")
     copy.to_cpu()
-    save_model(path, copy, cfg)
+    save_model(path, copy, cfg, dtype=dtype)
+
+
+def frame_losses(unet, val_set, batchsize=16):
+    """The article's loss per 16 kHz frame of the held-out patches (padding left out).
+
+    Returns
+    -------
+    numpy.ndarray, shape (frames,)
+        ``mean over bins of |X * unet(X) - Y|`` for every real frame, in order.
+    """
+    import chainer
+
+    out = []
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        for i in range(0, len(val_set), batchsize):
+            batch = [val_set[j] for j in range(i, min(i + batchsize, len(val_set)))]
+            x = np.stack([b[0] for b in batch])
+            y = np.stack([b[1] for b in batch])
+            err = np.abs(x * unet(x).array - y).mean(axis=(1, 2))       # (batch, frames)
+            real = (np.abs(x).sum(axis=(1, 2)) + np.abs(y).sum(axis=(1, 2))) > 0
+            out.append(err[real])
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def loss_change(before_unet, after_unet, val_set, chunk_frames=31):
+    """Relative change of the held-out loss, with a 95 % interval over 1 s chunks.
+
+    The held-out frames are grouped into chunks of about one second; the
+    change of each chunk's loss gives the mean change and, from their
+    spread, a normal 95 % interval (neighbouring chunks are not independent,
+    so it is if anything narrow).
+
+    Returns
+    -------
+    dict
+        ``relative`` (after / before - 1 of the mean loss), ``interval``
+        (its 95 % half-width, same units), ``chunks``.
+    """
+    b = frame_losses(before_unet, val_set)
+    a = frame_losses(after_unet, val_set)
+    n = len(b) // chunk_frames
+    if n == 0 or b.mean() <= 0:
+        return {"relative": float(a.mean() / max(b.mean(), 1e-12) - 1), "interval": float("inf"),
+                "chunks": 0}
+    cb = b[:n * chunk_frames].reshape(n, chunk_frames).mean(1)
+    ca = a[:n * chunk_frames].reshape(n, chunk_frames).mean(1)
+    d = (ca - cb) / cb.mean()
+    half = 1.96 * d.std(ddof=1) / np.sqrt(n) if n > 1 else float("inf")
+    return {"relative": float(d.mean()), "interval": float(half), "chunks": int(n)}
 
 
 def validation_loss(unet, val_set, device=None, batchsize=16):
@@ -164,11 +252,12 @@ def heldout_scores(model, pairs, val_fraction):
     return dict(med, per_pair=rows)
 
 
-def finetune(pairs, out, minutes=MINUTES, init_model=None, device=-1, rule="difference",
+def finetune(pairs, out, minutes=None, init_model=None, device=-1, rule="difference",
              val_fraction=VAL_FRACTION, batchsize=BATCHSIZE, patience=PATIENCE,
              eval_seconds=None, resume=False, overwrite=False, progress=True, seed=0,
-             max_offset_s=None, log=None, max_iterations=None):
-    """Fine-tune a model on song + instrumental pairs within a time budget.
+             max_offset_s=None, log=None, max_iterations=None, keep_snapshot=False,
+             float16=True):
+    """Fine-tune a model on song + instrumental pairs within a budget scaled to the data.
 
     Parameters
     ----------
@@ -178,8 +267,11 @@ def finetune(pairs, out, minutes=MINUTES, init_model=None, device=-1, rule="diff
     out : str
         Output folder: ``unet.npz`` + ``unet.json``, ``report.md`` +
         ``report.json``, ``best.npz``, ``snapshot``, ``cache/``.
-    minutes : float
-        Training time budget (wall clock, resumed runs included).
+    minutes : float or None
+        Training time budget (wall clock, resumed runs included). With
+        neither ``minutes`` nor ``max_iterations``, the budget is
+        :func:`default_iterations` of the training audio (:data:`PASSES`
+        passes of crops) within :data:`MINUTES` minutes.
     init_model : str or None
         Starting weights; the bundled model when ``None``.
     device : int or str
@@ -209,14 +301,22 @@ def finetune(pairs, out, minutes=MINUTES, init_model=None, device=-1, rule="diff
         Also stop after this many training iterations (resumed ones
         included), whichever of the two budgets ends first: the same amount
         of training on a fast and a slow machine.
+    keep_snapshot : bool
+        Keep ``OUT/snapshot``, ``best.npz`` and the spectrogram cache after a
+        run that finished (they are removed otherwise; an interrupted run
+        keeps them for ``resume``).
+    float16 : bool
+        Store ``unet.npz`` in float16 (half the size, as the bundled model).
 
     Returns
     -------
     dict
         The report (what ``report.json`` holds): ``helped``, ``before`` /
         ``after`` (``validation_loss`` and vocal ``SDR``/``SIR``/``SAR``),
-        ``pairs`` (offset, gain, correlation, hash), ``training`` (iterations,
-        seconds, stopped early).
+        ``verdict`` (``helped``, ``uncertain``: the loss fell by less than its
+        95 % interval, or ``did not help``), ``heldout`` (seconds, the loss
+        change and its interval), ``pairs`` (offset, gain, correlation,
+        hash), ``training`` (iterations, seconds, stopped early, budget).
 
     Examples
     --------
@@ -240,7 +340,8 @@ def finetune(pairs, out, minutes=MINUTES, init_model=None, device=-1, rule="diff
     say = log or (lambda line: print(line, file=sys.stderr, flush=True))
     if not pairs:
         raise UserError("no pairs given (--pair SONG INSTRUMENTAL, or a folder)")
-    if not (isinstance(minutes, (int, float)) and np.isfinite(minutes) and minutes > 0):
+    if minutes is not None and not (isinstance(minutes, (int, float)) and not isinstance(minutes, bool)
+                                    and np.isfinite(minutes) and minutes > 0):
         raise UserError(f"minutes must be a positive number, got {minutes!r}")
     if not 0 < val_fraction <= 0.5:
         raise UserError("the held-out fraction must be in (0, 0.5]")
@@ -267,8 +368,8 @@ def finetune(pairs, out, minutes=MINUTES, init_model=None, device=-1, rule="diff
         loaded.append(p)
         say(f"{p['name']}: instrumental offset {p['offset_s']:+.4f} s ({p['offset_samples']:+d} "
             f"samples at {p['sr']} Hz), gain {p['gain']:.3f}, correlation {p['correlation']:.3f}, "
-            f"vocal residual {p['residual_db']:+.1f} dB, trimmed {p['trimmed_s'][0]:.2f} s + "
-            f"{p['trimmed_s'][1]:.2f} s")
+            f"vocal residual {p['residual_db']:+.1f} dB, silence trimmed: "
+            f"{p['trimmed_s'][0]:.2f} s at the start, {p['trimmed_s'][1]:.2f} s at the end")
     train_dir, val_dir = os.path.join(out, "cache", "train"), os.path.join(out, "cache", "val")
     split = 1 - val_fraction
     for p in loaded:
@@ -276,6 +377,18 @@ def finetune(pairs, out, minutes=MINUTES, init_model=None, device=-1, rule="diff
         save_example(val_dir, p["name"], pair_example(p, rule, split, 1.0))
     train_set = SpectrogramDataset(train_dir, random=True, seed=seed)
     val_set = SpectrogramDataset(val_dir, random=False)
+    lengths = [p["song"].shape[1] / p["sr"] for p in loaded]
+    train_seconds = sum(split * n for n in lengths)
+    heldout_seconds = sum(val_fraction * n for n in lengths)
+    budget_note = "given"
+    if minutes is None and max_iterations is None:
+        max_iterations = default_iterations(train_seconds, batchsize)
+        budget_note = (f"default: {PASSES} passes of crops over {train_seconds:.1f} s of "
+                       f"training audio = {max_iterations} iterations, within {MINUTES:g} min")
+    if minutes is None:
+        minutes = MINUTES
+    say(f"budget: {max_iterations or 'no'} iterations / {minutes:g} min ({budget_note}); "
+        f"held out: {heldout_seconds:.1f} s")
 
     np.random.seed(seed)
     dev = get_device(device)
@@ -317,7 +430,7 @@ def finetune(pairs, out, minutes=MINUTES, init_model=None, device=-1, rule="diff
         bar = tqdm(total=round(float(minutes), 2), unit="min", desc="fine-tune",
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} min")
     validate = _Validate(unet, val_set, dev, out, cfg, eval_s, patience, before["validation_loss"],
-                         bar, budget)
+                         bar, budget, max_iterations)
     def stop(t):
         return (t.elapsed_time >= budget or validate.stop
                 or (max_iterations is not None and t.updater.iteration >= max_iterations))
@@ -340,27 +453,50 @@ def finetune(pairs, out, minutes=MINUTES, init_model=None, device=-1, rule="diff
         best_unet, _ = load_model(best_path)
         after = {"validation_loss": validate.best}
         after.update(heldout_scores(best_unet, loaded, val_fraction) or {})
+        change = loss_change(start_weights, best_unet, val_set)
     else:
         best_unet, after = start_weights, dict(before)
-    helped = bool(improved)
-    result_cfg = dict(cfg, iterations=validate.best_iteration if helped else 0,
+        change = {"relative": 0.0, "interval": 0.0, "seconds": 0.0}
+    if not improved:
+        verdict = "did not help"
+    elif change["relative"] + change["interval"] < 0:
+        verdict = "helped"
+    else:
+        verdict = "uncertain"
+    helped = verdict == "helped"
+    result_cfg = dict(cfg, iterations=validate.best_iteration if improved else 0,
                       training_seconds=round(float(trainer.elapsed_time), 1),
-                      finetune_helped=helped, validation_loss=after["validation_loss"])
-    if not helped:
+                      finetune_helped=helped, finetune_verdict=verdict,
+                      validation_loss=after["validation_loss"], minutes=minutes,
+                      max_iterations=max_iterations)
+    if not improved:
         result_cfg["note"] = ("fine-tuning did not lower the held-out loss; these are the "
                               "starting model's weights")
-    _save(best_unet, os.path.join(out, "unet.npz"), result_cfg)
-    report = {"helped": helped, "before": before, "after": after,
-              "pairs": cfg["pairs"], "settings": {k: cfg[k] for k in (
-                  "target_rule", "batchsize", "minutes", "val_fraction", "seed")},
+    elif not helped:
+        result_cfg["note"] = ("fine-tuning lowered the held-out loss by less than its "
+                              "uncertainty; listen before trusting it")
+    _save(best_unet, os.path.join(out, "unet.npz"), result_cfg,
+          dtype="float16" if float16 else None)
+    report = {"helped": helped, "verdict": verdict, "before": before, "after": after,
+              "heldout": dict(change, seconds=round(heldout_seconds, 2),
+                              enough=heldout_seconds >= MIN_HELDOUT_SECONDS),
+              "pairs": cfg["pairs"], "settings": {k: result_cfg[k] for k in (
+                  "target_rule", "batchsize", "minutes", "max_iterations", "val_fraction", "seed")},
               "start_model": cfg["finetuned_from"],
               "training": {"iterations": int(updater.iteration),
                            "best_iteration": validate.best_iteration,
                            "seconds": round(float(trainer.elapsed_time), 1),
                            "this_run_seconds": round(time.time() - t0, 1),
-                           "stopped_early": bool(validate.stop),
+                           "stopped_early": bool(validate.stop), "budget": budget_note,
                            "validations": validate.history}}
     _write_report(out, report)
+    if not keep_snapshot:   # a finished run: only the model and the report stay
+        import shutil
+
+        for name in ("snapshot", "best.npz", "best.json"):
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(out, name))
+        shutil.rmtree(os.path.join(out, "cache"), ignore_errors=True)
     for line in report_lines(report):
         say(line)
     return report
@@ -379,14 +515,30 @@ def report_lines(report):
     list of str
     """
     b, a, t = report["before"], report["after"], report["training"]
-    lines = ["# Fine-tuning report", "",
-             ("**Fine-tuning helped**: the held-out loss went down, and `unet.npz` is the "
-              "fine-tuned model." if report["helped"] else
-              "**Fine-tuning did not help**: the held-out loss did not go down, so `unet.npz` "
-              "is the starting model, unchanged."), "",
+    h = report.get("heldout", {})
+    verdict = report.get("verdict", "helped" if report["helped"] else "did not help")
+    head = {
+        "helped": "**Fine-tuning helped**: the held-out loss went down by more than its "
+                  "uncertainty, and `unet.npz` is the fine-tuned model.",
+        "uncertain": "**Fine-tuning may not have helped**: the held-out loss went down, but "
+                     "by less than its uncertainty; `unet.npz` is the fine-tuned model: "
+                     "listen to a song of yours before trusting it.",
+        "did not help": "**Fine-tuning did not help**: the held-out loss did not go down, so "
+                        "`unet.npz` is the starting model, unchanged."}[verdict]
+    lines = ["# Fine-tuning report", "", head, ""]
+    if h:
+        rel, half = 100 * h.get("relative", 0.0), 100 * h.get("interval", 0.0)
+        lines += [f"The verdict rests on {h.get('seconds', 0):.1f} s of held-out audio (the last "
+                  f"part of every pair): held-out loss {rel:+.0f} % (95 % interval ±{half:.0f} %, "
+                  f"over {h.get('chunks', 0)} one-second chunks)."
+                  + ("" if h.get("enough", True) else
+                     f" **That is under {MIN_HELDOUT_SECONDS:g} s**: too little to tell whether "
+                     "it generalises; give more or longer pairs, or a larger --val-fraction."), ""]
+    lines += [
              f"Trained {t['iterations']} iterations in {t['seconds'] / 60:.1f} min"
              f"{' (stopped early: no improvement)' if t['stopped_early'] else ''}; "
-             f"best at iteration {t['best_iteration']}.", "",
+             f"best at iteration {t['best_iteration']}"
+             f"{'; budget: ' + t['budget'] if t.get('budget') else ''}.", "",
              "| held-out parts | before | after |", "|---|---|---|",
              f"| validation loss | {b['validation_loss']:.5f} | {a['validation_loss']:.5f} |"]
     for m in ("SDR", "SIR", "SAR"):
@@ -426,8 +578,10 @@ def get_parser():
     p.add_argument("--pair", nargs=2, action="append", default=[], metavar=("SONG", "INSTRUMENTAL"),
                    help="a song and its instrumental (repeatable)")
     p.add_argument("-o", "--out", required=True, help="output folder (unet.npz, report.md, ...)")
-    p.add_argument("--minutes", type=positive_float, default=MINUTES,
-                   help=f"training time budget (default {MINUTES:g})")
+    p.add_argument("--minutes", type=positive_float, default=None,
+                   help=f"training time budget (default: {PASSES} passes of crops over your "
+                        f"training audio, at least {MIN_ITERATIONS} iterations, at most "
+                        f"{MINUTES:g} minutes)")
     p.add_argument("--max-iterations", type=positive_int, default=None, metavar="N",
                    help="also stop after N iterations, whichever budget ends first")
     p.add_argument("--init-model", default=None, help="start from this model (default: bundled)")
@@ -446,6 +600,11 @@ def get_parser():
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
     p.add_argument("--overwrite", action="store_true", help="replace a model already in OUT")
+    p.add_argument("--keep-snapshot", action="store_true",
+                   help="keep OUT/snapshot, best.npz and the cache after a finished run (to "
+                        "--resume it with more time)")
+    p.add_argument("--float32", action="store_true",
+                   help="store unet.npz in float32 (default: float16, half the size)")
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -461,7 +620,8 @@ def _main(argv=None):
              rule=args.targets, val_fraction=args.val_fraction, batchsize=args.batchsize,
              patience=args.patience, resume=args.resume, overwrite=args.overwrite,
              progress=not args.no_progress, seed=args.seed, max_offset_s=args.max_offset,
-             max_iterations=args.max_iterations)
+             max_iterations=args.max_iterations, keep_snapshot=args.keep_snapshot,
+             float16=not args.float32)
     print(f"model written to {os.path.join(args.out, 'unet.npz')}; report in "
           f"{os.path.join(args.out, 'report.md')}")
     return 0

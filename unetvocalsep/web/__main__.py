@@ -54,7 +54,11 @@ def get_parser():
 
 
 def _main(argv):
-    args = get_parser().parse_args(argv)
+    import importlib.util
+
+    args = get_parser().parse_args(argv)   # --help prints without Flask installed
+    if importlib.util.find_spec("flask") is None:   # checked without importing it
+        raise UserError("the web demo needs Flask: pip install 'unetvocalsep[web]'")
     if not 0 <= args.port <= 65535:
         raise UserError(f"invalid port {args.port}")
     from werkzeug.serving import make_server  # Flask's own server library
@@ -101,13 +105,7 @@ def main(argv=None):
     -------
     int
     """
-    import importlib.util
-
-    if importlib.util.find_spec("flask") is None:   # checked without importing it (fast --help)
-        print("python -m unetvocalsep.web: error: the web demo needs Flask: "
-              "pip install 'unetvocalsep[web]'", file=sys.stderr)
-        return 1
-    return run_cli(_main, argv, prog="python -m unetvocalsep.web")
+    return run_cli(_main, argv, prog="unetvocalsep.web")
 
 
 if __name__ == "__main__":
