@@ -36,3 +36,31 @@ def test_separate_is_a_module_after_import():
                            "print(unetvocalsep.separate.__name__, callable(unetvocalsep.separate_file))"],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.split() == ["unetvocalsep.separate", "True"], proc.stderr
+
+
+def test_readme_command_lines_use_real_options():
+    """Every --option on a README `unetvocalsep X ...` line is in `unetvocalsep X --help` (issue 29)."""
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    wanted = {}
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        cmd = None
+        for line in block.splitlines():
+            m = re.search(r"\bunetvocalsep[ .](\w+)", line)
+            if m and not line.lstrip().startswith("--"):
+                cmd = m.group(1)
+            elif not line.startswith((" ", "\t")):
+                cmd = None
+            if cmd is None:
+                continue
+            part = line.split("#")[0] if m else line
+            if m:
+                part = part[m.end():].split("|")[0]
+            for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", part):
+                wanted.setdefault(cmd, set()).add(flag)
+    assert "separate" in wanted and "--filename" in wanted["separate"]
+    for cmd, flags in wanted.items():
+        proc = subprocess.run([sys.executable, "-m", "unetvocalsep", cmd, "--help"],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, (cmd, proc.stderr)
+        missing = sorted(f for f in flags if f not in proc.stdout)
+        assert not missing, f"README uses {missing} with 'unetvocalsep {cmd}', which has no such option"

@@ -135,3 +135,18 @@ def test_library_draws_no_bar_by_default(toy_song, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "%|" not in proc.stderr and "audio" not in proc.stderr, proc.stderr
+
+
+def test_bundled_model_by_name(toy_song, tmp_path):
+    from unetvocalsep.model_io import DEFAULT_MODEL, bundled_models, model_path
+
+    assert bundled_models()["default"] == DEFAULT_MODEL
+    assert model_path("default") == DEFAULT_MODEL and model_path(None) is None
+    proc = run(toy_song[0], "-o", str(tmp_path), "--model", "default", "--stems", "accompaniment")
+    assert proc.returncode == 0, proc.stderr
+    assert os.listdir(tmp_path / "toy song") == ["accompaniment.wav"]
+    proc = run(toy_song[0], "-o", str(tmp_path / "x"), "--model", "nosuchmodel")
+    assert proc.returncode == 1 and "bundled models by name: default" in proc.stderr
+    help_text = subprocess.run([sys.executable, "-m", "unetvocalsep.separate", "--help"],
+                               capture_output=True, text=True).stdout
+    assert "--wiener" in help_text and "bundled model by name" in help_text

@@ -274,6 +274,51 @@ def _check_arrays(arrays, path, prefix=""):
     return params
 
 
+def bundled_models():
+    """The models shipped in the package, by name: ``{'default': path, ...}``.
+
+    ``--model NAME`` and ``Separator(model=NAME)`` take these names as well
+    as paths (a file of that name in the current folder wins).
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> "default" in bundled_models()
+    True
+    """
+    folder = os.path.dirname(DEFAULT_MODEL)
+    try:
+        names = sorted(f[:-4] for f in os.listdir(folder) if f.endswith(".npz"))
+    except OSError:
+        return {}
+    return {n: os.path.join(folder, n + ".npz") for n in names}
+
+
+def model_path(model):
+    """A model argument as a path: None and bundled names become the bundled files.
+
+    Parameters
+    ----------
+    model : str, os.PathLike or None
+
+    Returns
+    -------
+    str or None
+        None stays None (the caller's default).
+    """
+    if model is None:
+        return None
+    model = os.fspath(model)
+    if not os.path.exists(model) and os.sep not in model:
+        bundled = bundled_models()
+        if model in bundled:
+            return bundled[model]
+    return model
+
+
 def _checked_model_file(path):
     """Resolve ``path`` (None: the bundled model) and check it is a UNet npz.
 
@@ -287,6 +332,7 @@ def _checked_model_file(path):
     arrays : dict
         Every array of the file, read without pickle (:func:`read_npz_safely`).
     """
+    path = model_path(path)
     if path is None:
         path = DEFAULT_MODEL
         if not os.path.exists(path):
@@ -296,7 +342,8 @@ def _checked_model_file(path):
                 "--model result/unet.npz")
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise ModelError(f"no such model file: {path}")
+        names = ", ".join(bundled_models()) or "none"
+        raise ModelError(f"no such model file: {path} (bundled models by name: {names})")
     if os.path.isdir(path):
         raise ModelError(f"is a folder, not a model file: {path}")
     try:

@@ -126,7 +126,9 @@ def get_parser():
                         "level, -inf or off (none) to 0 dB (the original), e.g. -12 for a "
                         "guide vocal (default: no mix)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--model", default=None, help="model npz (default: the bundled model)")
+    p.add_argument("--model", default=None, metavar="NAME|PATH",
+                   help="a bundled model by name (" + ", ".join(_bundled_names()) + "), or a "
+                        "trained npz (default: default)")
     p.add_argument("--hard-mask", action="store_true", help="binary mask: mask > 0.5 -> 1, else 0")
     p.add_argument("--device", default="-1",
                    help="-1 for the CPU, 0 for the first GPU, or chainer's @cupy:0 form (default: -1)")
@@ -151,6 +153,12 @@ def get_parser():
                         "lowered when the memory is not there")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
+
+
+def _bundled_names():
+    from .model_io import bundled_models
+
+    return list(bundled_models()) or ["none"]
 
 
 #: File name endings taken from a folder given as input.
