@@ -159,7 +159,7 @@ def test_short_finetune_improves_the_heldout_loss(pair_dir, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md", "unet.json",
                                                      "unet.npz"]
     with np.load(out / "unet.npz") as z:
-        assert {z[k].dtype for k in z.files} == {np.dtype(np.float16)}
+        assert {z[k].dtype for k in z.files if z[k].dtype.kind == 'f'} == {np.dtype(np.float16)}
     # the result is a model separate can use
     stems = Separator(str(out / "unet.npz")).separate(np.zeros((2, SR), np.float32) + 0.01, SR)
     assert stems["vocals"].shape == (2, SR)

@@ -137,7 +137,6 @@ def test_cli_writes_stems_and_keeps_existing(random_model, toy_song, tmp_path):
     assert sorted(os.listdir(track)) == ["accompaniment.wav", "vocals.wav"]
     info = sf.info(str(track / "vocals.wav"))
     assert info.samplerate == sr and info.channels == 2 and info.frames == v.shape[1]
-    assert "s audio" in proc.stderr                       # progress counts seconds of audio
     before = (track / "vocals.wav").read_bytes()
     (track / "vocals.wav").write_bytes(b"user's file")
     proc = run_cli(path, "-o", str(out), "--model", random_model)

@@ -618,7 +618,7 @@ def _main(argv=None):
         print(f"{prog}: error: track {name}: {msg}", file=sys.stderr)
 
     rates = args.rates or RATES
-    if not args.no_progress:
+    if not args.no_progress and sys.stderr.isatty():
         # what takes the time, said up front (a first run was once taken for a hang)
         print(f"{prog}: scoring {len(method_rates(args.methods or METHODS, rates))} (method, rate) "
               f"pairs per track; BSS Eval at the full rate is the slow part (about 1 s per "

@@ -155,6 +155,15 @@ def get_parser():
     return p
 
 
+def _stderr_is_terminal():
+    import sys
+
+    try:
+        return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def _bundled_names():
     from .model_io import bundled_models
 
@@ -186,6 +195,9 @@ def expand_inputs(paths):
     """
     out = []
     for p in paths:
+        if p == "-":
+            raise UserError("standard input is not supported as input; save the audio to a "
+                            "file first")
         if not os.path.exists(p):
             raise UserError(f"no such file or folder: {p}")
         if os.path.isdir(p):
@@ -256,7 +268,8 @@ def _main(argv=None):
               f"{batch.JOB_MEMORY_BYTES / 2 ** 20:.0f} MiB per file", file=sys.stderr)
     failed = batch.separate_files(sep, files, args.output_dir, jobs=jobs, fmt=args.format,
                                   bits=args.bits, overwrite=args.overwrite, out_sr=args.sr,
-                                  mono=args.mono, progress=not args.no_progress,
+                                  mono=args.mono,
+                                  progress=not args.no_progress and _stderr_is_terminal(),
                                   gain_db=args.gain, vocal_level_db=args.vocal_level,
                                   stems=stems, filename=args.filename, start=args.start,
                                   duration=args.duration, mp3_bitrate=args.mp3_bitrate)
