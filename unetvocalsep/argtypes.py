@@ -74,6 +74,27 @@ def positive_float(text):
     return x
 
 
+def gain_db(text):
+    """A gain in dB within +-:data:`unetvocalsep.limits.MAX_GAIN_DB`."""
+    from .limits import MAX_GAIN_DB
+
+    x = finite_float(text)
+    if abs(x) > MAX_GAIN_DB:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside -{MAX_GAIN_DB:g} to "
+                                         f"{MAX_GAIN_DB:g} dB")
+    return x
+
+
+def window_seconds(text):
+    """A positive window length up to :data:`unetvocalsep.limits.MAX_CHUNK_SECONDS`."""
+    from .limits import MAX_CHUNK_SECONDS
+
+    x = positive_float(text)
+    if x > MAX_CHUNK_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text!r} is longer than {MAX_CHUNK_SECONDS:g} s")
+    return x
+
+
 def nonnegative_float(text):
     """A finite float >= 0."""
     x = finite_float(text)

@@ -83,8 +83,9 @@ def check_rate(sr, what):
 
 
 def _check_finite(y, path):
-    if not np.all(np.isfinite(y)):
-        raise AudioError(f"audio contains NaN or infinite samples: {path}")
+    from .limits import check_samples
+
+    check_samples(y, path)
 
 
 class AudioReader:
@@ -94,7 +95,9 @@ class AudioReader:
     ----------
     path : str or os.PathLike
         Any file libsndfile decodes; other formats are decoded fully into
-        memory with librosa (audioread / ffmpeg).
+        memory with librosa (audioread / ffmpeg), and so is an mp3 whose
+        header understates its length (joined files, VBR without a Xing
+        header; :mod:`unetvocalsep.mpeg`).
 
     Attributes
     ----------
@@ -130,6 +133,23 @@ class AudioReader:
         except AudioError:
             self.close()
             raise
+        if self._sf is not None and self._sf.format == "MP3":
+            self._check_mp3_length()
+
+    def _check_mp3_length(self):
+        """Decode with ffmpeg an mp3 whose header understates its length (:mod:`.mpeg`)."""
+        from . import mpeg
+
+        if not mpeg.header_is_short(self.path, self.frames, self.sr):
+            return
+        try:
+            y = mpeg.decode(self.path, self.channels, self.sr)
+        except AudioError:
+            self.close()
+            raise
+        self.close()
+        self._data = y
+        self.frames = y.shape[1]
 
     @property
     def duration(self):
@@ -394,6 +414,13 @@ def check_output_format(fmt, sr, channels, what="input"):
         raise UserError(f"{fmt} cannot store {sr} Hz (use --sr {hint}, or another --format): {what}")
 
 
+#: The most data bytes a plain WAV can hold (its sizes are 32-bit), less room
+#: for the header; a longer output is written as RF64.
+WAV_MAX_BYTES = 2 ** 32 - 2 ** 20
+#: libsndfile's command that turns an RF64 being written into a WAV if small.
+_SFC_RF64_AUTO_DOWNGRADE = 0x1210
+
+
 def _write_error(exc, path):
     """An exception for a failed write of ``path``: ENOSPC when the disk is full."""
     import errno
@@ -434,6 +461,14 @@ class AudioWriter:
     mp3_bitrate : int or None
         Constant bit rate of an mp3 in kb/s (:data:`MP3_BITRATES`); None:
         :data:`DEFAULT_MP3_BITRATE`.
+    frames : int or None
+        The length that will be written, samples per channel, if known. A
+        WAV whose data could pass :data:`WAV_MAX_BYTES` (counting a
+        promotion to 32-bit float) is written as RF64, the 64-bit WAV that
+        libsndfile, ffmpeg and most editors read; a plain WAV's 32-bit sizes
+        would wrap. ``None`` (unknown length): RF64 that libsndfile turns
+        back into a plain WAV (WAVE_FORMAT_EXTENSIBLE) on closing if it
+        stayed small enough.
 
     Attributes
     ----------
@@ -460,12 +495,19 @@ class AudioWriter:
     """
 
     def __init__(self, path, sr, channels, fmt="wav", bits=None, overwrite=False, commit=True,
-                 mp3_bitrate=None):
+                 mp3_bitrate=None, frames=None):
         self.path = os.fspath(path)
         self.mp3_bitrate = check_mp3_bitrate(mp3_bitrate) if fmt == "mp3" else None
         self.sr, self.channels = int(sr), int(channels)
         self.format, self.subtype = check_format(fmt, bits)
         self.promote = fmt == "wav" and bits is None
+        self._downgrade = False
+        if self.format == "WAV":
+            width = 4 if self.promote else {"PCM_16": 2, "PCM_24": 3}.get(self.subtype, 4)
+            if frames is None:
+                self.format, self._downgrade = "RF64", True
+            elif int(frames) * self.channels * width > WAV_MAX_BYTES:
+                self.format = "RF64"
         self.overwrite = overwrite
         self.auto_commit = commit
         self.peak = 0.0
@@ -482,10 +524,13 @@ class AudioWriter:
             extra = {"bitrate_mode": "CONSTANT",
                      "compression_level": mp3_compression_level(self.mp3_bitrate)}
         try:
-            return sf.SoundFile(tmp, "w", samplerate=self.sr, channels=self.channels,
-                                format=self.format, subtype=subtype, **extra)
+            f = sf.SoundFile(tmp, "w", samplerate=self.sr, channels=self.channels,
+                             format=self.format, subtype=subtype, **extra)
         except (RuntimeError, OSError) as exc:
             raise _write_error(exc, self.path) from None
+        if self._downgrade:   # SFC_RF64_AUTO_DOWNGRADE: a plain WAV unless it grew past 4 GiB
+            sf._snd.sf_command(f._file, _SFC_RF64_AUTO_DOWNGRADE, sf._ffi.NULL, 1)
+        return f
 
     def __enter__(self):
         from .files import AtomicFile
@@ -622,6 +667,7 @@ def write_audio(path, y, sr, fmt=None, bits=None, overwrite=False):
     y = np.atleast_2d(np.asarray(y, dtype=np.float32))
     if fmt is None:
         fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "wav"
-    with AudioWriter(path, sr, y.shape[0], fmt=fmt, bits=bits, overwrite=overwrite) as w:
+    with AudioWriter(path, sr, y.shape[0], fmt=fmt, bits=bits, overwrite=overwrite,
+                     frames=y.shape[1]) as w:
         w.write(y)
     return w

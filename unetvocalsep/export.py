@@ -46,7 +46,8 @@ def export_onnx(model, path, overwrite=False):
     Raises
     ------
     UserError
-        onnx is not installed, the output exists, or the model is not valid
+        onnx is not installed, the output exists or is not a regular file,
+        the output is the model or ends in ``.npz``, or the model is not valid
         (:class:`~unetvocalsep.errors.ModelError`).
     """
     from .files import atomic_path, check_target, claim
@@ -57,6 +58,13 @@ def export_onnx(model, path, overwrite=False):
     except ImportError:
         raise UserError("ONNX export needs the onnx package: pip install "
                         "'unetvocalsep[onnx]'") from None
+    path = os.fspath(path)
+    if path.lower().endswith(".npz"):
+        raise UserError(f"the output {path} has a model's extension (.npz); the ONNX file "
+                        f"is written to OUT, e.g. {os.path.splitext(path)[0]}.onnx")
+    if model is not None and os.path.exists(path) and os.path.exists(model) \
+            and os.path.samefile(path, model):
+        raise UserError(f"the output is the model itself: {path}")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UserError(f"no such folder: {folder}")

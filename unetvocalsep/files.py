@@ -118,11 +118,19 @@ def check_target(path, overwrite=False):
     Raises
     ------
     UserError
-        The path is a folder, or exists and ``overwrite`` is not set.
+        The path is a folder; or it exists and is not a regular file (a
+        device, pipe or socket: refused even with ``overwrite``, since
+        replacing ``/dev/null`` with a file is never what a user wants); or it
+        exists and ``overwrite`` is not set.
     """
+    import stat
+
     path = os.fspath(path)
     if os.path.isdir(path):
         raise UserError(f"output path is a folder: {path}")
+    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        raise UserError(f"output path is not a regular file (a device, pipe or socket; "
+                        f"choose a file name): {path}")
     if os.path.lexists(path) and not overwrite:
         raise UserError(f"output exists (use --overwrite to replace it): {path}")
 
@@ -152,16 +160,37 @@ class AtomicFile:
         check_target(self.path, overwrite)
         folder, stem, ext = _split(self.path)
         remove_stale_parts(self.path)
-        while True:
-            tmp = os.path.join(folder, f".{stem}.{os.getpid()}-{secrets.token_hex(4)}.part{ext}")
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 & ~_UMASK)
-            except FileExistsError:
-                continue
-            os.close(fd)
-            break
-        self.tmp = tmp
+        # The folder is held open: the temporary file is created, renamed and
+        # removed relative to it, so a folder moved or swapped for a link
+        # during the run neither receives the output nor keeps the temporary.
+        self.folder = folder
+        self._dir = None
+        self.done = True   # nothing to discard until the temporary file exists
+        self._dir = _open_folder(folder, self.path)
+        try:
+            while True:
+                name = f".{stem}.{os.getpid()}-{secrets.token_hex(4)}.part{ext}"
+                try:
+                    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 & ~_UMASK,
+                                 dir_fd=self._dir)
+                except FileExistsError:
+                    continue
+                except OSError as exc:
+                    raise OSError(exc.errno, exc.strerror, self.path) from None
+                os.close(fd)
+                break
+        except BaseException:
+            self._close()
+            raise
+        self._name = name
+        self._final = os.path.basename(self.path)
+        self.tmp = os.path.join(folder, name)
         self.done = False
+
+    def _check_folder(self):
+        if not _same_folder(self._dir, self.folder):
+            raise UserError(f"the output folder {self.folder} was moved or replaced during "
+                            f"the run; nothing was written to it")
 
     def commit(self):
         """Move the temporary file to :attr:`path`.
@@ -170,48 +199,88 @@ class AtomicFile:
         ------
         UserError
             Without ``overwrite``: :attr:`path` appeared meanwhile (it is kept).
+            The output folder was moved or replaced by another (a link, say)
+            since the file was started; the temporary file is removed.
         OSError
             The rename failed; ``filename`` is :attr:`path`.
         """
         try:
+            self._check_folder()
             if os.path.isdir(self.path):
                 raise UserError(f"output path is a folder: {self.path}")
             if self.overwrite:
-                os.replace(self.tmp, self.path)
+                try:
+                    os.replace(self._name, self._final, src_dir_fd=self._dir,
+                               dst_dir_fd=self._dir)
+                except OSError as exc:
+                    raise OSError(exc.errno, exc.strerror, self.path) from None
             else:
-                _rename_noreplace(self.tmp, self.path)
+                _rename_noreplace(self._name, self._final, self._dir, self.path)
         except BaseException:
             self.discard()
             raise
         self.done = True
+        self._close()
 
     def discard(self):
         """Remove the temporary file (idempotent)."""
         if not self.done:
             with contextlib.suppress(OSError):
-                os.remove(self.tmp)
+                os.remove(self._name, dir_fd=self._dir)
+            if not _same_folder(self._dir, self.folder):
+                # a writer that opened the name after a swap created it there
+                with contextlib.suppress(OSError):
+                    os.remove(self.tmp)
             self.done = True
+        self._close()
+
+    def _close(self):
+        if self._dir is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._dir)
+            self._dir = None
+
+    def __del__(self):
+        self._close()
 
 
-def _rename_noreplace(src, dst):
+def _open_folder(folder, path):
+    """An open file descriptor of ``folder`` (errors name ``path``, the user's file)."""
     try:
-        os.link(src, dst)
+        return os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, path) from None
+
+
+def _same_folder(fd, folder):
+    """Whether the open folder ``fd`` is still what the name ``folder`` leads to."""
+    try:
+        a, b = os.fstat(fd), os.stat(folder)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _rename_noreplace(src, dst, dir_fd, path):
+    """Rename ``src`` to ``dst`` (names in the open folder ``dir_fd``) unless ``dst`` exists."""
+    try:
+        os.link(src, dst, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except FileExistsError:
         raise UserError(f"output exists (written by another program or run meanwhile; "
-                        f"use --overwrite to replace it): {dst}") from None
+                        f"use --overwrite to replace it): {path}") from None
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV,
                              errno.EMLINK, errno.ENOSYS):
-            raise OSError(exc.errno, exc.strerror, dst) from None
+            raise OSError(exc.errno, exc.strerror, path) from None
         # no hard links on this file system (FAT, some network shares): best effort
-        if os.path.lexists(dst):
-            raise UserError(f"output exists (use --overwrite to replace it): {dst}") from None
+        if os.path.lexists(path):
+            raise UserError(f"output exists (use --overwrite to replace it): {path}") from None
         try:
-            os.rename(src, dst)
+            os.rename(src, dst, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except OSError as exc2:
-            raise OSError(exc2.errno, exc2.strerror, dst) from None
+            raise OSError(exc2.errno, exc2.strerror, path) from None
         return
-    os.remove(src)
+    os.remove(src, dir_fd=dir_fd)
 
 
 @contextlib.contextmanager
@@ -278,29 +347,39 @@ def claim(paths):
     try:
         for path in sorted({os.path.abspath(os.fspath(p)) for p in paths}):
             folder, name = os.path.split(path)
-            lock = os.path.join(folder, f".{name}.lock")
-            while True:
-                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
+            lock = f".{name}.lock"
+            dir_fd = _open_folder(folder, path)
+            try:
+                while True:
+                    try:
+                        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK,
+                                     dir_fd=dir_fd)
+                    except OSError as exc:   # name the user's file, not the hidden lock
+                        raise OSError(exc.errno, exc.strerror, path) from None
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        os.close(fd)
+                        raise UserError(f"another run is writing {path} (wait for it, or "
+                                        "choose another output folder)") from None
+                    try:   # the lock file may have been removed by its last holder
+                        same = os.fstat(fd).st_ino == os.stat(lock, dir_fd=dir_fd).st_ino
+                    except FileNotFoundError:
+                        same = False
+                    if same:
+                        held.append((lock, fd, dir_fd))
+                        break
                     os.close(fd)
-                    raise UserError(f"another run is writing {path} (wait for it, or "
-                                    "choose another output folder)") from None
-                try:   # the lock file may have been removed by its last holder
-                    same = os.fstat(fd).st_ino == os.stat(lock).st_ino
-                except FileNotFoundError:
-                    same = False
-                if same:
-                    held.append((lock, fd))
-                    break
-                os.close(fd)
+            except BaseException:
+                os.close(dir_fd)
+                raise
         yield
     finally:
-        for lock, fd in reversed(held):
-            with contextlib.suppress(OSError):
-                os.remove(lock)
+        for lock, fd, dir_fd in reversed(held):
+            with contextlib.suppress(OSError):   # in the folder it was made in, moved or not
+                os.remove(lock, dir_fd=dir_fd)
             os.close(fd)
+            os.close(dir_fd)
 
 
 def check_writable_folder(folder, create=True):

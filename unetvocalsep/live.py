@@ -119,6 +119,11 @@ class LiveSeparator:
             model, hard_mask=hard_mask, highband=highband, wiener=wiener)
         self.sr, self.channels, self.latency = int(sr), int(channels), float(latency)
         self.delay = int(round(self.latency * sr))
+        from .limits import MIN_HOP_SECONDS
+
+        if hop is not None and (isinstance(hop, bool) or not isinstance(hop, (int, float, np.number))
+                                or not np.isfinite(hop) or hop < MIN_HOP_SECONDS):
+            raise UserError(f"hop must be at least {MIN_HOP_SECONDS:g} s, got {hop!r}")
         hop = default_hop(latency) if hop is None else float(hop)
         self.step = max(int(round(hop * sr)), 1)
         self.fade = min(int(round(FADE_SECONDS * sr)), self.step)
@@ -174,8 +179,11 @@ class LiveSeparator:
 
         Parameters
         ----------
-        block : numpy.ndarray, shape (channels, samples), float
-            Any number of samples (0 included); 1-D for one channel.
+        block : numpy.ndarray, shape (channels, samples)
+            Any number of samples (0 included); 1-D for one channel. Floats
+            are taken as they are (full scale 1.0); integer PCM is scaled as
+            :meth:`Separator.separate <unetvocalsep.separator.Separator.separate>`
+            does (int16 by 1/32768, ...).
 
         Returns
         -------
@@ -183,15 +191,17 @@ class LiveSeparator:
             Output sample ``k`` of the stream is the separation of input sample
             ``k - delay`` (silence before the stream began).
         """
+        from .limits import check_samples
+        from .separator import to_float32
+
         t0 = time.perf_counter()
-        x = np.asarray(block, dtype=np.float32)
+        x = to_float32(block)
         if x.ndim == 1 and self.channels == 1:
             x = x[None, :]
         if x.ndim != 2 or x.shape[0] != self.channels:
             raise UserError(f"expected a block of shape ({self.channels}, samples), "
                             f"got {x.shape}")
-        if not np.isfinite(x).all():
-            raise UserError("the stream has NaN or infinite samples")
+        check_samples(x, "the stream")   # an AudioError, a UserError
         n = x.shape[1]
         # the delay line: the output is the separation of this
         line = np.concatenate([self._line, x], axis=1)
@@ -349,16 +359,18 @@ def get_parser():
     return p
 
 
-def _read_exactly(f, n):
-    """Up to ``n`` bytes: less only at the end of the stream."""
-    chunks, got = [], 0
-    while got < n:
-        b = f.read1(n - got) if hasattr(f, "read1") else f.read(n - got)
+def _fill(f, buf, n):
+    """Read into ``buf`` until it holds ``n`` bytes; False when the stream ended first.
+
+    What is read stays in ``buf`` if a signal interrupts the wait, so the
+    caller can still separate it.
+    """
+    while len(buf) < n:
+        b = f.read1(n - len(buf)) if hasattr(f, "read1") else f.read(n - len(buf))
         if not b:
-            break
-        chunks.append(b)
-        got += len(b)
-    return b"".join(chunks)
+            return False
+        buf += b
+    return True
 
 
 def run_pipe(live, inp, out, stem="mix", vocal_level_db=float("-inf"), block=BLOCK):
@@ -392,20 +404,25 @@ def run_pipe(live, inp, out, stem="mix", vocal_level_db=float("-inf"), block=BLO
         out.flush()
         res["frames_out"] += y.shape[1]
 
+    buf = bytearray()
+
+    def separate_whole_frames():
+        whole = len(buf) // frame * frame
+        if whole:
+            x = np.frombuffer(bytes(buf[:whole]), dtype="<f4").reshape(-1, ch).T
+            del buf[:whole]
+            res["frames_in"] += x.shape[1]
+            emit(*live.process(x))
+
     try:
         try:
-            while True:
-                data = _read_exactly(inp, block * frame)
-                whole = len(data) // frame * frame
-                res["dropped_bytes"] += len(data) - whole
-                if whole:
-                    x = np.frombuffer(data[:whole], dtype="<f4").reshape(-1, ch).T
-                    res["frames_in"] += x.shape[1]
-                    emit(*live.process(x))
-                if len(data) < block * frame:
-                    break
+            while _fill(inp, buf, block * frame):
+                separate_whole_frames()
+            separate_whole_frames()
         except KeyboardInterrupt:          # Ctrl-C or SIGTERM: stop, but flush
             res["stopped"] = "interrupted"
+            separate_whole_frames()        # the part of a block read before the signal
+        res["dropped_bytes"] = len(buf)
         emit(*live.flush())
     except BrokenPipeError:
         res["stopped"] = "output closed"

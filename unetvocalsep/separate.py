@@ -84,8 +84,8 @@ def separate_file(path, output_dir="separated", model=None, **kwargs):
 # -- command line -------------------------------------------------------------------------
 def get_parser():
     """The ``python -m unetvocalsep.separate`` argument parser."""
-    from .argtypes import (Parser, finite_float, nonnegative_float, nonnegative_int,
-                           positive_float, sample_rate, vocal_level)
+    from .argtypes import (Parser, gain_db, nonnegative_float, nonnegative_int,
+                           positive_float, sample_rate, vocal_level, window_seconds)
     from .audio import DEFAULT_MP3_BITRATE, MP3_BITRATES
     from .outputs import DEFAULT_FILENAME, FILENAME_FIELDS
 
@@ -118,7 +118,7 @@ def get_parser():
     p.add_argument("--bits", type=int, default=None, choices=[16, 24, 32],
                    help="sample size for wav/flac; 32 = float wav (default: 16, and for wav "
                         "32-bit float for a stem that 16 bits would clip); not for ogg/mp3")
-    p.add_argument("--gain", type=finite_float, default=0.0, metavar="DB",
+    p.add_argument("--gain", type=gain_db, default=0.0, metavar="DB",
                    help="gain applied to both stems, in dB (default: 0); e.g. --gain -1 makes "
                         "room for stems that peak above full scale in 16-bit, flac, ogg or mp3")
     p.add_argument("--vocal-level", type=vocal_level, default=None, metavar="DB",
@@ -145,7 +145,7 @@ def get_parser():
     p.add_argument("--wiener", action="store_true",
                    help="refine the stems with a multichannel Wiener filter (norbert, as "
                         "Open-Unmix and Spleeter); slower, see docs/HIGHBAND.md")
-    p.add_argument("--chunk-seconds", type=positive_float, default=CHUNK_SECONDS,
+    p.add_argument("--chunk-seconds", type=window_seconds, default=CHUNK_SECONDS,
                    help=f"length of one processing window (default: {CHUNK_SECONDS:g})")
     p.add_argument("-j", "--jobs", type=nonnegative_int, default=1,
                    help="files separated at once, sharing one model; 0 = as many as the "

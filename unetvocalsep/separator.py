@@ -26,6 +26,7 @@ import numpy as np
 
 from . import constants
 from .errors import AudioError, UserError
+from .limits import MAX_CHUNK_SECONDS
 from .masking import HIGHBANDS, apply_mask, compute_mask, stft_params  # noqa: F401
 from .masking import BLOCK_SECONDS, DEFAULT_HIGHBAND, check_highband, fill_highband
 from .masking import vocal_mask, vocals_of
@@ -68,8 +69,9 @@ class Separator:
         for name, value in (("chunk_seconds", chunk_seconds), ("margin_seconds", margin_seconds),
                             ("crossfade_seconds", crossfade_seconds)):
             if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-                    or not np.isfinite(value) or value <= 0:
-                raise UserError(f"{name} must be a positive number of seconds, got {value!r}")
+                    or not np.isfinite(value) or value <= 0 or value > MAX_CHUNK_SECONDS:
+                raise UserError(f"{name} must be a positive number of seconds, at most "
+                                f"{MAX_CHUNK_SECONDS:g}, got {value!r}")
         if not crossfade_seconds <= margin_seconds or chunk_seconds <= 2 * margin_seconds:
             raise UserError("need crossfade <= margin and chunk > 2 * margin")
         check_highband(highband)
@@ -309,6 +311,9 @@ class Separator:
         """
         from .audio import resample, to_mono
 
+        from .limits import check_out_sr
+
+        out_sr = check_out_sr(out_sr)
         x, one_d, transposed = as_channels_first(y)
         _check_signal(x, sr, "input")
         if mono:
@@ -409,9 +414,10 @@ class Separator:
                     or not np.isfinite(value) or value < 0 or (name == "duration" and value == 0):
                 raise UserError(f"{name} must be a {'positive' if name == 'duration' else 'non-negative'} "
                                 f"number of seconds, got {value!r}")
-        if not np.isfinite(gain_db):
-            raise UserError(f"gain must be a finite number of dB, got {gain_db}")
-        gain = np.float32(10 ** (gain_db / 20))
+        from .limits import check_gain_db, check_out_sr
+
+        gain = np.float32(10 ** (check_gain_db(gain_db) / 20))
+        out_sr = check_out_sr(out_sr)
         mix = vocal_level_db is not None
         if mix and not (vocal_level_db <= 0):
             raise UserError(f"the vocal level must be -inf to 0 dB, got {vocal_level_db}")
@@ -502,9 +508,11 @@ class Separator:
                     names = [n for n in constants.STEMS + (("mix",) if mix else ())
                              if n in outputs]
                     outputs = {n: outputs[n] for n in names}
+                    n_out = -(-n_in * sr // sr_in)   # what the resampler gives, rounded up
                     writers = [stack.enter_context(AudioWriter(outputs[n], sr, ch, fmt, bits,
                                                                overwrite, commit=False,
-                                                               mp3_bitrate=mp3_bitrate))
+                                                               mp3_bitrate=mp3_bitrate,
+                                                               frames=n_out))
                                for n in names]
                     for blocks in self.stream(read, sr, peak, bar, mags=mags, on_window=on_window):
                         if mix:
@@ -524,6 +532,42 @@ class Separator:
             if bar is not None and progress is True:
                 bar.close()
         return Outputs(outputs, writers, gain_db)
+
+
+def to_float32(y):
+    """Samples as float32 at full scale 1.0: floats as they are, integer PCM scaled.
+
+    Parameters
+    ----------
+    y : array_like
+        Float, or integer PCM: int16 is scaled by 1/32768, int32 by 1/2**31,
+        uint8 around 128.
+
+    Returns
+    -------
+    numpy.ndarray, float32, the shape of ``y``
+
+    Raises
+    ------
+    AudioError
+        A dtype that is not audio (bool, complex, text...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_float32(np.array([-32768, 16384], dtype=np.int16))
+    array([-1. ,  0.5], dtype=float32)
+    """
+    a = np.asarray(y)
+    kind = a.dtype.kind
+    if kind == "f":
+        return a.astype(np.float32, copy=False)
+    if kind == "i":
+        return (a.astype(np.float64) / float(2 ** (8 * a.dtype.itemsize - 1))).astype(np.float32)
+    if kind == "u":
+        half = float(2 ** (8 * a.dtype.itemsize - 1))
+        return ((a.astype(np.float64) - half) / half).astype(np.float32)
+    raise AudioError(f"audio must be float or integer PCM samples, got dtype {a.dtype}")
 
 
 def as_channels_first(y):
@@ -559,16 +603,7 @@ def as_channels_first(y):
     if a.ndim not in (1, 2):
         raise AudioError(f"audio must be 1-D (samples,) or 2-D (channels, samples) or "
                          f"(samples, channels); got an array of shape {a.shape}")
-    kind = a.dtype.kind
-    if kind == "f":
-        x = a.astype(np.float32, copy=False)
-    elif kind == "i":
-        x = (a.astype(np.float64) / float(2 ** (8 * a.dtype.itemsize - 1))).astype(np.float32)
-    elif kind == "u":
-        half = float(2 ** (8 * a.dtype.itemsize - 1))
-        x = ((a.astype(np.float64) - half) / half).astype(np.float32)
-    else:
-        raise AudioError(f"audio must be float or integer PCM samples, got dtype {a.dtype}")
+    x = to_float32(a)
     one_d = x.ndim == 1
     x = np.atleast_2d(x)
     transposed = x.shape[0] > x.shape[1]
@@ -587,8 +622,9 @@ def _check_signal(x, sr, what):
         raise AudioError(f"{what} has no samples")
     if x.shape[1] < MIN_SECONDS * sr:
         raise AudioError(f"{what} too short ({x.shape[1] / sr:.3f} s)")
-    if not np.all(np.isfinite(x)):
-        raise AudioError(f"{what} contains NaN or infinite samples")
+    from .limits import check_samples
+
+    check_samples(x, what)
 
 
 _array_reader = pipeline.array_reader

@@ -1,0 +1,354 @@
+"""The 22 defects of issue 28 (second hardening round), numbered as in the issue.
+
+Each test drives the package as the hostile pass did and fails on the code
+before the fix: one line on stderr and a non-zero exit, no user path lost,
+no silent truncation or garbage, nothing half-written left behind.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import toy_stems
+from unetvocalsep.errors import UserError
+
+PY = sys.executable
+
+
+def cli(module, *args, **kw):
+    kw.setdefault("timeout", 300)
+    return subprocess.run([PY, "-m", f"unetvocalsep.{module}", *map(str, args)],
+                          capture_output=True, text=True, **kw)
+
+
+def one_line_error(proc, needle=None):
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert proc.returncode != 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert len(lines) == 1, proc.stderr
+    if needle is not None:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def hidden(folder):
+    """Temporary and lock files of the package under ``folder``."""
+    return sorted(p.name for p in folder.rglob(".*") if ".part" in p.name or
+                  p.name.endswith(".lock"))
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    d = tmp_path_factory.mktemp("h2song")
+    v, a = toy_stems(seconds=4.0, sr=44100)
+    path = d / "song.wav"
+    sf.write(str(path), (v + a).T, 44100, subtype="FLOAT")
+    return path
+
+
+# -- 1. export --overwrite replaced device nodes ------------------------------------------
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_01_export_never_replaces_a_device_or_pipe(random_model, tmp_path, kind):
+    import stat
+
+    pytest.importorskip("onnx")
+    target = tmp_path / kind
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:   # a copy of /dev/null's node: a failing test must not break the machine
+        try:
+            os.mknod(target, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("creating a device node needs root")
+    before = os.stat(target)
+    one_line_error(cli("export", random_model, target, "--overwrite"), "not a regular file")
+    after = os.stat(target)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+
+
+def test_01_separate_never_replaces_a_device_either(random_model, song, tmp_path):
+    from unetvocalsep.files import check_target
+
+    (tmp_path / "song").mkdir()
+    fifo = tmp_path / "song" / "vocals.wav"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="not a regular file"):
+        check_target(str(fifo), overwrite=True)
+    proc = cli("separate", song, "-o", tmp_path, "--model", random_model, "--overwrite")
+    one_line_error(proc, "not a regular file")
+    assert os.path.exists(fifo) and not os.path.isfile(fifo)
+    check_target(str(tmp_path / "new.wav"), overwrite=True)   # a new path is fine
+
+
+# -- 2. export destroyed the user's model ----------------------------------------------------
+def test_02_export_never_writes_over_the_model(random_model, tmp_path):
+    pytest.importorskip("onnx")
+    mine = tmp_path / "mine.npz"
+    mine.write_bytes(open(random_model, "rb").read())
+    before = mine.read_bytes()
+    one_line_error(cli("export", mine, "--overwrite"), "model's extension")      # OUT forgotten
+    one_line_error(cli("export", mine, mine, "--overwrite"), "model")
+    link = tmp_path / "link.onnx"                                                # same file
+    link.symlink_to(mine)
+    one_line_error(cli("export", mine, link, "--overwrite"), "the model itself")
+    assert mine.read_bytes() == before
+
+
+# -- 4. the output folder swapped for a link mid-run -----------------------------------------
+def test_04_folder_swapped_for_a_link_leaves_nothing(random_model, song, tmp_path):
+    from unetvocalsep.separator import Separator
+
+    out = tmp_path / "out"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    moved = tmp_path / "moved"
+    calls = []
+
+    def swap(*_):
+        if not calls:
+            os.rename(out / "song", moved)
+            os.symlink(elsewhere, out / "song")
+        calls.append(1)
+
+    sep = Separator(random_model)
+    with pytest.raises(UserError, match="moved or replaced") as info:
+        sep.separate_file(str(song), str(out), on_window=swap)
+    assert ".part" not in str(info.value) and ".lock" not in str(info.value)
+    assert calls
+    assert os.listdir(moved) == [] and os.listdir(elsewhere) == []
+
+
+def test_04_errors_name_the_users_file_not_the_lock(tmp_path):
+    from unetvocalsep.files import AtomicFile, claim
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    os.chmod(folder, 0o555)
+    try:
+        if os.access(folder, os.W_OK):   # root: make creating any file fail another way
+            pytest.skip("root can write to a read-only folder")
+        target = str(folder / "vocals.wav")
+        with pytest.raises(OSError) as info:
+            with claim([target]):
+                pass
+        assert info.value.filename == target
+        with pytest.raises(OSError) as info:
+            AtomicFile(target)
+        assert info.value.filename == target
+    finally:
+        os.chmod(folder, 0o755)
+
+
+def test_04_lock_names_never_reach_the_user_as_root(tmp_path, monkeypatch):
+    """As root the chmod test above cannot fail; make the lock's open fail instead."""
+    from unetvocalsep import files
+
+    real_open = os.open
+
+    def failing(path, flags, mode=0o777, *, dir_fd=None):
+        if str(path).endswith(".lock") or ".part" in str(path):
+            raise OSError(13, "Permission denied", path)
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(files.os, "open", failing)
+    target = str(tmp_path / "vocals.wav")
+    for make in (lambda: files.claim([target]).__enter__(), lambda: files.AtomicFile(target)):
+        with pytest.raises(OSError) as info:
+            make()
+        assert info.value.filename == target
+    monkeypatch.undo()
+    assert hidden(tmp_path) == []
+
+
+# -- 5. an mp3 was cut to the length in its first header ---------------------------------------
+def _mp3(path, seconds, *extra, freq=440):
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"sine=f={freq}:d={seconds}", "-ar", "44100", "-ac", "2", *extra, str(path)],
+                   check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def joined_mp3(tmp_path_factory):
+    import shutil
+
+    if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
+        pytest.skip("needs ffmpeg and ffprobe")
+    d = tmp_path_factory.mktemp("mp3")
+    a, b = _mp3(d / "a.mp3", 3), _mp3(d / "b.mp3", 20, freq=660)
+    joined = d / "joined.mp3"
+    joined.write_bytes(a.read_bytes() + b.read_bytes())   # cat a.mp3 b.mp3
+    return joined
+
+
+def test_05_joined_mp3_is_decoded_to_its_end(joined_mp3, random_model, tmp_path):
+    from unetvocalsep.audio import AudioReader, load_audio
+
+    assert sf.info(str(joined_mp3)).duration < 4          # libsndfile believes the header
+    with AudioReader(joined_mp3) as r:
+        assert 22.9 < r.duration < 23.2
+    y, sr = load_audio(joined_mp3)
+    assert 22.9 < y.shape[1] / sr < 23.2
+    assert np.abs(y[:, 10 * sr:11 * sr]).max() > 0.05     # the second file's tone is there
+    proc = cli("separate", joined_mp3, "-o", tmp_path, "--model", random_model)
+    assert proc.returncode == 0, proc.stderr
+    assert 22.9 < sf.info(str(tmp_path / "joined" / "vocals.wav")).duration < 23.2
+
+
+def test_05_vbr_mp3_without_xing_header(tmp_path):
+    import shutil
+
+    from unetvocalsep.audio import AudioReader
+
+    if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
+        pytest.skip("needs ffmpeg and ffprobe")
+    path = _mp3(tmp_path / "vbr.mp3", 40, "-q:a", "4", "-write_xing", "0")
+    with AudioReader(path) as r:
+        assert 39.9 < r.duration < 40.2
+    plain = _mp3(tmp_path / "plain.mp3", 5)   # a normal file keeps libsndfile's decoder
+    with AudioReader(plain) as r:
+        assert r._sf is not None and 4.9 < r.duration < 5.1
+
+
+# -- 6. stems over 4 GiB were written as plain WAV -----------------------------------------
+def test_06_long_wav_outputs_are_rf64(random_model, song, tmp_path, monkeypatch):
+    from unetvocalsep import audio
+    from unetvocalsep.separator import Separator
+
+    y = np.zeros((2, 1000), np.float32)
+    audio.write_audio(str(tmp_path / "small.wav"), y, 8000)
+    assert (tmp_path / "small.wav").read_bytes()[:4] == b"RIFF"
+    # what passes the limit is RF64 (the limit lowered, as 4 GiB is too much for a test)
+    monkeypatch.setattr(audio, "WAV_MAX_BYTES", 4 * 2 * 8000)
+    audio.write_audio(str(tmp_path / "big.wav"), np.zeros((2, 8001), np.float32), 8000)
+    assert (tmp_path / "big.wav").read_bytes()[:4] == b"RF64"
+    assert sf.info(str(tmp_path / "big.wav")).frames == 8001
+    monkeypatch.setattr(audio, "WAV_MAX_BYTES", 44100 * 2 * 4 * 3)   # 3 s of float stereo
+    Separator(random_model).separate_file(str(song), str(tmp_path / "o"), progress=False)
+    for stem in ("vocals", "accompaniment"):
+        p = tmp_path / "o" / "song" / f"{stem}.wav"
+        assert p.read_bytes()[:4] == b"RF64"
+        assert sf.info(str(p)).frames == sf.info(str(song)).frames
+
+
+def test_06_unknown_length_is_rf64_until_it_closes_small(tmp_path):
+    from unetvocalsep.audio import AudioWriter
+
+    path = tmp_path / "s.wav"
+    with AudioWriter(str(path), 8000, 1) as w:   # frames not given
+        w.write(np.zeros((1, 100), np.float32))
+    assert path.read_bytes()[:4] == b"RIFF" and sf.info(str(path)).frames == 100
+
+
+# -- 7. finite input gave garbage --------------------------------------------------------------
+def test_07_huge_samples_are_refused_with_one_line(random_model, tmp_path):
+    from unetvocalsep.live import LiveSeparator
+    from unetvocalsep.separator import Separator
+
+    y = np.zeros((2, 44100 * 2), np.float32)
+    y[0, 5000] = 3e38
+    path = tmp_path / "spike.wav"
+    sf.write(str(path), y.T, 44100, subtype="FLOAT")
+    one_line_error(cli("separate", path, "-o", tmp_path / "o", "--model", random_model),
+                   "beyond")
+    sep = Separator(random_model)
+    with pytest.raises(UserError, match="beyond"):
+        sep.separate(y, 44100)
+    live = LiveSeparator(sep, sr=44100, channels=2, latency=0.5)
+    with pytest.raises(UserError, match="beyond"):
+        live.process(y)
+    # loud but sane float audio (60 dB over full scale) still separates, all finite
+    out = sep.separate(np.clip(y, -1000, 1000), 44100)
+    assert all(np.isfinite(v).all() for v in out.values())
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--gain", "1000"], "outside -100 to 100 dB"),
+    (["--gain", "1e308"], "outside -100 to 100 dB"),
+    (["--chunk-seconds", "1e308"], "longer than 3600 s"),
+])
+def test_07_13_absurd_numbers_are_one_line(random_model, song, tmp_path, args, needle):
+    one_line_error(cli("separate", song, "-o", tmp_path, "--model", random_model, *args),
+                   needle)
+    assert not (tmp_path / "song").exists()
+
+
+def test_07_gain_bound_holds_in_python(random_model, song, tmp_path):
+    from unetvocalsep.separator import Separator
+
+    sep = Separator(random_model)
+    for gain in (1000.0, float("nan"), 1e308):
+        with pytest.raises(UserError, match="dB"):
+            sep.separate_file(str(song), str(tmp_path), gain_db=gain)
+    sep.separate_file(str(song), str(tmp_path), gain_db=100.0, progress=False)
+    v, _ = sf.read(str(tmp_path / "song" / "vocals.wav"))
+    assert np.isfinite(v).all()
+
+
+# -- 10. live took int16 unscaled; SIGTERM dropped the partial block ----------------------------
+def test_10_live_scales_integer_pcm(random_model):
+    from unetvocalsep.live import LiveSeparator
+    from unetvocalsep.separator import Separator
+
+    sep = Separator(random_model)
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((2, 8000)) * 3000).astype(np.int16)
+    a = LiveSeparator(sep, sr=16000, channels=2, latency=0.3)
+    b = LiveSeparator(sep, sr=16000, channels=2, latency=0.3)
+    va, aa = a.process(x)
+    vb, ab = b.process(x.astype(np.float32) / 32768)
+    assert np.abs(va + aa).max() < 1.0                     # full scale, not 3000
+    np.testing.assert_allclose(va, vb, atol=1e-6)
+    np.testing.assert_allclose(aa, ab, atol=1e-6)
+
+
+def test_10_sigterm_keeps_the_part_of_a_block_already_read(random_model):
+    import signal
+    import time
+
+    sr, ch, block = 16000, 1, 614
+    p = subprocess.Popen([PY, "-m", "unetvocalsep.live", "--input", "-", "--output", "-",
+                          "--rate", str(sr), "--channels", str(ch), "--latency", "0.3",
+                          "--block", str(block), "--model", random_model, "--stem", "mix",
+                          "--vocal-level", "0"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(block + 204) * 0.1).astype("<f4")
+    p.stdin.write(x[:block].tobytes())
+    p.stdin.flush()
+    first = p.stdout.read(4 * block)            # the first block went through
+    assert len(first) == 4 * block
+    p.stdin.write(x[block:].tobytes())          # 204 frames of the next block of 614
+    p.stdin.flush()
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    rest, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err.decode()
+    out = np.frombuffer(first + rest, "<f4")
+    d = int(round(0.3 * sr))
+    assert out.size == block + 204 + d, (out.size, err.decode())
+    np.testing.assert_allclose(out[d:], x, atol=1e-5)   # mix at 0 dB: the input, delayed
+
+
+# -- 14. the Python API hung on numbers the CLI refuses -----------------------------------------
+def test_14_api_numbers_are_checked(random_model, song, tmp_path):
+    from unetvocalsep.live import LiveSeparator
+    from unetvocalsep.separator import Separator
+
+    sep = Separator(random_model)
+    y = np.zeros((2, 44100), np.float32) + 0.01
+    for sr in (float("nan"), 0, -8000, 1e9, 44100.5, "44100", True):
+        with pytest.raises(UserError, match="output rate"):
+            sep.separate(y, 44100, out_sr=sr)
+        with pytest.raises(UserError, match="output rate"):
+            sep.separate_file(str(song), str(tmp_path), out_sr=sr)
+    for hop in (0, -1, 1e-6, float("nan"), float("inf"), True):
+        with pytest.raises(UserError, match="hop"):
+            LiveSeparator(sep, sr=16000, channels=1, latency=0.5, hop=hop)
+    for chunk in (1e308, float("inf")):
+        with pytest.raises(UserError, match="seconds"):
+            Separator(random_model, chunk_seconds=chunk)
+    assert sep.separate(y, 44100, out_sr=22050.0)["vocals"].shape == (2, 22050)
