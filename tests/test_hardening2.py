@@ -352,3 +352,171 @@ def test_14_api_numbers_are_checked(random_model, song, tmp_path):
         with pytest.raises(UserError, match="seconds"):
             Separator(random_model, chunk_seconds=chunk)
     assert sep.separate(y, 44100, out_sr=22050.0)["vocals"].shape == (2, 22050)
+
+
+# -- 8. an input that shrank between the two passes -------------------------------------------
+def test_08_input_that_changes_between_passes_writes_nothing(random_model, tmp_path, monkeypatch):
+    from unetvocalsep.separator import Separator
+
+    v, a = toy_stems(seconds=6.0, sr=44100)
+    path = tmp_path / "song.wav"
+    sf.write(str(path), (v + a).T, 44100, subtype="FLOAT")
+    sep = Separator(random_model)
+    real = Separator.first_pass
+
+    def first_pass_then_shrink(self, read, sr, cache_bytes=None):
+        res = real(self, read, sr, cache_bytes=0)   # no cache: the second pass decodes again
+        sf.write(str(path), (v + a).T[:44100 * 2], 44100, subtype="FLOAT")
+        return res
+
+    monkeypatch.setattr(Separator, "first_pass", first_pass_then_shrink)
+    with pytest.raises(UserError, match="changed while it was being separated"):
+        sep.separate_file(str(path), str(tmp_path / "o"), progress=False)
+    assert not (tmp_path / "o").exists() or hidden(tmp_path / "o") == [] and \
+        not list((tmp_path / "o").rglob("*.wav"))
+
+
+# -- 9. song == instrumental; NaN losses taken as a verdict -----------------------------------
+def test_09_own_instrumental_is_refused(song, tmp_path):
+    from unetvocalsep.pairs import PairError, load_pair
+
+    with pytest.raises(PairError, match="same audio"):
+        load_pair(str(song), str(song))
+    copy = tmp_path / "inst.wav"
+    copy.write_bytes(song.read_bytes())
+    one_line_error(cli("finetune", "--pair", song, copy, "-o", tmp_path / "ft"), "same audio")
+    assert not (tmp_path / "ft" / "unet.npz").exists()
+
+
+def test_09_nan_losses_give_no_verdict(tmp_path):
+    import json
+
+    from unetvocalsep.curves import plateau
+
+    x = np.arange(1, 31) * 100.0
+    y = np.linspace(1.0, 0.5, 30)
+    y[25] = np.nan
+    with pytest.raises(ValueError, match="no verdict"):
+        plateau(x, y)
+    run = tmp_path / "run"
+    run.mkdir()
+    log = [{"iteration": int(i), "validation/main/loss": float(v)} for i, v in zip(x, y)]
+    (run / "log").write_text(json.dumps(log))      # NaN is written as NaN, as chainer does
+    (run / "unet.json").write_text(json.dumps({"batchsize": 2, "iterations": 3000}))
+    line = one_line_error(cli("curves", run), "no verdict")
+    assert "stopped improving" not in line
+
+
+# -- 11. hostile model or settings files ------------------------------------------------------
+def test_11_model_from_a_device_or_fifo_is_refused_at_once(random_model, song, tmp_path):
+    fifo = tmp_path / "m.npz"
+    os.mkfifo(fifo)
+    for model in ("/dev/zero", "/dev/urandom", fifo):
+        one_line_error(cli("separate", "--model", model, song, "-o", tmp_path, timeout=60),
+                       "not a regular file")
+    # the settings JSON next to a good model, as a FIFO and as a huge file
+    d = tmp_path / "m2"
+    d.mkdir()
+    (d / "unet.npz").write_bytes(open(random_model, "rb").read())
+    os.mkfifo(d / "unet.json")
+    from unetvocalsep.errors import ModelError
+    from unetvocalsep.model_io import load_params
+
+    with pytest.raises(ModelError, match="not a regular file"):
+        load_params(str(d / "unet.npz"))
+    os.remove(d / "unet.json")
+    with open(d / "unet.json", "wb") as f:
+        f.truncate(64 * 2 ** 20)                  # sparse: 64 MiB of zeros
+    with pytest.raises(ModelError, match="MiB"):
+        load_params(str(d / "unet.npz"))
+
+
+def test_11_zip_bomb_is_refused_before_inflating(random_model, tmp_path):
+    import resource
+
+    from unetvocalsep.errors import ModelError
+    from unetvocalsep.model_io import load_params
+
+    bomb = tmp_path / "bomb.npz"
+    # made in another process, so that this one's peak memory stays where it was
+    subprocess.run([PY, "-c", "import numpy as np, sys\n"
+                    "z = np.load(sys.argv[1]); a = {k: z[k] for k in z.files}\n"
+                    "a['deconv1/W'] = np.zeros((64, 2 ** 20), np.float64)  # 512 MiB\n"
+                    "np.savez_compressed(sys.argv[2], **a)\n", random_model, str(bomb)],
+                   check=True)
+    assert bomb.stat().st_size < os.path.getsize(random_model) + 4 * 2 ** 20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ModelError, match="refusing to inflate"):
+        load_params(str(bomb))
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before   # KiB
+    assert grown < 100 * 1024
+
+
+def test_11_13_nested_settings_json(random_model, song, tmp_path):
+    d = tmp_path / "nest"
+    d.mkdir()
+    (d / "unet.npz").write_bytes(open(random_model, "rb").read())
+    (d / "unet.json").write_text("[" * 100000 + "]" * 100000)
+    one_line_error(cli("separate", "--model", d / "unet.npz", song, "-o", tmp_path),
+                   "nested too deeply")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log").write_text("[" * 100000 + "]" * 100000)
+    one_line_error(cli("curves", run), "not a chainer LogReport log")
+
+
+# -- 12, 13. memory from one option or field; a snapshot of the wrong shapes ---------------------
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from unetvocalsep.prepare import prepare
+    from unetvocalsep.train import train
+
+    root = tmp_path_factory.mktemp("tinyrun")
+    for i in range(3):
+        v, a = toy_stems(seconds=6.0, sr=16000, channels=1, seed=20 + i)
+        d = root / "raw" / f"track{i}"
+        d.mkdir(parents=True)
+        for name, x in (("mixture", v + a), ("vocals", v), ("accompaniment", a)):
+            sf.write(str(d / f"{name}.wav"), x.T, 16000, subtype="FLOAT")
+    prepare("folder", str(root / "raw"), str(root / "cache"), progress=False)
+    train(str(root / "cache"), out=str(root / "out"), val_fraction=0.0, batchsize=2,
+          iteration=2, snapshot_interval=2, progress=False)
+    return root
+
+
+def _tampered(snapshot, dst, **changes):
+    with np.load(snapshot) as z:
+        arrays = {k: z[k] for k in z.files}
+    for suffix, value in changes.items():
+        keys = [k for k in arrays if k.endswith(suffix)]
+        assert keys, (suffix, sorted(arrays)[:20])
+        for k in keys:
+            arrays[k] = value
+    np.savez(dst, **arrays)
+    return str(dst)
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"iterator:main/current_position": np.array(10 ** 9)}, "position"),
+    ({"unet/conv1/W/m": np.zeros((3, 3), np.float32)}, "shape"),
+])
+def test_12_13_hostile_snapshot_is_refused(tiny_run, tmp_path, change, needle):
+    from unetvocalsep.errors import ModelError
+    from unetvocalsep.train import train
+
+    bad = _tampered(tiny_run / "out" / "snapshot_iter_2", tmp_path / "bad.npz", **change)
+    with pytest.raises(ModelError, match=needle):
+        train(str(tiny_run / "cache"), out=str(tmp_path / "o"), val_fraction=0.0, batchsize=2,
+              iteration=4, progress=False, resume=bad)
+
+
+def test_12_batch_size_is_bounded_by_the_memory(tiny_run, tmp_path):
+    from unetvocalsep.limits import check_batch_size
+
+    one_line_error(cli("train", tiny_run / "cache", "-o", tmp_path / "o", "-b", "100000",
+                       "-i", "1", "--no-progress"), "GiB is available")
+    one_line_error(cli("finetune", "--pair", "a.wav", "b.wav", "-o", tmp_path / "f",
+                       "-b", "100000"), "GiB is available")
+    assert check_batch_size(64, available=2 * 2 ** 30) == 64
+    with pytest.raises(UserError, match="-b 85 or less"):
+        check_batch_size(100, available=2 * 2 ** 30)

@@ -54,7 +54,7 @@ def read_log(path, key=VALIDATION_KEY):
             entries = json.load(f)
     except OSError as e:
         raise UserError(f"cannot read the training log {path}: {e.strerror}") from None
-    except ValueError:
+    except (ValueError, RecursionError):   # RecursionError: hostile nesting
         raise UserError(f"{path} is not a chainer LogReport log (not JSON)") from None
     if not isinstance(entries, list):
         raise UserError(f"{path} is not a chainer LogReport log (not a list)")
@@ -63,7 +63,10 @@ def read_log(path, key=VALIDATION_KEY):
     if not pts:
         raise UserError(f"{path} has no {key!r} entries")
     it, val = zip(*pts)
-    return np.asarray(it, dtype=np.int64), np.asarray(val, dtype=np.float64)
+    try:
+        return np.asarray(it, dtype=np.int64), np.asarray(val, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise UserError(f"{path} has {key!r} entries that are not numbers") from None
 
 
 def plateau(x, y, fraction=1 / 3, origin=0.0):
@@ -94,10 +97,15 @@ def plateau(x, y, fraction=1 / 3, origin=0.0):
     Raises
     ------
     ValueError
-        With fewer than three points in the judged part.
+        With fewer than three points in the judged part, or a loss (or
+        position) that is NaN or infinite.
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if bad.any():   # NaN is never a verdict
+        raise ValueError(f"the loss is not a finite number at {int(bad.sum())} of {y.size} "
+                         f"points (first at {x[np.argmax(bad)]:g}): the run diverged; no verdict")
     start = origin + (1 - fraction) * (x[-1] - origin)
     keep = (x >= start) | np.isclose(x, start)
     xs, ys = x[keep], y[keep]

@@ -349,6 +349,9 @@ def finetune(pairs, out, minutes=None, init_model=None, device=-1, rule="differe
                                        not isinstance(max_iterations, (int, np.integer))
                                        or max_iterations < 1):
         raise UserError(f"max_iterations must be a positive integer, got {max_iterations!r}")
+    from .limits import check_batch_size
+
+    check_batch_size(batchsize)
     out = os.fspath(out)
     check_writable_folder(out)
     if os.path.exists(os.path.join(out, "unet.npz")) and not (overwrite or resume):
@@ -400,6 +403,9 @@ def finetune(pairs, out, minutes=None, init_model=None, device=-1, rule="differe
     unet.to_device(dev)
     say("measuring the starting model on the held-out parts ...")
     before = {"validation_loss": validation_loss(unet, val_set, dev)}
+    if not np.isfinite(before["validation_loss"]):   # NaN is never a verdict
+        raise UserError(f"the held-out loss is {before['validation_loss']}: the validation "
+                        f"audio gives no usable target; check the pairs")
     before.update(heldout_scores(start_weights, loaded, val_fraction) or {})
 
     cfg = dict(start_cfg)
@@ -448,6 +454,9 @@ def finetune(pairs, out, minutes=None, init_model=None, device=-1, rule="differe
         if bar is not None:
             bar.close()
     best_path = os.path.join(out, "best.npz")
+    if not np.isfinite(validate.best):
+        raise UserError(f"the held-out loss became {validate.best} during fine-tuning; "
+                        f"no verdict and no model (try a lower learning rate)")
     improved = validate.best < before["validation_loss"] and os.path.exists(best_path)
     if improved:
         best_unet, _ = load_model(best_path)

@@ -115,6 +115,58 @@ TARGETS = ("vocal", "inst", "accompaniment")
 WEIGHT_DTYPES = ("float16", "float32", "float64")
 
 
+#: Largest model or snapshot file accepted (the float32 model is 25 MB, a
+#: trainer snapshot with Adam's moments about 80 MB).
+MAX_MODEL_FILE_BYTES = 512 * 2 ** 20
+#: Largest settings JSON accepted (a real one is under 2 kB).
+MAX_CONFIG_BYTES = 2 ** 20
+#: Largest total of the arrays an npz may declare, uncompressed: float64
+#: weights with two Adam moments and room to spare. A zip bomb declaring
+#: more is refused before anything is inflated.
+MAX_NPZ_BYTES = 8 * 8 * sum(int(np.prod(s)) for s in constants.parameter_shapes().values())
+#: Largest one array may declare: the biggest weight (deconv1/W) in float64,
+#: plus the npy header.
+MAX_NPZ_ENTRY_BYTES = 8 * max(int(np.prod(s)) for s in constants.parameter_shapes().values()) \
+    + 4096
+
+
+def check_regular_file(path, max_bytes, what, error=None):
+    """Refuse a path that is not a regular file of at most ``max_bytes``.
+
+    A FIFO would hang the reader and ``/dev/zero`` would be read until the
+    memory runs out, so the type and size are checked before opening.
+
+    Parameters
+    ----------
+    path : str
+    max_bytes : int
+    what : str
+        ``'model file'``, ``'model settings'``...
+    error : type
+        The exception class (default :class:`ModelError`).
+
+    Raises
+    ------
+    ModelError
+    """
+    import stat
+
+    error = error or ModelError
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise error(f"no such {what}: {path}") from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"is a folder, not a {what}: {path}")
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"not a regular file (a device, pipe or socket), not a {what}: {path}")
+    if st.st_size > max_bytes:
+        raise error(f"{what} {path} is {st.st_size / 2 ** 20:.0f} MiB, more than any "
+                    f"{what} of this network ({max_bytes / 2 ** 20:.0f} MiB at most)")
+
+
 def read_config(path):
     """Read the settings JSON of a model; defaults to the article's when absent.
 
@@ -134,13 +186,16 @@ def read_config(path):
         :data:`TARGETS`, or STFT settings other than the article's.
     """
     cpath = config_path(path)
-    if not os.path.exists(cpath):
+    if not os.path.lexists(cpath):
         return default_config(note="no settings file; the article's settings were assumed")
+    check_regular_file(cpath, MAX_CONFIG_BYTES, "model settings file")
     try:
         with open(cpath) as f:
             cfg = json.load(f)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read model settings {cpath}: {exc}") from None
+    except RecursionError:
+        raise ModelError(f"cannot read model settings {cpath}: nested too deeply") from None
     if not isinstance(cfg, dict):
         raise ModelError(f"model settings are not a JSON object: {cpath}")
     for key, kind in _FIELD_TYPES.items():
@@ -223,6 +278,16 @@ def read_npz_safely(path):
     out = {}
     try:
         with zipfile.ZipFile(path) as z:
+            # the declared sizes bound what is inflated (zipfile stops at them and
+            # then fails the CRC check), so a zip bomb is refused before reading
+            declared = 0
+            for info in z.infolist():
+                declared += info.file_size
+                if info.file_size > MAX_NPZ_ENTRY_BYTES or declared > MAX_NPZ_BYTES:
+                    raise ModelError(f"model file {path} declares {info.filename} of "
+                                     f"{info.file_size / 2 ** 20:.0f} MiB ({declared / 2 ** 20:.0f} "
+                                     f"MiB in all): more than this network's weights; refusing "
+                                     f"to inflate it")
             for info in z.infolist():
                 if not info.filename.endswith(".npy"):
                     continue
@@ -344,8 +409,7 @@ def _checked_model_file(path):
     if not os.path.exists(path):
         names = ", ".join(bundled_models()) or "none"
         raise ModelError(f"no such model file: {path} (bundled models by name: {names})")
-    if os.path.isdir(path):
-        raise ModelError(f"is a folder, not a model file: {path}")
+    check_regular_file(path, MAX_MODEL_FILE_BYTES, "model file")
     try:
         with open(path, "rb"):
             pass
@@ -444,8 +508,9 @@ def load_snapshot(path, trainer):
     from chainer import serializers
 
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise ModelError(f"no such snapshot: {path}")
+    check_regular_file(path, MAX_MODEL_FILE_BYTES, "trainer snapshot")
     if not zipfile.is_zipfile(path):
         raise ModelError(f"not a trainer snapshot (expected a chainer npz): {path}")
     arrays = read_npz_safely(path)
@@ -453,6 +518,47 @@ def load_snapshot(path, trainer):
         serializers.NpzDeserializer(arrays).load(trainer)
     except Exception as exc:
         raise ModelError(f"cannot resume from {path}: {type(exc).__name__}: {exc}") from None
+    check_trainer_state(trainer, path)
+
+
+def check_trainer_state(trainer, path):
+    """Refuse a resumed state whose numbers would exhaust memory or fail later.
+
+    An iterator position past its dataset (``current_position`` 1e9 once made
+    chainer slice a billion crops) or an order that is not a permutation of
+    it, and optimizer moments whose shape is not their parameter's.
+
+    Parameters
+    ----------
+    trainer : chainer.training.Trainer
+    path : str
+        The snapshot, for the message.
+
+    Raises
+    ------
+    ModelError
+    """
+    updater = trainer.updater
+    for name, it in getattr(updater, "_iterators", {}).items():
+        n = len(getattr(it, "dataset", ()) or ())
+        pos = getattr(it, "current_position", 0)
+        if n and not (isinstance(pos, (int, np.integer)) and 0 <= pos < n):
+            raise ModelError(f"snapshot {path}: iterator {name!r} is at position {pos} of a "
+                             f"dataset of {n}; not this run's snapshot")
+        order = getattr(it, "_order", None)
+        if order is not None and (len(order) != n or not np.array_equal(np.sort(order),
+                                                                        np.arange(n))):
+            raise ModelError(f"snapshot {path}: iterator {name!r} has an order that is not a "
+                             f"permutation of its {n} examples; not this run's snapshot")
+    for oname, opt in getattr(updater, "_optimizers", {}).items():
+        for pname, param in opt.target.namedparams():
+            rule = getattr(param, "update_rule", None)
+            state = getattr(rule, "state", None) or {}
+            for key, value in state.items():
+                shape = getattr(value, "shape", None)
+                if shape is not None and param.array is not None and shape != param.array.shape:
+                    raise ModelError(f"snapshot {path}: optimizer state {pname}/{key} has shape "
+                                     f"{shape}, its parameter {param.array.shape}")
 
 
 def chainer_forward(unet, x, device=None):

@@ -51,6 +51,11 @@ class PairError(UserError):
     """The two files of a pair cannot be used together (named in the message)."""
 
 
+#: A vocal residual below this (dB against the song) means the two files are
+#: the same audio: nothing to learn, and NaN metrics if it were accepted.
+MIN_RESIDUAL_DB = -60.0
+
+
 def sha256(path, block=1 << 20):
     """The hex SHA-256 of a file (recorded with a fine-tuned model).
 
@@ -200,6 +205,10 @@ def load_pair(song_path, instrumental_path, max_offset_s=MAX_OFFSET_S):
     energy = float(np.sum(song_a.astype(np.float64) ** 2))
     residual_db = 10 * np.log10(max(float(np.sum(vocals.astype(np.float64) ** 2)), 1e-20)
                                 / max(energy, 1e-20))
+    if residual_db < MIN_RESIDUAL_DB:
+        raise PairError(f"{what}: the song and the instrumental are the same audio (vocal "
+                        f"residual {residual_db:+.0f} dB against the song): the song must "
+                        f"have the vocals")
     if not 0.02 < gain < 50 or corr < MIN_CORRELATION or residual_db >= 0:
         raise PairError(f"{what}: not the same recording (correlation {corr:.2f} after alignment, "
                         f"vocal residual {residual_db:+.1f} dB against the song); check the files")

@@ -452,16 +452,20 @@ class Separator:
         ch = 1 if mono else channels
         check_output_format(fmt, sr, ch, path)
 
+        passes = []   # samples decoded by each pass
+
         def opened():
             reader = AudioReader(path)
             if first:
                 reader.seek(first)
             left = [n_in]
+            passes.append(0)
 
             def read(n):   # the excerpt [start, start + duration) only
                 with self._stage("decode"):
                     y = reader.read(min(n, left[0])) if left[0] > 0 else reader.read(0)[:, :0]
                 left[0] -= y.shape[1]
+                passes[-1] += y.shape[1]
                 return y
             if mono:
                 read = _mono(read)
@@ -522,6 +526,11 @@ class Separator:
                             for n, w in zip(names, writers):
                                 b = by_name[n]
                                 w.write(b * gain if gain != 1 else b)
+                    if len(passes) == 2 and passes[0] != passes[1]:
+                        raise AudioError(f"{path} changed while it was being separated "
+                                         f"({passes[0] / sr_in:.2f} s on the first pass, "
+                                         f"{passes[1] / sr_in:.2f} s on the second); nothing "
+                                         f"was written")
                 commit_all(writers)
         except BaseException:
             for folder in sorted(created, key=len, reverse=True):   # deepest first, if empty

@@ -190,6 +190,9 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     from .model_io import default_config, load_model, load_snapshot
     from .network import UNet, UNetTrainmodel
 
+    from .limits import check_batch_size
+
+    check_batch_size(batchsize)
     rank0 = comm is None or comm.rank == 0
     if resume:
         alpha, final_alpha = resume_step_size(resume, alpha, final_alpha)
