@@ -520,3 +520,89 @@ def test_12_batch_size_is_bounded_by_the_memory(tiny_run, tmp_path):
     assert check_batch_size(64, available=2 * 2 ** 30) == 64
     with pytest.raises(UserError, match="-b 85 or less"):
         check_batch_size(100, available=2 * 2 ** 30)
+
+
+# -- 15. -j 2 and a plain kill ran on and committed both files ------------------------------------
+def test_15_kill_stops_a_parallel_batch_at_once(random_model, tmp_path):
+    import glob
+    import signal
+    import time
+
+    sr = 44100
+    t = np.arange(sr * 300) / sr
+    files = []
+    for i in range(2):
+        y = (0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t)).astype(np.float32)
+        files.append(tmp_path / f"long{i}.wav")
+        sf.write(str(files[-1]), np.stack([y, y], 1), sr, subtype="PCM_16")
+    out = tmp_path / "out"
+    p = subprocess.Popen([PY, "-m", "unetvocalsep.separate", *map(str, files), "-o", str(out),
+                          "-j", "2", "--model", random_model],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not glob.glob(str(out / "*" / ".*.lock")) and time.time() - t0 < 120:
+        time.sleep(0.02)
+    time.sleep(0.5)                        # both files are being separated
+    assert p.poll() is None
+    t1 = time.time()
+    p.send_signal(signal.SIGTERM)
+    stdout, stderr = p.communicate(timeout=60)
+    stopped = time.time() - t1
+    assert p.returncode == 143, stderr
+    assert stopped < 1.5, stopped
+    assert "->" not in stdout                       # no file reported done
+    assert not list(out.rglob("*.wav")) and hidden(out) == []
+    assert stderr.strip().count("\n") == 0 and "terminated" in stderr
+
+
+# -- 16. prepare on a full disk ------------------------------------------------------------------
+def test_16_prepare_on_a_full_disk_says_so_and_keeps_pairs(tmp_path):
+    import contextlib
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root to mount a small tmpfs")
+    raw = tmp_path / "raw"
+    for i in range(3):
+        v, a = toy_stems(seconds=8.0, sr=16000, channels=1, seed=30 + i)
+        d = raw / f"track{i}"
+        d.mkdir(parents=True)
+        for name, x in (("mixture", v + a), ("vocals", v), ("accompaniment", a)):
+            sf.write(str(d / f"{name}.wav"), x.T, 16000, subtype="FLOAT")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    # one 8 s track is 3 x 513 x 251 float32 = 1.5 MB: room for one and a half
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2400k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        proc = cli("prepare", "folder", raw, "-o", disk / "cache", "--no-progress")
+        line = one_line_error(proc, "no space left on device")
+        assert "requested and" not in line and ".part" not in line
+        npy = {p.stem for p in (disk / "cache").glob("*.npy")}
+        js = {p.stem for p in (disk / "cache").glob("*.json")}
+        assert npy == js and len(npy) >= 1               # whole pairs only
+        assert hidden(disk) == []
+    finally:
+        with contextlib.suppress(Exception):
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+# -- 17. a valid WAV whose name is not UTF-8 -------------------------------------------------------
+def test_17_non_utf8_file_name(random_model, song, tmp_path):
+    from unetvocalsep.audio import AudioReader
+
+    raw = os.fsencode(str(tmp_path)) + b"/caf\xe9.wav"      # Latin-1 e-acute
+    with open(song, "rb") as src, open(raw, "wb") as dst:
+        dst.write(src.read())
+    name = os.fsdecode(raw)
+    with AudioReader(name) as r:
+        assert r.frames == sf.info(str(song)).frames
+    proc = subprocess.run([PY, "-m", "unetvocalsep.separate", raw, b"-o",
+                           os.fsencode(str(tmp_path / "o")), b"--model",
+                           os.fsencode(random_model)], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    out = os.fsencode(str(tmp_path / "o")) + b"/caf\xe9"
+    assert sorted(os.listdir(out)) == [b"accompaniment.wav", b"vocals.wav"]
+    assert sf.info(os.fsdecode(out + b"/vocals.wav").encode("utf-8", "surrogateescape")).frames \
+        == sf.info(str(song)).frames

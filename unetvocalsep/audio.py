@@ -65,6 +65,27 @@ def _check_path(path):
     return path
 
 
+def sf_path(path):
+    """``path`` as soundfile can open it: bytes when the name is not valid UTF-8.
+
+    Python holds such a name (``caf\\xe9.wav`` from a Latin-1 file system) with
+    surrogate escapes, which soundfile cannot encode; the bytes name works.
+
+    Parameters
+    ----------
+    path : str
+
+    Returns
+    -------
+    str or bytes
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
 def check_rate(sr, what):
     """Refuse a sample rate outside [:data:`MIN_SR`, :data:`MAX_SR`].
 
@@ -116,7 +137,7 @@ class AudioReader:
         self._data = None
         self._pos = 0
         try:
-            self._sf = sf.SoundFile(self.path)
+            self._sf = sf.SoundFile(sf_path(self.path))
             self.sr = self._sf.samplerate
             self.channels = self._sf.channels
             self.frames = self._sf.frames
@@ -524,7 +545,7 @@ class AudioWriter:
             extra = {"bitrate_mode": "CONSTANT",
                      "compression_level": mp3_compression_level(self.mp3_bitrate)}
         try:
-            f = sf.SoundFile(tmp, "w", samplerate=self.sr, channels=self.channels,
+            f = sf.SoundFile(sf_path(tmp), "w", samplerate=self.sr, channels=self.channels,
                              format=self.format, subtype=subtype, **extra)
         except (RuntimeError, OSError) as exc:
             raise _write_error(exc, self.path) from None
@@ -580,7 +601,7 @@ class AudioWriter:
         new = AtomicFile(self.path, overwrite=True)   # only a second temporary name
         try:
             out = self._open(new.tmp, "FLOAT")
-            with sf.SoundFile(self._atomic.tmp) as old:
+            with sf.SoundFile(sf_path(self._atomic.tmp)) as old:
                 while True:
                     block = old.read(2 ** 18, dtype="float32", always_2d=True)
                     if not len(block):

@@ -66,7 +66,9 @@ def separate_files(sep, files, output_dir, jobs=1, progress=True, **kwargs):
     With ``jobs > 1`` files are processed by that many threads sharing the
     loaded model, so one file's decoding and encoding overlap another's
     network pass (NumPy and the BLAS release the GIL). Each error is printed
-    as one line on stderr and the other files go on.
+    as one line on stderr and the other files go on. Ctrl-C or a ``kill``
+    stops every thread at its next block (within about a second) and commits
+    no file that was not finished.
 
     Progress is one bar for the whole batch, in seconds of audio, headed
     ``file k/N`` (k files finished); the ``input -> folder`` lines and the
@@ -94,9 +96,12 @@ def separate_files(sep, files, output_dir, jobs=1, progress=True, **kwargs):
 
     from .errors import cli_name, describe_error
 
+    from .signals import Cancelled
+
     prog = cli_name("unetvocalsep.separate")
     bar = _batch_bar(files, kwargs) if progress else None
     lock = threading.Lock()
+    stop = threading.Event()   # set when the main thread is interrupted (Ctrl-C, kill)
     finished = [0]
 
     def say(line, err=False):
@@ -124,7 +129,9 @@ def separate_files(sep, files, output_dir, jobs=1, progress=True, **kwargs):
         f, seconds = item
         fp = FileProgress(seconds) if bar is not None else False
         try:
-            outs = sep.separate_file(f, output_dir, progress=fp, **kwargs)
+            outs = sep.separate_file(f, output_dir, progress=fp, cancel=stop.is_set, **kwargs)
+        except Cancelled:
+            return False
         except (UserError, OSError, MemoryError) as exc:
             say(f"{prog}: error: {describe_error(exc)}", err=True)
             ok = False
@@ -148,8 +155,14 @@ def separate_files(sep, files, output_dir, jobs=1, progress=True, **kwargs):
         if jobs <= 1:
             ok = [one(i) for i in items]
         else:
-            with ThreadPoolExecutor(max_workers=jobs) as pool:
+            pool = ThreadPoolExecutor(max_workers=jobs)
+            try:
                 ok = list(pool.map(one, items))
+            except BaseException:   # Ctrl-C or a signal: the workers stop at their next block
+                stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown()
     finally:
         if bar is not None:
             bar.close()

@@ -75,7 +75,7 @@ def save_example(cache_dir, name, array, meta=None):
     str
         The path of the ``.npy`` file.
     """
-    from .files import atomic_path
+    from .files import AtomicFile
 
     array = np.asarray(array, dtype=np.float32)
     if array.ndim != 3 or array.shape[:2] != (3, constants.N_BINS + 1):
@@ -84,13 +84,42 @@ def save_example(cache_dir, name, array, meta=None):
     path = os.path.join(cache_dir, name + ".npy")
     info = {"frames": int(array.shape[2]), "parts": list(PARTS)}
     info.update(meta or {})
-    with atomic_path(os.path.join(cache_dir, name + ".json"), overwrite=True) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(info, f, indent=1, sort_keys=True)
-    with atomic_path(path, overwrite=True) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, array)
+    # Both files are written in full first; the .npy is committed before its
+    # .json, and taken back if the .json cannot follow, so the cache never
+    # holds one without the other (a full disk once left .json files alone).
+    files = [AtomicFile(path, overwrite=True),
+             AtomicFile(os.path.join(cache_dir, name + ".json"), overwrite=True)]
+    try:
+        try:
+            with open(files[0].tmp, "wb") as f:
+                _write_npy(f, array)
+            with open(files[1].tmp, "w") as f:
+                json.dump(info, f, indent=1, sort_keys=True)
+        except OSError as exc:   # name the user's file, not the hidden temporary one
+            raise OSError(exc.errno, exc.strerror, path) from None
+        files[0].commit()
+        try:
+            files[1].commit()
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+            raise
+    finally:
+        for a in files:
+            a.discard()
     return path
+
+
+def _write_npy(f, array):
+    """``np.save`` through Python's ``write``, so a full disk is ENOSPC.
+
+    NumPy's own writer (``ndarray.tofile``) reports a full disk as "578664
+    requested and 204768 written", with no errno.
+    """
+    fmt = np.lib.format
+    array = np.ascontiguousarray(array)
+    fmt.write_array_header_1_0(f, fmt.header_data_from_array_1_0(array))
+    f.write(memoryview(array).cast("B"))
 
 
 def list_tracks(paths):

@@ -332,7 +332,7 @@ class Separator:
     def separate_file(self, path, output_dir="separated", fmt="wav", bits=None, overwrite=False,
                       out_sr=None, mono=False, progress="auto", gain_db=0.0, outputs=None,
                       on_window=None, vocal_level_db=None, stems=None, filename=None,
-                      start=0.0, duration=None, mp3_bitrate=None):
+                      start=0.0, duration=None, mp3_bitrate=None, cancel=None):
         """Separate one file into ``<output_dir>/<track>/{vocals,accompaniment}.<fmt>``.
 
         Parameters
@@ -362,6 +362,11 @@ class Separator:
             (the folder must exist).
         on_window : callable or None
             See :meth:`stream`.
+        cancel : callable or None
+            ``cancel()`` is asked at every block read and written and before
+            the stems are committed; when it returns True the call raises
+            :class:`~unetvocalsep.signals.Cancelled` and writes nothing (a
+            batch stopping on a signal: :func:`unetvocalsep.batch.separate_files`).
         vocal_level_db : float or None
             Also write ``mix.<fmt>``: the accompaniment plus the vocals at this
             level, -inf (the accompaniment) to 0 dB (the input); None writes
@@ -454,6 +459,12 @@ class Separator:
 
         passes = []   # samples decoded by each pass
 
+        def check_cancel():
+            if cancel is not None and cancel():
+                from .signals import Cancelled
+
+                raise Cancelled(path)
+
         def opened():
             reader = AudioReader(path)
             if first:
@@ -462,6 +473,7 @@ class Separator:
             passes.append(0)
 
             def read(n):   # the excerpt [start, start + duration) only
+                check_cancel()
                 with self._stage("decode"):
                     y = reader.read(min(n, left[0])) if left[0] > 0 else reader.read(0)[:, :0]
                 left[0] -= y.shape[1]
@@ -522,6 +534,7 @@ class Separator:
                         if mix:
                             blocks = (*blocks, blocks[1] + blocks[0] * level)
                         by_name = dict(zip(constants.STEMS + ("mix",), blocks))
+                        check_cancel()
                         with self._stage("encode"):
                             for n, w in zip(names, writers):
                                 b = by_name[n]
@@ -531,6 +544,7 @@ class Separator:
                                          f"({passes[0] / sr_in:.2f} s on the first pass, "
                                          f"{passes[1] / sr_in:.2f} s on the second); nothing "
                                          f"was written")
+                    check_cancel()
                 commit_all(writers)
         except BaseException:
             for folder in sorted(created, key=len, reverse=True):   # deepest first, if empty

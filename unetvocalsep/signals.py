@@ -40,6 +40,16 @@ class Terminated(KeyboardInterrupt):
         return 128 + self.signum
 
 
+class Cancelled(Exception):
+    """Work given up because the run is stopping (a signal reached the main thread).
+
+    Raised in worker threads by a ``cancel`` check
+    (:meth:`~unetvocalsep.separator.Separator.separate_file`), so that a
+    ``kill`` of a ``-j 2`` batch stops every file within a second and
+    commits none that was not finished.
+    """
+
+
 def _raise(signum, frame):
     raise Terminated(signum)
 
