@@ -60,7 +60,9 @@ extras = {
     "gpu-numpy1": ["cupy-cuda12x>=13,<14", "numpy>=1.21,<2"],
     # museval pulls pandas; pandas 3.1 needs NumPy 2, 2.x works with 1.26 and 2.x (tested).
     "eval": ["museval>=0.4", "fast-bss-eval>=0.1.4", "matplotlib>=3.5", "pandas<3"],
-    "web": ["flask>=2.2", "matplotlib>=3.5"],
+    # waitress: the production WSGI server of `unetvocalsep web` (connection
+    # limit and timeouts; issue 28)
+    "web": ["flask>=2.2", "matplotlib>=3.5", "waitress>=2.1"],
     # ChainerMN ships inside chainer; it needs mpi4py and an MPI library
     # (Debian: openmpi-bin libopenmpi-dev) to build and run it. See docs/DISTRIBUTED.md.
     "mpi": ["mpi4py>=3.1"],

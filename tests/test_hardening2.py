@@ -606,3 +606,185 @@ def test_17_non_utf8_file_name(random_model, song, tmp_path):
     assert sorted(os.listdir(out)) == [b"accompaniment.wav", b"vocals.wav"]
     assert sf.info(os.fsdecode(out + b"/vocals.wav").encode("utf-8", "surrogateescape")).frames \
         == sf.info(str(song)).frames
+
+
+# -- 18. the web page answered any origin and any Host -------------------------------------------
+@pytest.fixture
+def web_client(random_model, tmp_path):
+    pytest.importorskip("flask")
+    from unetvocalsep.separator import Separator
+    from unetvocalsep.web import EXTENSION_KEY, create_app
+
+    app = create_app(separator=Separator(random_model), jobs_dir=str(tmp_path / "jobs"),
+                     allow_hosts=["sep.example.com"], allow_origins=["https://sep.example.com"])
+    yield app.test_client()
+    app.extensions[EXTENSION_KEY].close()
+
+
+def _wav(seconds=2.0):
+    import io
+
+    v, a = toy_stems(seconds=seconds, sr=22050)
+    buf = io.BytesIO()
+    sf.write(buf, (v + a).T, 22050, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def _post(client, headers, base_url="http://127.0.0.1:8000"):
+    import io
+
+    return client.post("/api/separate", data={"file": (io.BytesIO(_wav()), "song.wav")},
+                       content_type="multipart/form-data", headers=headers, base_url=base_url)
+
+
+def test_18_cross_origin_posts_and_foreign_hosts_are_refused(web_client):
+    c = web_client
+    tok = c.get("/api/token", base_url="http://127.0.0.1:8000").json["token"]
+    good = {"X-Unetvocalsep-Token": tok}
+    # CSRF: another site's page posting to the user's server
+    r = _post(c, dict(good, Origin="https://evil.example"))
+    assert r.status_code == 403 and "cross-origin" in r.json["error"]
+    r = _post(c, {"Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403
+    # no token (a form on another page cannot read one)
+    r = _post(c, {"Origin": "http://127.0.0.1:8000"})
+    assert r.status_code == 403 and "token" in r.json["error"]
+    r = _post(c, {"X-Unetvocalsep-Token": tok[:-1] + ("0" if tok[-1] != "0" else "1")})
+    assert r.status_code == 403
+    # DNS rebinding: a foreign name for this server, reading or writing
+    for method in ("get", "post"):
+        r = getattr(c, method)("/api/token", base_url="http://evil.example:8000")
+        assert r.status_code == 421
+    assert c.get("/", base_url="http://rebind.attacker.test").status_code == 421
+    # what is allowed: the page's own origin with its token, programs without Origin,
+    # the proxy's name and origin given on the command line
+    page = c.get("/", base_url="http://127.0.0.1:8000").get_data(as_text=True)
+    page_tok = page.split('data-token="')[1].split('"')[0]
+    assert _post(c, {"X-Unetvocalsep-Token": page_tok,
+                     "Origin": "http://127.0.0.1:8000"}).status_code == 202
+    assert _post(c, good).status_code == 202
+    assert _post(c, dict(good, Origin="https://sep.example.com"),
+                 base_url="http://sep.example.com").status_code == 202
+    assert _post(c, good, base_url="http://localhost:8000").status_code == 202
+
+
+def test_18_guard_rules():
+    from unetvocalsep.web.guard import Guard
+
+    g = Guard()
+    assert g.host_ok("[::1]:8000") and g.host_ok("192.168.1.20") and g.host_ok("LOCALHOST")
+    assert not g.host_ok("") and not g.host_ok(None) and not g.host_ok("attacker.test")
+    assert not g.origin_ok("null", "127.0.0.1:8000", "http")
+    assert not g.origin_ok("http://127.0.0.1:9999", "127.0.0.1:8000", "http")
+    assert Guard().token_ok(g.new_token()) is False      # another server's key
+
+
+# -- 19, 20. the server: bounded connections with a timeout; a restart keeps finished jobs -------
+def _serve(random_model, jobs_dir, *extra):
+    import re
+    import time
+
+    pytest.importorskip("waitress")
+    proc = subprocess.Popen([PY, "-m", "unetvocalsep.web", "--model", random_model, "--port", "0",
+                             "--quiet", "--jobs-dir", str(jobs_dir), *extra],
+                            stderr=subprocess.PIPE, text=True)
+    lines, end = [], time.time() + 120
+    while not any("http://" in x for x in lines) and time.time() < end:
+        lines.append(proc.stderr.readline())
+        assert lines[-1] or proc.poll() is None, f"server exited: {lines}"
+    port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", lines[-1]).group(1))
+    return proc, port, lines
+
+
+def _stop(proc):
+    import signal
+
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_19_slow_clients_are_bounded_and_timed_out(random_model, tmp_path):
+    import socket
+    import time
+    import urllib.request
+
+    proc, port, _ = _serve(random_model, tmp_path / "jobs", "--max-connections", "20",
+                           "--timeout", "2")
+    socks = []
+    try:
+        for _ in range(60):   # slow uploads: a header, then nothing
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"POST /api/separate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Content-Length: 1000000\r\n\r\nxx")
+            socks.append(s)
+        threads = len(os.listdir(f"/proc/{proc.pid}/task"))
+        assert threads < 30, threads               # not one thread per connection
+        # each is closed 2 s after it went silent; those past the limit of 20 wait in
+        # the listen queue and are taken (and timed out) as places free up
+        open_ = set(range(len(socks)))
+        end = time.time() + 40
+        while open_ and time.time() < end:
+            for i in list(open_):
+                try:
+                    socks[i].settimeout(0.05)
+                    if socks[i].recv(1) == b"":
+                        open_.discard(i)
+                except (ConnectionResetError, BrokenPipeError):
+                    open_.discard(i)
+                except socket.timeout:
+                    pass
+        assert not open_, f"{len(open_)} slow connections still open"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as r:
+            assert r.status == 200               # and the server still answers
+    finally:
+        for s in socks:
+            s.close()
+        assert _stop(proc) == 0
+
+
+def test_20_restart_serves_finished_jobs_and_removes_unfinished(random_model, tmp_path):
+    import json
+    import time
+    import urllib.request
+
+    jobs = tmp_path / "jobs"
+    proc, port, _ = _serve(random_model, jobs)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        tok = json.load(urllib.request.urlopen(base + "/api/token"))["token"]
+        boundary = "xyzboundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f"filename=\"song.wav\"\r\nContent-Type: audio/wav\r\n\r\n").encode() + _wav() \
+            + f"\r\n--{boundary}--\r\n".encode()
+        req = urllib.request.Request(base + "/api/separate", data=body, method="POST", headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "X-Unetvocalsep-Token": tok})
+        answer = json.load(urllib.request.urlopen(req))
+        end = time.time() + 120
+        while time.time() < end:
+            st = json.load(urllib.request.urlopen(base + answer["status_url"]))
+            if st["status"] in ("done", "failed"):
+                break
+            time.sleep(0.2)
+        assert st["status"] == "done", st
+    finally:
+        assert _stop(proc) == 0
+    unfinished = jobs / ("ab" * 16)                 # a job that was queued when it stopped
+    unfinished.mkdir()
+    (unfinished / "input.wav").write_bytes(_wav())
+    (jobs / "notes.txt").write_text("mine")          # not a job: left alone
+    proc, port, lines = _serve(random_model, jobs)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert any("1 finished served again, 1 unfinished removed" in x for x in lines), lines
+        st = json.load(urllib.request.urlopen(base + answer["status_url"]))
+        assert st["status"] == "done" and st["name"] == "song.wav"
+        with urllib.request.urlopen(base + st["stems"]["vocals"]) as r:
+            assert r.status == 200 and len(r.read()) > 1000
+        assert not unfinished.exists() and (jobs / "notes.txt").read_text() == "mine"
+    finally:
+        assert _stop(proc) == 0

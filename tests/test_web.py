@@ -58,9 +58,14 @@ def client(make_app, separator):
     return make_app(separator=separator).test_client()
 
 
+def token(client):
+    """The page token a POST needs (issue 28: CSRF)."""
+    return {"X-Unetvocalsep-Token": client.get("/api/token").json["token"]}
+
+
 def post(client, data, name="song.wav"):
     return client.post("/api/separate", data={"file": (io.BytesIO(data), name)},
-                       content_type="multipart/form-data")
+                       content_type="multipart/form-data", headers=token(client))
 
 
 def wait(client, status_url, timeout=120, until=("done", "failed")):
@@ -140,9 +145,10 @@ def test_separate_roundtrip(client, tmp_path):
     dl = client.get(job["stems"]["vocals"] + "?download=1")
     assert dl.headers["Content-Disposition"].startswith("attachment")
     assert "My Song_-vocals.wav" in dl.headers["Content-Disposition"]
-    # the user's name never reached the disk
+    # the user's name never became a path (it is in the job's record, job.json)
     folder = os.path.join(client.application.extensions[EXTENSION_KEY].jobs_dir, job_id)
-    assert sorted(os.listdir(folder)) == ["accompaniment.wav", "input.wav", "spectrogram.png", "vocals.wav"]
+    assert sorted(os.listdir(folder)) == ["accompaniment.wav", "input.wav", "job.json",
+                                          "spectrogram.png", "vocals.wav"]
 
 
 def test_range_requests_for_seeking(client):
@@ -222,7 +228,8 @@ def test_unsupported_format_is_400(client):
 def test_empty_and_missing_file_are_400(client):
     r = post(client, b"", "song.wav")
     assert r.status_code == 400 and "empty" in r.json["error"]
-    r = client.post("/api/separate", data={"other": "x"}, content_type="multipart/form-data")
+    r = client.post("/api/separate", data={"other": "x"}, content_type="multipart/form-data",
+                    headers=token(client))
     assert r.status_code == 400 and "'file'" in r.json["error"]
 
 
@@ -563,7 +570,7 @@ def test_wiener_field_refines_the_job(make_app, separator):
     stems = {}
     for flag in ("0", "1"):
         r = client.post("/api/separate", data={"file": (io.BytesIO(data), "song.wav"), "wiener": flag},
-                        content_type="multipart/form-data")
+                        content_type="multipart/form-data", headers=token(client))
         assert r.status_code == 202, r.json
         job = wait(client, r.json["status_url"])
         assert job["status"] == "done" and job["wiener"] is (flag == "1")
@@ -571,7 +578,7 @@ def test_wiener_field_refines_the_job(make_app, separator):
     assert np.max(np.abs(stems["0"] - stems["1"])) > 1e-3
     assert separator.wiener is False          # the shared separator is not changed
     r = client.post("/api/separate", data={"file": (io.BytesIO(data), "song.wav"), "wiener": "x"},
-                    content_type="multipart/form-data")
+                    content_type="multipart/form-data", headers=token(client))
     assert r.status_code == 400 and "wiener" in r.json["error"]
     page = client.get("/").get_data(as_text=True)
     assert 'id="wiener"' in page

@@ -8,8 +8,12 @@ the Flask application yourself::
     app.run()                                   # http://127.0.0.1:5000/
     app.extensions["unetvocalsep.jobs"].close()  # stop the workers when done
 
-HTTP API (all answers JSON except the files):
+HTTP API (all answers JSON except the files). The server answers only to its
+own host names and origins, and a POST needs a page token
+(:mod:`unetvocalsep.web.guard`; docs/WEB.md):
 
+- ``GET /api/token`` -> ``{"token"}``, to send as the header
+  ``X-Unetvocalsep-Token`` with each POST (the page has one already);
 - ``POST /api/separate`` (multipart field ``file``; field ``wiener=1`` refines the
   stems with the multichannel Wiener filter) -> 202 ``{"id", "status_url"}``;
   400 not audio / undecodable / too short / too long / more than 2 channels, 413 too big
@@ -26,6 +30,7 @@ itself.
 import os
 
 from ..errors import UserError
+from .guard import TOKEN_HEADER, Guard
 from .jobs import (FILES, ID_RE, KEEP_MINUTES, MAX_JOB_MB, MAX_QUEUE, MAX_SECONDS, MAX_UPLOAD_MB,
                    MIMETYPES, WORKERS, JobManager, RequestError)
 
@@ -33,12 +38,14 @@ from .jobs import (FILES, ID_RE, KEEP_MINUTES, MAX_JOB_MB, MAX_QUEUE, MAX_SECOND
 ACCEPT = (".wav", ".flac", ".ogg", ".mp3")
 #: Key of the :class:`~.jobs.JobManager` in ``app.extensions``.
 EXTENSION_KEY = "unetvocalsep.jobs"
+#: Key of the :class:`~.guard.Guard` in ``app.extensions``.
+GUARD_KEY = "unetvocalsep.guard"
 
 
 def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=MAX_UPLOAD_MB,
                max_seconds=MAX_SECONDS, workers=WORKERS, keep_minutes=KEEP_MINUTES,
                device=-1, max_queue=MAX_QUEUE, janitor_seconds=None,
-               max_job_mb=MAX_JOB_MB):
+               max_job_mb=MAX_JOB_MB, allow_hosts=(), allow_origins=()):
     """Build the Flask application and start its worker and janitor threads.
 
     Parameters
@@ -68,6 +75,9 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=MAX_UPLO
     max_job_mb : float
         Most disk one job may use (upload and results); larger get 413, and
         507 when the disk cannot hold the job.
+    allow_hosts, allow_origins : iterable of str
+        Host names and origins to accept besides this machine's own (a
+        reverse proxy's public name): :class:`~unetvocalsep.web.guard.Guard`.
 
     Returns
     -------
@@ -98,9 +108,28 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=MAX_UPLO
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 1024 * 1024) + 65536
     app.json.sort_keys = False
     app.extensions[EXTENSION_KEY] = manager
+    guard = Guard(allow_hosts, allow_origins)
+    app.extensions[GUARD_KEY] = guard
 
     def error(message, status):
         return flask.jsonify(error=message, status=status), status
+
+    @app.before_request
+    def check_origin():
+        req = flask.request
+        if not guard.host_ok(req.host):   # DNS rebinding: a name that is not ours
+            return error(f"this server does not answer to the host name {req.host!r} "
+                         f"(start it with --allow-host NAME to add one)", 421)
+        if req.method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        if not guard.origin_ok(req.headers.get("Origin"), req.host, req.scheme,
+                               req.headers.get("Sec-Fetch-Site")):
+            return error("cross-origin request refused (start the server with --allow-origin "
+                         "ORIGIN to allow a page of another origin)", 403)
+        if not guard.token_ok(req.headers.get(TOKEN_HEADER)):
+            return error(f"missing or invalid page token: reload the page (programs: GET "
+                         f"/api/token and send it as the {TOKEN_HEADER} header)", 403)
+        return None
 
     def job_json(job):
         """The status of ``job`` with the URLs of its files."""
@@ -120,7 +149,12 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=MAX_UPLO
     @app.get("/")
     def index():
         return flask.render_template("index.html", max_upload_mb=max_upload_mb,
-                                     max_seconds=max_seconds, accept=",".join(ACCEPT))
+                                     max_seconds=max_seconds, accept=",".join(ACCEPT),
+                                     token=guard.new_token())
+
+    @app.get("/api/token")
+    def token():
+        return flask.jsonify(token=guard.new_token(), header=TOKEN_HEADER)
 
     @app.post("/api/separate")
     def submit():

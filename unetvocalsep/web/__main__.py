@@ -1,5 +1,11 @@
 """``python -m unetvocalsep.web``: serve the drag-and-drop separation page.
 
+It runs under waitress, a production WSGI server: a bounded number of
+connections (``--max-connections``), each closed after ``--timeout`` seconds
+without traffic, and uploads buffered before a worker thread sees them, so
+slow clients hold neither threads nor memory (Flask's development server
+gave each connection a thread, with no timeout: issue 28).
+
 Examples
 --------
 ::
@@ -49,7 +55,20 @@ def get_parser():
     p.add_argument("--jobs-dir", default=None, metavar="DIR",
                    help="folder for uploads and results (default: a temporary folder, "
                         "removed on exit)")
-    p.add_argument("--quiet", action="store_true", help="do not log each request")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer to this host name, e.g. a reverse proxy's public name "
+                        "(repeatable; IP addresses, localhost and this machine's names always "
+                        "work; others get 421, against DNS rebinding)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="also accept uploads from pages of this origin, e.g. "
+                        "https://sep.example.com behind a reverse proxy (repeatable; others "
+                        "get 403, against cross-site requests)")
+    p.add_argument("--max-connections", type=positive_int, default=J.MAX_CONNECTIONS,
+                   metavar="N", help="most connections at once (default: %(default)s)")
+    p.add_argument("--timeout", type=positive_float, default=J.IDLE_TIMEOUT, metavar="S",
+                   help="close a connection after this many seconds without traffic "
+                        "(default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="log only warnings")
     return p
 
 
@@ -57,11 +76,13 @@ def _main(argv):
     import importlib.util
 
     args = get_parser().parse_args(argv)   # --help prints without Flask installed
-    if importlib.util.find_spec("flask") is None:   # checked without importing it
-        raise UserError("the web demo needs Flask: pip install 'unetvocalsep[web]'")
+    for name in ("flask", "waitress"):   # checked without importing them
+        if importlib.util.find_spec(name) is None:
+            raise UserError(f"the web demo needs {name.capitalize()}: pip install "
+                            "'unetvocalsep[web]'")
     if not 0 <= args.port <= 65535:
         raise UserError(f"invalid port {args.port}")
-    from werkzeug.serving import make_server  # Flask's own server library
+    from waitress.server import create_server
 
     from . import EXTENSION_KEY, create_app
 
@@ -73,22 +94,38 @@ def _main(argv):
     app = create_app(model=args.model, jobs_dir=args.jobs_dir, max_upload_mb=args.max_upload_mb,
                      max_seconds=args.max_seconds, workers=args.workers,
                      keep_minutes=args.keep_minutes, device=device, max_queue=args.max_queue,
-                     max_job_mb=args.max_job_mb)
+                     max_job_mb=args.max_job_mb, allow_hosts=args.allow_host,
+                     allow_origins=args.allow_origin)
     manager = app.extensions[EXTENSION_KEY]
     try:
-        server = make_server(args.host, args.port, app, threaded=True)
+        try:
+            server = create_server(
+                app, host=args.host, port=args.port, threads=args.workers + 4,
+                connection_limit=args.max_connections, channel_timeout=args.timeout,
+                cleanup_interval=max(0.5, min(30.0, args.timeout / 2)),
+                max_request_body_size=app.config["MAX_CONTENT_LENGTH"], ident="unetvocalsep",
+                clear_untrusted_proxy_headers=True)
+        except OSError as exc:
+            from ..errors import describe_os_error
+
+            raise UserError(f"cannot listen on {args.host}:{args.port}: "
+                            f"{describe_os_error(exc)}") from None
         host = f"[{args.host}]" if ":" in args.host else args.host
         where = (f"{manager.jobs_dir} (deleted on exit)" if args.jobs_dir is None
                  else manager.jobs_dir)
         print(f"uploads and results in {where}", file=sys.stderr)
-        print(f"unetvocalsep web demo on http://{host}:{server.server_port}/ "
+        if manager.recovered or manager.removed:
+            print(f"jobs of an earlier run: {manager.recovered} finished served again, "
+                  f"{manager.removed} unfinished removed", file=sys.stderr)
+        print(f"unetvocalsep web demo on http://{host}:{server.effective_port}/ "
               "(Ctrl-C to stop)", file=sys.stderr, flush=True)
         try:
-            server.serve_forever()
-        except KeyboardInterrupt:   # Ctrl-C, or `kill` (run_cli makes SIGTERM a Terminated)
-            print("stopped", file=sys.stderr)
+            server.run()   # returns on Ctrl-C or `kill` (run_cli makes SIGTERM a Terminated)
+        except KeyboardInterrupt:
+            pass
         finally:
-            server.server_close()
+            server.close()
+        print("stopped", file=sys.stderr)
     finally:
         manager.close()
     return 0

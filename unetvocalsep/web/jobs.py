@@ -8,10 +8,13 @@ Layout on disk, one folder per job under ``jobs_dir``::
     <jobs_dir>/<id>/vocals.wav                  16-bit, the input's rate and channels
     <jobs_dir>/<id>/accompaniment.wav
     <jobs_dir>/<id>/spectrogram.png             mixture spectrogram and vocal mask
+    <jobs_dir>/<id>/job.json                    the finished job's record
 
 ``<id>`` is ``secrets.token_hex(16)``; the name the user gave the file is
-kept only in memory, for display and download names, and never reaches the
-file system. Every id from a URL is checked against :data:`ID_RE` and every
+kept for display and download names, in memory and in ``job.json``, and
+never becomes part of a path. A server started again on the same
+``jobs_dir`` serves the finished jobs it finds there (until they expire) and
+removes the folders of jobs that had not finished (:meth:`JobManager.recover`). Every id from a URL is checked against :data:`ID_RE` and every
 stem against :data:`FILES` before any path is built.
 
 Workers share one :class:`~unetvocalsep.separator.Separator`; a job is one call
@@ -63,6 +66,10 @@ MAX_SECONDS = 600.0
 WORKERS = 1
 KEEP_MINUTES = 60.0
 MAX_QUEUE = 20
+#: Most connections the server holds at once (``--max-connections``).
+MAX_CONNECTIONS = 100
+#: Seconds a connection may stay silent before it is closed (``--timeout``).
+IDLE_TIMEOUT = 30.0
 #: Free disk kept in reserve beyond a job's own need, bytes.
 DISK_RESERVE_BYTES = 64 * 2 ** 20
 
@@ -109,6 +116,56 @@ class Job:
         self.started = self.finished = None
         #: Refine the stems with the multichannel Wiener filter (the page's checkbox).
         self.wiener = False
+
+    #: What ``job.json`` keeps, so a restarted server can serve the job.
+    RECORD = ("id", "ext", "name", "duration", "sr", "channels", "status", "error", "created",
+              "started", "finished", "wiener", "seconds_done")
+
+    def save(self):
+        """Write ``job.json`` (atomically) with :attr:`RECORD`."""
+        import json
+
+        from ..files import atomic_path
+
+        with atomic_path(os.path.join(self.folder, "job.json"), overwrite=True) as tmp:
+            with open(tmp, "w") as f:
+                json.dump({k: getattr(self, k) for k in self.RECORD}, f)
+
+    @classmethod
+    def load(cls, folder):
+        """The finished job recorded in ``folder/job.json``, or None if there is none.
+
+        Parameters
+        ----------
+        folder : str
+
+        Returns
+        -------
+        Job or None
+            None for a missing, unreadable or unfinished record, or one whose
+            files are gone.
+        """
+        import json
+
+        try:
+            with open(os.path.join(folder, "job.json")) as f:
+                rec = json.load(f)
+            if not isinstance(rec, dict) or rec.get("id") != os.path.basename(folder) \
+                    or rec.get("status") not in ("done", "failed") \
+                    or rec.get("ext") not in set(INPUT_FORMATS.values()):
+                return None
+            job = cls(rec["id"], folder, rec["ext"], str(rec["name"]), rec["duration"],
+                      rec["sr"], rec["channels"])
+            for k in ("status", "error", "created", "started", "finished", "seconds_done"):
+                setattr(job, k, rec[k])
+            job.wiener = bool(rec["wiener"])
+            float(job.finished)
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            return None
+        need = ["original"] + (["vocals", "accompaniment"] if job.status == "done" else [])
+        if not all(os.path.isfile(job.path(s)) for s in need):
+            return None
+        return job
 
     @property
     def input_path(self):
@@ -240,8 +297,43 @@ class JobManager:
         interval = janitor_seconds if janitor_seconds is not None else min(60.0, self.keep_seconds / 4)
         self.threads.append(threading.Thread(target=self._janitor, args=(max(0.01, interval),),
                                              name="unetvocalsep-janitor", daemon=True))
+        self.recovered, self.removed = self.recover() if not self._own_dir else (0, 0)
         for t in self.threads:
             t.start()
+
+    def recover(self):
+        """Take up the finished jobs of an earlier server on this ``jobs_dir``.
+
+        Finished jobs (their ``job.json`` and files intact) are served again and
+        expire ``keep_minutes`` after they ended, as if the server had not
+        stopped. The folders of jobs that were queued or running when it
+        stopped, and of broken records, are removed: they would never be
+        served or cleaned up. Only folders named like a job id are touched.
+
+        Returns
+        -------
+        recovered, removed : int
+        """
+        recovered = removed = 0
+        try:
+            names = os.listdir(self.jobs_dir)
+        except OSError as exc:
+            raise UserError(f"cannot read the jobs folder: {describe_os_error(exc)}") from None
+        for name in sorted(names):
+            folder = os.path.join(self.jobs_dir, name)
+            if not ID_RE.match(name) or os.path.islink(folder) or not os.path.isdir(folder):
+                continue
+            job = Job.load(folder)
+            if job is None:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+            else:
+                self.jobs[job.id] = job
+                recovered += 1
+        if recovered or removed:
+            log.info("jobs folder %s: %d finished jobs served again, %d unfinished removed",
+                     self.jobs_dir, recovered, removed)
+        return recovered, removed
 
     # -- uploads ------------------------------------------------------------------------
     def submit(self, stream, filename="", wiener=False):
@@ -403,6 +495,10 @@ class JobManager:
         with self._cond:
             job.finished = time.time()
             job.status = "failed" if job.error else "done"
+        try:
+            job.save()   # a restarted server serves it again
+        except OSError as exc:
+            log.warning("job %s: cannot save its record: %s", job.id, describe_os_error(exc))
         if job.error:
             log.warning("job %s failed: %s", job.id, job.error)
         else:

@@ -82,6 +82,7 @@
     form.append('wiener', $('wiener').checked ? '1' : '0');
     var xhr = new XMLHttpRequest();
     xhr.open('POST', SUBMIT_URL);
+    xhr.setRequestHeader('X-Unetvocalsep-Token', body.dataset.token);
     xhr.responseType = 'json';
     xhr.upload.onprogress = function (e) {
       if (mine !== generation) { return; }
