@@ -788,3 +788,12 @@ def test_20_restart_serves_finished_jobs_and_removes_unfinished(random_model, tm
         assert not unfinished.exists() and (jobs / "notes.txt").read_text() == "mine"
     finally:
         assert _stop(proc) == 0
+
+
+def test_05_web_sees_the_real_length_of_a_joined_mp3(joined_mp3):
+    from unetvocalsep.web.jobs import RequestError, check_upload
+
+    ext, (duration, sr, channels) = check_upload(str(joined_mp3), max_seconds=600)
+    assert ext == "mp3" and 22.9 < duration < 23.2
+    with pytest.raises(RequestError, match="too long"):
+        check_upload(str(joined_mp3), max_seconds=10)     # the header says 3 s

@@ -13,10 +13,9 @@ import os
 import numpy as np
 
 from .errors import AudioError, UserError
-
-#: Sample rates accepted on input (Hz): below 8 kHz no voice is left to find,
-#: above 768 kHz the header is almost certainly wrong.
-MIN_SR, MAX_SR = 8000, 768000
+# Sample rates accepted (Hz): below 8 kHz no voice is left to find, above
+# 768 kHz the header is almost certainly wrong; defined with the other bounds.
+from .limits import MAX_SR, MIN_SR  # noqa: F401
 #: Output formats and their soundfile format names.
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}
 #: Sample encodings (``--bits``) per output format. ogg and mp3 are lossy

@@ -12,23 +12,13 @@ import os
 from .errors import UserError
 
 
+from .limits import mem_available  # noqa: F401  (batch.mem_available: callers, tests)
+
 #: Peak memory one file in flight adds (measured, docs/INFERENCE.md: a second
 #: 3-minute 44.1 kHz stereo file with its first-pass cache and two windows in
 #: the pipeline added 260-300 MB once the full-rate work ran in blocks; it
 #: was about 400 MB before).
 JOB_MEMORY_BYTES = 350 * 2 ** 20
-
-
-def mem_available():
-    """``MemAvailable`` from /proc/meminfo in bytes, or None where there is none."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def choose_jobs(requested, n_files, available=None, cores=None):

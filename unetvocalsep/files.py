@@ -155,6 +155,8 @@ class AtomicFile:
     """
 
     def __init__(self, path, overwrite=False):
+        self._dir = None   # before anything can fail: __del__ reads it
+        self.done = True   # nothing to discard until the temporary file exists
         self.path = os.fspath(path)
         self.overwrite = overwrite
         check_target(self.path, overwrite)
@@ -164,8 +166,6 @@ class AtomicFile:
         # removed relative to it, so a folder moved or swapped for a link
         # during the run neither receives the output nor keeps the temporary.
         self.folder = folder
-        self._dir = None
-        self.done = True   # nothing to discard until the temporary file exists
         self._dir = _open_folder(folder, self.path)
         try:
             while True:

@@ -21,8 +21,11 @@ from .errors import AudioError, UserError
 
 __all__ = ["MAX_SAMPLE", "MAX_GAIN_DB", "MAX_CHUNK_SECONDS", "MIN_HOP_SECONDS",
            "TRAIN_BYTES_PER_CROP", "check_samples", "check_gain_db", "check_out_sr",
-           "check_batch_size"]
+           "check_batch_size", "mem_available", "MIN_SR", "MAX_SR"]
 
+#: Sample rates accepted, Hz (input and output): below 8 kHz no voice is left
+#: to find, above 768 kHz the header is almost certainly wrong.
+MIN_SR, MAX_SR = 8000, 768000
 #: Largest accepted absolute sample value (full scale is 1.0). Float files
 #: may exceed 1.0, but past this the STFT's sums of squares come near the
 #: float32 range, and no real recording is 120 dB over full scale.
@@ -101,8 +104,6 @@ def check_out_sr(out_sr):
     ------
     UserError
     """
-    from .audio import MAX_SR, MIN_SR
-
     if out_sr is None:
         return None
     if not _number(out_sr) or not np.isfinite(out_sr) or int(out_sr) != out_sr \
@@ -139,8 +140,6 @@ def check_batch_size(batchsize, available=None):
         than the memory available (the kernel once killed ``finetune -b 100000``
         at 23 GB instead).
     """
-    from .batch import mem_available
-
     if isinstance(batchsize, (bool, np.bool_)) or not isinstance(batchsize, (int, np.integer)) \
             or batchsize < 1:
         raise UserError(f"the batch size must be a positive integer, got {batchsize!r}")
@@ -151,3 +150,15 @@ def check_batch_size(batchsize, available=None):
                         f"{batchsize * TRAIN_BYTES_PER_CROP / 2 ** 30:.1f} GiB and "
                         f"{available / 2 ** 30:.1f} GiB is available: use -b {most} or less")
     return int(batchsize)
+
+
+def mem_available():
+    """``MemAvailable`` from /proc/meminfo in bytes, or None where there is none."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None

@@ -590,6 +590,13 @@ def check_upload(path, max_seconds):
     ext = INPUT_FORMATS.get(fmt)
     if ext is None:
         raise RequestError(f"unsupported audio format {fmt}: upload a wav, flac, ogg or mp3 file")
+    if ext == "mp3":   # the real length, before an understating header sends it to ffmpeg
+        from ..mpeg import count_frames, samples_per_frame
+
+        packets, rate = count_frames(path), sf.info(path).samplerate
+        if packets and packets * samples_per_frame(rate) / rate > max_seconds + 1:
+            raise RequestError(f"the audio is too long ({packets * samples_per_frame(rate) / rate:.0f}"
+                               f" s); this server accepts at most {max_seconds:g} s")
     try:
         with AudioReader(path) as reader:
             duration, sr, channels = reader.duration, reader.sr, reader.channels
