@@ -144,6 +144,49 @@ def floors(edges):
     return {m: level(comp_of[m]) for m in edges}
 
 
+def _top_level_names(tree):
+    """Names a module defines itself, and names it only imports (at its top level)."""
+    defined, imported = set(), set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        defined.add(n.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                imported.add((alias.asname or alias.name).split(".")[0])
+    return defined, imported - defined
+
+
+def relays(root=ROOT):
+    """Imports of a name through a module that only imports it: ``(importer, via, name)``."""
+    mods = modules(root)
+    trees = {}
+    for name, path in mods.items():
+        with open(path, encoding="utf-8") as f:
+            trees[name] = ast.parse(f.read(), path)
+    names = {m: _top_level_names(t) for m, t in trees.items()}
+    out = []
+    for name, tree in trees.items():
+        is_package = mods[name].endswith("__init__.py")
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            for target in _resolve(name, is_package, node, mods):
+                if target.endswith(tuple("." + a.name for a in node.names)):
+                    continue   # `from . import module`
+                defined, only_imported = names[target]
+                for alias in node.names:
+                    if alias.name in only_imported and target != PACKAGE \
+                            and not target.endswith("__init__"):
+                        out.append((name, target, alias.name))
+    return sorted(set(out))
+
+
 def summary(edges):
     """Counts: modules, arrows, circles (lists), floors."""
     fl = floors(edges)
@@ -156,6 +199,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--floors", action="store_true", help="list each floor's modules")
     p.add_argument("--json", action="store_true", help="print everything as JSON")
+    p.add_argument("--relays", action="store_true",
+                   help="list names imported through a module that only imports them")
     args = p.parse_args(argv)
     edges = graph()
     s = summary(edges)
@@ -167,6 +212,11 @@ def main(argv=None):
           f"{len(s['circles'])} circles")
     for c in s["circles"]:
         print("  circle: " + " <-> ".join(m.replace(PACKAGE + ".", "") for m in c))
+    found = relays()
+    print(f"{len(found)} names imported through a relay")
+    if args.relays:
+        for importer, via, name in found:
+            print(f"  {importer.replace(PACKAGE + '.', '')}: {name} via {via.replace(PACKAGE + '.', '')}")
     if args.floors:
         fl = floors(edges)
         for k in range(1, s["floors"] + 1):

@@ -137,7 +137,7 @@ def port(text):
 
 def sample_rate(text):
     """A sample rate in Hz accepted by :func:`unetvocalsep.audio.check_rate`."""
-    from .audio import MAX_SR, MIN_SR
+    from .limits import MAX_SR, MIN_SR
 
     x = _number(text, int)
     if not MIN_SR <= x <= MAX_SR:

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from . import constants
+from .datasets import DATASETS as READERS
 from .errors import AudioError, UserError
 from .metrics import (METRICS, TARGETS, bss_eval_v3, bss_eval_v4, energy_db, finite_or_nan,
                       fit_length, nanmedian, nsdr)
@@ -31,7 +32,7 @@ RATES = ("16k", "full")
 
 
 #: Datasets the CLI reads.
-DATASETS = ("musdb18", "musdb18hq", "dsd100", "ikala", "medleydb", "folder")
+DATASETS = tuple(d for d in READERS if d != "pairs")   # a pair's vocals are a residual
 
 
 def list_tracks(dataset, root, split=None):
@@ -416,7 +417,7 @@ def _init_worker(model, device, separator_kwargs):
 
 def _worker_separator():
     if _WORKER.get("separator") is None:
-        from .separate import Separator
+        from .separator import Separator
 
         _WORKER["separator"] = Separator(_WORKER["model"], device=_WORKER["device"],
                                          **_WORKER["kwargs"])
@@ -491,7 +492,7 @@ def evaluate_dataset(dataset, root, split=None, methods=METHODS, rates=RATES, mo
         Tracks that failed and why.
     """
     check_eval_extra()   # one line naming the extra, not an ImportError per track
-    from .separate import Separator
+    from .separator import Separator
 
     pairs = method_rates(methods, rates)
     tracks = list_tracks(dataset, root, split)

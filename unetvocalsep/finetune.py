@@ -234,8 +234,8 @@ def heldout_scores(model, pairs, val_fraction):
         import fast_bss_eval  # noqa: F401
     except ImportError:
         return None
-    from .evaluate import bss_eval_v3
-    from .separate import Separator
+    from .metrics import bss_eval_v3
+    from .separator import Separator
 
     sep = Separator(model)
     rows = []

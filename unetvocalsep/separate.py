@@ -1,17 +1,17 @@
 """Separation for notebooks and the command line: :func:`separate_audio`, :func:`separate_file`, ``python -m unetvocalsep.separate``.
 
 Both functions wrap a :class:`~unetvocalsep.separator.Separator` (re-exported
-here, with :func:`~unetvocalsep.separator.as_channels_first`), which loads the
-model once and does the work; :mod:`unetvocalsep.batch` runs several files.
+here, as the article's ``separate.compute_mask`` is: the documented names),
+which loads the model once and does the work; :mod:`unetvocalsep.batch` runs
+several files.
 """
 import os
 
 from .errors import UserError
-from .masking import HIGHBANDS, compute_mask  # noqa: F401  (re-exported)
-from .masking import DEFAULT_HIGHBAND
-from .outputs import track_name  # noqa: F401  (re-exported)
+from .masking import compute_mask  # noqa: F401  (documented: separate.compute_mask)
+from .masking import DEFAULT_HIGHBAND, HIGHBANDS
 from .pipeline import CHUNK_SECONDS
-from .separator import MIN_SECONDS, Separator, as_channels_first  # noqa: F401  (re-exported)
+from .separator import Separator  # noqa: F401  (documented: separate.Separator)
 
 
 

@@ -35,7 +35,7 @@ from .pipeline import CHUNK_SECONDS, CROSSFADE_SECONDS, MARGIN_SECONDS  # noqa: 
 from . import pipeline
 
 #: Shortest input accepted, seconds (one STFT hop at 16 kHz).
-MIN_SECONDS = 0.02
+MIN_INPUT_SECONDS = 0.02
 
 
 class Separator:
@@ -113,16 +113,6 @@ class Separator:
                 self._unet, _ = load_model(self._model)
         return self._unet
 
-    @property
-    def device(self):
-        """The chainer device of the network (the CPU on the fast CPU path)."""
-        device = getattr(self.net, "device", None)
-        if device is None:
-            from .device import get_device
-
-            device = get_device(-1)
-        return device
-
     @contextlib.contextmanager
     def _stage(self, name):
         t0 = time.perf_counter()
@@ -167,14 +157,15 @@ class Separator:
         with self._stage("stft"):
             return np.abs(stft(y16))
 
-    def apply_mask(self, y, sr, mask, spec=None):
-        """Apply a 16 kHz mask to a window at its own rate (see :func:`unetvocalsep.masking.apply_mask`).
+    def vocals(self, y, sr, mask, spec=None):
+        """The vocal stem of a window at its own rate (the accompaniment is ``y`` minus it).
 
         Parameters
         ----------
         y : numpy.ndarray, shape (channels, samples), float32
         sr : int
         mask : numpy.ndarray, shape (513, frames16), float32
+            The 16 kHz mask (:func:`unetvocalsep.masking.apply_mask` maps it).
         spec : numpy.ndarray, shape (k, frames, bins), complex64, optional
             The STFT of the first ``k`` channels, if already computed; without
             it the window is transformed in blocks of
@@ -182,15 +173,7 @@ class Separator:
 
         Returns
         -------
-        vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
-        """
-        vocals = self.vocals(y, sr, mask, spec)
-        return vocals, y - vocals
-
-    def vocals(self, y, sr, mask, spec=None):
-        """The vocal stem of :meth:`apply_mask` alone (the accompaniment is ``y`` minus it).
-
-        Same parameters; returns numpy.ndarray, shape (channels, samples), float32.
+        numpy.ndarray, shape (channels, samples), float32
         """
         with self._stage("istft"):
             return vocals_of(y, sr, mask, spec, self.highband, self.hard_mask,
@@ -451,7 +434,7 @@ class Separator:
             if duration is not None:
                 n_in = min(n_in, int(round(duration * sr_in)))
             seconds = n_in / sr_in
-            if seconds < MIN_SECONDS:
+            if seconds < MIN_INPUT_SECONDS:
                 raise AudioError(f"audio too short ({seconds:.3f} s): {path}")
         sr = out_sr or sr_in
         ch = 1 if mono else channels
@@ -643,7 +626,7 @@ def _check_signal(x, sr, what):
     check_rate(int(sr), what)
     if x.ndim != 2 or x.shape[1] == 0:
         raise AudioError(f"{what} has no samples")
-    if x.shape[1] < MIN_SECONDS * sr:
+    if x.shape[1] < MIN_INPUT_SECONDS * sr:
         raise AudioError(f"{what} too short ({x.shape[1] / sr:.3f} s)")
     from .limits import check_samples
 

@@ -41,7 +41,7 @@ VAR_RANGE_DB = (-8.0, 4.0)
 #: Peak level of the mixture (dBFS).
 PEAK_DBFS = -1.0
 #: Shortest track that makes sense (s).
-MIN_SECONDS = 1.0
+MIN_SONG_SECONDS = 1.0
 #: Default location of the Debian klettres-data recordings.
 KLETTRES_DIR = "/usr/share/klettres"
 
@@ -120,8 +120,8 @@ def generate_track(seed, index, seconds, cache_dir=None, klettres_dir=KLETTRES_D
         notes as [start s, end s, MIDI pitch]).
     """
     from . import accompaniment, score, voice
-    if seconds < MIN_SECONDS:
-        raise UserError(f"--seconds must be at least {MIN_SECONDS}")
+    if seconds < MIN_SONG_SECONDS:
+        raise UserError(f"--seconds must be at least {MIN_SONG_SECONDS}")
     cache_dir = cache_dir or default_cache_dir()
     syllables, soundfonts = _checked or check_requirements(klettres_dir, soundfonts)
     root = np.random.SeedSequence([int(seed), int(index)])
@@ -329,8 +329,8 @@ def generate_corpus(out_dir, tracks, seconds, seed, jobs=1, overwrite=False,
         raise UserError("--tracks must be at least 1")
     if jobs < 1:
         raise UserError("--jobs must be at least 1")
-    if not seconds >= MIN_SECONDS:
-        raise UserError(f"--seconds must be at least {MIN_SECONDS}")
+    if not seconds >= MIN_SONG_SECONDS:
+        raise UserError(f"--seconds must be at least {MIN_SONG_SECONDS}")
     if seed < 0:
         raise UserError("--seed must be >= 0")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):

@@ -90,7 +90,7 @@ EXCLUDED = {
 }
 
 #: Beds shorter than this are not used (s).
-MIN_SECONDS = 20.0
+MIN_BED_SECONDS = 20.0
 
 Bed = namedtuple("Bed", "package name source member")
 Bed.__doc__ = """One instrumental track.
@@ -225,7 +225,7 @@ def load_bed(bed, cache_dir=None):
 
 
 def usable_beds(beds, cache_dir=None):
-    """The beds at least :data:`MIN_SECONDS` long, with their lengths.
+    """The beds at least :data:`MIN_BED_SECONDS` long, with their lengths.
 
     Parameters
     ----------
@@ -240,7 +240,7 @@ def usable_beds(beds, cache_dir=None):
     out = []
     for b in beds:
         n = len(load_bed(b, cache_dir))
-        if n >= MIN_SECONDS * SR:
+        if n >= MIN_BED_SECONDS * SR:
             out.append((b, n))
     return out
 
@@ -263,7 +263,7 @@ def screen_beds(beds, cache_dir=None, model=None):
         ``active`` (fraction of 1 s windows whose vocal stem is above -12 dB
         relative to that window's mixture).
     """
-    from ..separate import Separator
+    from ..separator import Separator
     sep = Separator(model=model)
     rows = []
     for b in beds:

@@ -97,7 +97,7 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=MAX_UPLO
     if not max_upload_mb > 0:
         raise UserError("--max-upload-mb must be positive")
     if separator is None:
-        from ..separate import Separator
+        from ..separator import Separator
 
         separator = Separator(model=model, device=device)
     manager = JobManager(separator, jobs_dir=jobs_dir, max_seconds=max_seconds, workers=workers,

@@ -579,7 +579,7 @@ def check_upload(path, max_seconds):
     import soundfile as sf
 
     from ..audio import AudioReader
-    from ..separate import MIN_SECONDS  # noqa: the shortest input, shared with the CLI
+    from ..separator import MIN_INPUT_SECONDS  # the shortest input, shared with the CLI
 
     if os.path.getsize(path) == 0:
         raise RequestError("the file is empty")
@@ -611,7 +611,7 @@ def check_upload(path, max_seconds):
     if channels > MAX_CHANNELS:
         raise RequestError(f"the audio has {channels} channels; this server accepts mono or "
                            "stereo (mix it down first)")
-    if duration < MIN_SECONDS:
+    if duration < MIN_INPUT_SECONDS:
         raise RequestError(f"the audio is too short ({duration:.3f} s)")
     if duration > max_seconds:
         raise RequestError(f"the audio is too long ({duration:.0f} s); this server accepts "
