@@ -15,6 +15,7 @@ import chainer.links as L
 from chainer import gradient_check
 
 from unetvocalsep import convlayout, fastpath, fastconv
+from unetvocalsep.fastunet import FastUNet
 from unetvocalsep.network import UNet, UNetTrainmodel
 
 
@@ -234,7 +235,7 @@ def test_unet_fast_equals_plain(dtype, grad_tol):
     rng = np.random.default_rng(8)
     np.random.seed(1)          # chainer's initialisers draw from NumPy's global RNG
     with chainer.using_config("dtype", dtype):
-        unet = UNet()
+        unet = FastUNet()
     X = rng.random((2, 1, 512, 64)).astype(dtype)
     Y = rng.random((2, 1, 512, 64)).astype(dtype)
     m_fast, l_fast, g_fast = _unet_pass(True, unet, X, Y)
@@ -255,7 +256,7 @@ def test_unet_fast_equals_plain(dtype, grad_tol):
         # at most 6e-6 otherwise.  So both are measured against float64 and
         # the fast path must be no worse than twice the plain one's error.
         with chainer.using_config("dtype", np.float64):
-            u64 = UNet()
+            u64 = FastUNet()
         u64.copyparams(unet)
         _, _, g64 = _unet_pass(False, u64, X.astype(np.float64), Y.astype(np.float64))
         g64 = {k: v.astype(np.float32) for k, v in g64.items()}
@@ -269,7 +270,7 @@ def test_unet_fast_equals_plain(dtype, grad_tol):
 
 def test_unet_inference_fast_equals_plain():
     rng = np.random.default_rng(9)
-    unet = UNet()
+    unet = FastUNet()
     X = rng.random((1, 1, 512, 128), dtype=np.float32)
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         with fastconv.use_fast_path(True):
@@ -307,7 +308,7 @@ def _count_calls(monkeypatch):
 
 def test_switch_really_switches(monkeypatch):
     calls = _count_calls(monkeypatch)
-    unet = UNet()
+    unet = FastUNet()
     X = np.zeros((1, 1, 512, 64), np.float32)
     with chainer.using_config("train", False):
         with fastconv.use_fast_path(False):
@@ -511,3 +512,36 @@ def test_dropout_other_cases_are_chainers():
     with chainer.using_config("train", True):
         y = dropout(np.ones((200, 100), np.float32), ratio=0.2)
     assert set(np.unique(y.array).round(4)) == {0.0, 1.25}
+
+
+def test_article_unet_is_plain_and_fastunet_matches_it(monkeypatch):
+    """network.UNet is the article's forward (no fast kernel, no fast import);
+    FastUNet has the same npz keys and gives the same mask (issue 30)."""
+    import ast
+    import inspect
+
+    from unetvocalsep import fastunet, network
+    from unetvocalsep.network import count_parameters
+
+    tree = ast.parse(inspect.getsource(network))
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                for a in n.names}
+    assert not imported & {"fastconv", "fastnorm", "fastpath", "inference", "fastunet"}
+    calls = _count_calls(monkeypatch)
+    np.random.seed(3)
+    plain = UNet()
+    fast = fastunet.from_unet(plain)
+    assert isinstance(fast, FastUNet) and count_parameters(fast) == network.N_PARAMETERS
+    for (n1, p1), (n2, p2) in zip(sorted(plain.namedparams()), sorted(fast.namedparams())):
+        assert n1 == n2 and p1.array is not p2.array
+        np.testing.assert_array_equal(p1.array, p2.array)
+    np.testing.assert_array_equal(fast.norm3.avg_var, plain.norm3.avg_var)
+    X = np.random.default_rng(5).random((1, 1, 512, 64), dtype=np.float32)
+    with chainer.using_config("train", False), fastconv.use_fast_path(True):
+        m_plain = plain(X).array
+        assert calls == {"conv": 0, "deconv": 0}         # the article's class: links only
+        m_fast = fast(X).array
+        assert calls == {"conv": 6, "deconv": 6}
+    assert rel_err(m_fast, m_plain) < 1e-5
+    assert fastunet.for_device(plain, np) is not plain
+    assert isinstance(fastunet.for_device(plain, np), FastUNet)

@@ -11,6 +11,7 @@ import chainer.links as L
 from chainer import gradient_check
 
 from unetvocalsep import fastconv, fastnorm
+from unetvocalsep.fastunet import FastUNet
 from unetvocalsep.network import UNet, UNetTrainmodel
 
 PLAIN = {"relu": F.relu, "leaky_relu": F.leaky_relu}
@@ -120,7 +121,7 @@ def test_unet_training_step_same_running_stats(monkeypatch):
     monkeypatch.setattr(fastconv, "dropout", chainer.functions.dropout)
     rng = np.random.default_rng(4)
     np.random.seed(2)
-    fast = UNet()
+    fast = FastUNet()
     plain = copy.deepcopy(fast)
     X = rng.random((2, 1, 512, 64), dtype=np.float32)
     Y = rng.random((2, 1, 512, 64), dtype=np.float32)

@@ -5,7 +5,7 @@ copies.  Here the same functions are one contiguous GEMM per call after a
 space-to-depth split of the input (a 4x4 / stride-2 convolution over ``C``
 channels is a 2x2 / stride-1 one over ``4 C``), in a channels-last or
 channels-first layout chosen per call; backward passes reuse the same two
-primitives.  :meth:`unetvocalsep.network.UNet._conv` calls
+primitives.  :meth:`unetvocalsep.fastunet.FastUNet._conv` calls
 :func:`conv4x4s2` / :func:`deconv4x4s2` for NumPy inputs when the fast CPU
 path is on (:mod:`unetvocalsep.fastpath`); CuPy arrays always take the plain
 links.  docs/FASTCONV.md has the layout, the switch and the measurements.

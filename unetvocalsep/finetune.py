@@ -331,6 +331,7 @@ def finetune(pairs, out, minutes=None, init_model=None, device=-1, rule="differe
 
     from .dataset import SpectrogramDataset, save_example
     from .device import get_device
+    from .fastunet import for_device
     from .files import check_writable_folder
     from .model_io import DEFAULT_MODEL, load_model, load_snapshot
     from .network import UNetTrainmodel
@@ -399,6 +400,7 @@ def finetune(pairs, out, minutes=None, init_model=None, device=-1, rule="differe
         allocator.keep_freed_memory()  # see allocator.py: no page faults per step
     start_path = DEFAULT_MODEL if init_model is None else os.fspath(init_model)
     unet, start_cfg = load_model(start_path)
+    unet = for_device(unet, dev.xp)   # the fast CPU kernels, chosen once
     start_weights = unet.copy(mode="copy")
     unet.to_device(dev)
     say("measuring the starting model on the held-out parts ...")

@@ -11,8 +11,6 @@ import chainer.functions as F
 import chainer.links as L
 from chainer import Chain
 
-from . import fastconv, fastnorm
-
 
 #: Number of trainable parameters (checked against chainer 7.8.1).
 N_PARAMETERS = 6288545
@@ -58,61 +56,8 @@ class UNet(Chain):
             self.denorm5 = L.BatchNormalization(16)
             self.deconv6 = L.Deconvolution2D(32, 1, 4, 2, 1)
 
-    def _conv(self, name, x):
-        """Apply convolution link ``name`` (hook point for faster CPU kernels).
-
-        With :func:`unetvocalsep.fastconv.use_fast_path` on (the default) and
-        a NumPy input, the link's own ``W`` and ``b`` parameters go through
-        :func:`~unetvocalsep.fastconv.conv4x4s2` /
-        :func:`~unetvocalsep.fastconv.deconv4x4s2` (same result, same
-        gradients, faster on CPU); otherwise the link itself is called.
-        """
-        link = getattr(self, name)
-        if fastconv.is_fast_input(x):
-            fn = fastconv.function_for(link)
-            if fn is not None:
-                return fn(x, link.W, link.b)
-        return link(x)
-
-    def _encode(self, i, x):
-        """Encoder layer ``i``: ``leaky_relu(norm<i>(conv<i>(x)))``.
-
-        In training mode on the fast CPU path the BatchNormalization and the
-        leaky ReLU are one fused function
-        (:func:`unetvocalsep.fastnorm.batch_norm_act`); same values.
-        """
-        return fastnorm.batch_norm_act(getattr(self, "norm%d" % i),
-                                       self._conv("conv%d" % i, x), "leaky_relu")
-
-    def _deconv_skip(self, name, dh, skip):
-        """``deconv(F.concat((dh, skip)))``; on the fast path without the concatenated copy."""
-        link = getattr(self, name)
-        if fastconv.is_fast_input(dh) and fastconv.function_for(link) is fastconv.deconv4x4s2:
-            return fastconv.deconv4x4s2_concat((dh, skip), link.W, link.b)
-        return self._conv(name, F.concat((dh, skip)))
-
-    def _decode(self, i, x, dropout, skip=None):
-        """Decoder layer ``i`` (1..5): ``relu(dropout(denorm<i>(deconv<i>(x))))``.
-
-        ``x`` is ``concat((x, skip))`` when a skip connection is given. On the
-        fast CPU training path the BatchNormalization and the ReLU are fused
-        and the dropout follows them: its mask scales by 0 or 2, which
-        commutes with the ReLU, so the values are the same. The mask there
-        comes from random bits (:func:`unetvocalsep.fastconv.dropout`), not
-        from chainer's float64 uniforms: the same distribution, a different
-        draw for a given seed.
-        """
-        name = "deconv%d" % i
-        h = self._conv(name, x) if skip is None else self._deconv_skip(name, x, skip)
-        norm = getattr(self, "denorm%d" % i)
-        if fastnorm.applies(h):
-            h = fastnorm.batch_norm_act(norm, h, "relu")
-            return fastconv.dropout(h) if dropout else h
-        h = norm(h)
-        return F.relu(F.dropout(h) if dropout else h)
-
     def forward(self, X):
-        """Compute the soft mask.
+        """Compute the soft mask: the article's forward pass, line for line.
 
         Parameters
         ----------
@@ -123,20 +68,25 @@ class UNet(Chain):
         -------
         chainer.Variable, shape (batch, 1, 512, T), float32
             The mask, in (0, 1).
+
+        Notes
+        -----
+        Training on the CPU uses :class:`unetvocalsep.fastunet.FastUNet`, a
+        subclass with the same links (so the same npz keys) whose layers run
+        on faster CPU kernels; separation uses the ONNX or NumPy backends.
         """
-        h1 = self._encode(1, X)
-        h2 = self._encode(2, h1)
-        h3 = self._encode(3, h2)
-        h4 = self._encode(4, h3)
-        h5 = self._encode(5, h4)
-        h6 = self._encode(6, h5)
-        dh = self._decode(1, h6, dropout=True)
-        # each later decoder layer reads concat((dh, skip)), as in the article
-        dh = self._decode(2, dh, dropout=True, skip=h5)
-        dh = self._decode(3, dh, dropout=True, skip=h4)
-        dh = self._decode(4, dh, dropout=False, skip=h3)
-        dh = self._decode(5, dh, dropout=False, skip=h2)
-        dh = F.sigmoid(self._deconv_skip("deconv6", dh, h1))
+        h1 = F.leaky_relu(self.norm1(self.conv1(X)))
+        h2 = F.leaky_relu(self.norm2(self.conv2(h1)))
+        h3 = F.leaky_relu(self.norm3(self.conv3(h2)))
+        h4 = F.leaky_relu(self.norm4(self.conv4(h3)))
+        h5 = F.leaky_relu(self.norm5(self.conv5(h4)))
+        h6 = F.leaky_relu(self.norm6(self.conv6(h5)))
+        dh = F.relu(F.dropout(self.denorm1(self.deconv1(h6))))
+        dh = F.relu(F.dropout(self.denorm2(self.deconv2(F.concat((dh, h5))))))
+        dh = F.relu(F.dropout(self.denorm3(self.deconv3(F.concat((dh, h4))))))
+        dh = F.relu(self.denorm4(self.deconv4(F.concat((dh, h3)))))
+        dh = F.relu(self.denorm5(self.deconv5(F.concat((dh, h2)))))
+        dh = F.sigmoid(self.deconv6(F.concat((dh, h1))))
         return dh
 
 

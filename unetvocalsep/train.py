@@ -187,6 +187,7 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     from .files import check_writable_folder
     from . import allocator
     from .device import get_device
+    from .fastunet import for_device
     from .model_io import default_config, load_model, load_snapshot
     from .network import UNet, UNetTrainmodel
 
@@ -227,6 +228,7 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
         train_set, val_set = distributed.scatter(train_set, val_set, comm, seed)
 
     unet = load_model(init_model)[0] if init_model else UNet()
+    unet = for_device(unet, dev.xp)   # on the CPU: the same links on faster kernels
     model = UNetTrainmodel(unet)
     model.to_device(dev)
     optimizer = optimizers.Adam() if alpha is None else optimizers.Adam(alpha=alpha)
