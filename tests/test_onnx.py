@@ -133,7 +133,7 @@ def test_backend_switch_chooses_the_network(monkeypatch):
         fastpath.cpu_backend()
     # without onnxruntime, onnx (and auto) fall back to the plan
     monkeypatch.setenv(fastpath.BACKEND_ENV_VAR, "onnx")
-    monkeypatch.setattr("unetvocalsep.ortbackend.onnxruntime_available", lambda: False)
+    monkeypatch.setattr("unetvocalsep.fastpath.onnxruntime_available", lambda: False)
     assert fastpath.cpu_backend() == "plan"
 
 

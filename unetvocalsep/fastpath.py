@@ -107,6 +107,18 @@ def _backend_setting():
     return value
 
 
+def onnxruntime_available():
+    """Whether onnxruntime and onnx can be imported (the ``[onnx]`` extra).
+
+    Returns
+    -------
+    bool
+    """
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+
+
 def cpu_backend():
     """The CPU backend separation uses with the fast path on: ``'onnx'`` or ``'plan'``.
 
@@ -128,11 +140,8 @@ def cpu_backend():
     name = _backend_setting()
     if name == "auto":
         name = PREFERRED_BACKEND
-    if name == "onnx":
-        from .ortbackend import onnxruntime_available
-
-        if not onnxruntime_available():
-            return "plan"
+    if name == "onnx" and not onnxruntime_available():
+        return "plan"
     return name
 
 

@@ -22,13 +22,13 @@ Examples
 (1, 1, 512, 64)
 """
 import contextlib
-import importlib.util
 import os
 import threading
 
 import numpy as np
 
 from . import onnxgraph
+from .fastpath import onnxruntime_available  # noqa: F401  (ortbackend.onnxruntime_available)
 from .inference import check_input
 from .onnxgraph import INPUT_NAME, OUTPUT_NAME, build_model
 
@@ -38,16 +38,6 @@ __all__ = ["OnnxNetwork", "onnxruntime_available", "graph_cache_path"]
 #: arrays, so that cached files of the old graph are not used.
 GRAPH_VERSION = 1
 CACHE_ENV_VAR = "UNETVOCALSEP_ONNX_CACHE"
-
-
-def onnxruntime_available():
-    """Whether onnxruntime and onnx can be imported (the ``[onnx]`` extra).
-
-    Returns
-    -------
-    bool
-    """
-    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
 
 
 def graph_cache_path(params):

@@ -142,7 +142,8 @@ def _gate(n, rng):
 def _band(rng, arr, n, soundfonts):
     """A FluidSynth band following the sung chorale, at 16 kHz mono."""
     from ..audio import to_mono16
-    from . import FS, accompaniment
+    from . import accompaniment
+    from .voice import FS
     acc, band = accompaniment.render_accompaniment(arr, rng, n / SR, soundfonts)
     y = to_mono16(acc.T, FS)[0]
     out = np.zeros(n)
