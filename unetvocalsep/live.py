@@ -300,11 +300,13 @@ def pick(vocals, accompaniment, stem, vocal_level_db=float("-inf")):
     >>> pick(v, a, "mix").tolist(), pick(v, a, "mix", 0.0).tolist()
     ([2.0, 2.0, 2.0], [3.0, 3.0, 3.0])
     """
+    from .outputs import vocal_mix
+
     if stem == "vocals":
         return vocals
-    if stem == "accompaniment" or vocal_level_db == float("-inf"):
+    if stem == "accompaniment":
         return accompaniment
-    return accompaniment + vocals * np.float32(10 ** (vocal_level_db / 20))
+    return vocal_mix(vocals, accompaniment, vocal_level_db)
 
 
 def get_parser():

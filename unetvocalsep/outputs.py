@@ -66,6 +66,34 @@ def commit_all(writers):
         raise
 
 
+def vocal_mix(vocals, accompaniment, vocal_level_db):
+    """The accompaniment with the vocals at a level: ``--vocal-level`` of separate and live.
+
+    Parameters
+    ----------
+    vocals, accompaniment : numpy.ndarray, same shape
+    vocal_level_db : float
+        Gain of the vocals, -inf (the accompaniment alone, karaoke) to 0 dB
+        (the two stems summed: the input).
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v, a = np.ones(3, np.float32), np.full(3, 2.0, np.float32)
+    >>> vocal_mix(v, a, float("-inf")).tolist(), vocal_mix(v, a, 0.0).tolist()
+    ([2.0, 2.0, 2.0], [3.0, 3.0, 3.0])
+    """
+    import numpy as np
+
+    if vocal_level_db == float("-inf"):
+        return accompaniment
+    return accompaniment + vocals * np.float32(10 ** (vocal_level_db / 20))
+
+
 #: The output name template by default (``--filename``).
 DEFAULT_FILENAME = "{track}/{stem}.{ext}"
 

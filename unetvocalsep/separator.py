@@ -30,7 +30,7 @@ from .limits import MAX_CHUNK_SECONDS
 from .masking import HIGHBANDS, apply_mask, compute_mask, stft_params  # noqa: F401
 from .masking import BLOCK_SECONDS, DEFAULT_HIGHBAND, check_highband, fill_highband
 from .masking import vocal_mask, vocals_of
-from .outputs import Outputs, commit_all, output_paths, track_name  # noqa: F401
+from .outputs import Outputs, commit_all, output_paths, track_name, vocal_mix  # noqa: F401
 from .pipeline import CHUNK_SECONDS, CROSSFADE_SECONDS, MARGIN_SECONDS  # noqa: F401
 from . import pipeline
 
@@ -409,7 +409,6 @@ class Separator:
         mix = vocal_level_db is not None
         if mix and not (vocal_level_db <= 0):
             raise UserError(f"the vocal level must be -inf to 0 dB, got {vocal_level_db}")
-        level = np.float32(10 ** (vocal_level_db / 20)) if mix else None
         if outputs is not None:
             outputs = dict(outputs)
             if stems is not None:
@@ -515,7 +514,7 @@ class Separator:
                                for n in names]
                     for blocks in self.stream(read, sr, peak, bar, mags=mags, on_window=on_window):
                         if mix:
-                            blocks = (*blocks, blocks[1] + blocks[0] * level)
+                            blocks = (*blocks, vocal_mix(blocks[0], blocks[1], vocal_level_db))
                         by_name = dict(zip(constants.STEMS + ("mix",), blocks))
                         check_cancel()
                         with self._stage("encode"):
