@@ -29,8 +29,10 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 
 from .errors import UserError
-from .stems import (MAX_PAIR_OFFSET_S, Stems, TrackError, ffmpeg_path, load_ikala,
-                    load_musdb_stem, load_pair, load_random_mix, load_stems)
+from .pairs import MAX_OFFSET_S as MAX_PAIR_OFFSET_S
+from .pairs import load_pair_stems
+from .stems import (Stems, TrackError, ffmpeg_path, load_ikala, load_musdb_stem,
+                    load_random_mix, load_stems)
 
 
 #: The datasets ``prepare`` reads.
@@ -478,7 +480,7 @@ def read_pairs(root, csv_file=None, max_offset_s=MAX_PAIR_OFFSET_S):
         if inst is None:
             yield Track(name, None, dict(info, skip="no instrumental"))
         else:
-            yield Track(name, functools.partial(load_pair, song, inst, max_offset_s), info)
+            yield Track(name, functools.partial(load_pair_stems, song, inst, max_offset_s), info)
 
 
 def read_folder(root):

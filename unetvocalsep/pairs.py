@@ -74,6 +74,32 @@ def sha256(path, block=1 << 20):
     return h.hexdigest()
 
 
+def find_offset(mixture, instrumental, max_lag):
+    """The lag that best aligns an instrumental with its song (FFT cross-correlation).
+
+    Parameters
+    ----------
+    mixture, instrumental : numpy.ndarray, shape (samples,)
+        Mono signals at one sample rate.
+    max_lag : int
+        Search ``-max_lag .. max_lag`` samples.
+
+    Returns
+    -------
+    int
+        ``lag`` such that ``mixture[n] ~ instrumental[n - lag]``: positive
+        when the song starts later than the instrumental.
+    """
+    from scipy.signal import fftconvolve
+
+    a = np.asarray(mixture, dtype=np.float64)
+    b = np.asarray(instrumental, dtype=np.float64)
+    corr = fftconvolve(a, b[::-1], mode="full")  # corr[k + len(b) - 1] = sum a[n + k] b[n]
+    zero = len(b) - 1
+    lo, hi = max(0, zero - max_lag), min(len(corr), zero + max_lag + 1)
+    return int(np.argmax(corr[lo:hi])) + lo - zero
+
+
 def find_lag(song, instrumental, sr, max_offset_s=MAX_OFFSET_S):
     """The lag of an instrumental against its song, to the sample at ``sr``.
 
@@ -95,7 +121,6 @@ def find_lag(song, instrumental, sr, max_offset_s=MAX_OFFSET_S):
         positive when the song starts later.
     """
     from .audio import resample
-    from .stems import find_offset
 
     s16 = resample(song, sr, constants.SR)
     i16 = resample(instrumental, sr, constants.SR)
@@ -289,3 +314,46 @@ def find_pairs(folder):
         raise UserError(f"no pairs in {folder}: name them <name>.<ext> and "
                         "<name>_instrumental.<ext>")
     return pairs
+
+
+def load_pair_stems(song, instrumental, max_offset_s=MAX_OFFSET_S, mono=True):
+    """A song and its instrumental as :class:`~unetvocalsep.stems.Stems`, for ``prepare pairs``.
+
+    The one pair pipeline of the package: :func:`load_pair` aligns, scales,
+    checks and trims (as for ``finetune``), and the result is given at 16 kHz
+    mono, the vocals left to the cache (``mixture - instrumental``).
+
+    Parameters
+    ----------
+    song, instrumental : str
+    max_offset_s : float
+    mono : bool
+        Accepted for the loader protocol; pairs are always 16 kHz mono.
+
+    Returns
+    -------
+    Stems
+        ``vocals`` is ``None``; ``meta`` holds ``offset_s``, ``offset_samples``
+        (at 16 kHz), ``gain``, ``correlation``, ``residual_db``, ``trimmed_s``.
+
+    Raises
+    ------
+    unetvocalsep.stems.TrackError
+        For what :func:`load_pair` refuses (:class:`PairError`).
+    """
+    from .audio import to_mono16
+    from .stems import Stems, TrackError
+
+    try:
+        p = load_pair(song, instrumental, max_offset_s)
+    except PairError as exc:
+        raise TrackError(str(exc)) from None
+    mix16 = to_mono16(p["song"], p["sr"])
+    inst16 = to_mono16(p["instrumental"], p["sr"])
+    n = min(mix16.shape[-1], inst16.shape[-1])
+    meta = {"warnings": [], "offset_s": p["offset_s"],
+            "offset_samples": int(round(p["offset_s"] * constants.SR)),
+            "instrumental": os.path.abspath(instrumental), "overlap_s": n / constants.SR,
+            "gain": p["gain"], "correlation": p["correlation"], "residual_db": p["residual_db"],
+            "trimmed_s": list(p["trimmed_s"])}
+    return Stems(mix16[:, :n], None, inst16[:, :n], constants.SR, meta)

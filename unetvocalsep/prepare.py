@@ -22,7 +22,8 @@ from . import constants
 from .audio import to_mono16
 from .datasets import DATASETS, random_mixes, read_dataset
 from .errors import UserError
-from .stems import MAX_PAIR_OFFSET_S, match_lengths
+from .pairs import MAX_OFFSET_S as MAX_PAIR_OFFSET_S
+from .stems import match_lengths
 
 
 def make_pair_example(mixture, instrumental, sr):

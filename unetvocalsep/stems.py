@@ -43,7 +43,6 @@ LENGTH_TOLERANCE_FRACTION = 0.01
 
 
 #: Largest offset searched when aligning a song with its instrumental (seconds).
-MAX_PAIR_OFFSET_S = 10.0
 
 
 class TrackError(UserError):
@@ -326,87 +325,6 @@ def load_ikala(path, mono=True):
                          "(left accompaniment, right vocals)")
     acc, voc = y[0:1], y[1:2]
     return Stems(acc + voc, voc, acc, sr, {"warnings": []})
-
-
-def find_offset(mixture, instrumental, max_lag):
-    """The lag that best aligns an instrumental with its song (FFT cross-correlation).
-
-    Parameters
-    ----------
-    mixture, instrumental : numpy.ndarray, shape (samples,)
-        Mono signals at one sample rate.
-    max_lag : int
-        Search ``-max_lag .. max_lag`` samples.
-
-    Returns
-    -------
-    int
-        ``lag`` such that ``mixture[n] ~ instrumental[n - lag]``: positive
-        when the song starts later than the instrumental.
-    """
-    from scipy.signal import fftconvolve
-
-    a = np.asarray(mixture, dtype=np.float64)
-    b = np.asarray(instrumental, dtype=np.float64)
-    corr = fftconvolve(a, b[::-1], mode="full")  # corr[k + len(b) - 1] = sum a[n + k] b[n]
-    zero = len(b) - 1
-    lo, hi = max(0, zero - max_lag), min(len(corr), zero + max_lag + 1)
-    return int(np.argmax(corr[lo:hi])) + lo - zero
-
-
-def align_pair(mixture, instrumental, lag):
-    """Shift a song and its instrumental by ``lag`` and cut them to their overlap.
-
-    Parameters
-    ----------
-    mixture, instrumental : numpy.ndarray, shape (..., samples)
-    lag : int
-        As returned by :func:`find_offset`.
-
-    Returns
-    -------
-    (numpy.ndarray, numpy.ndarray)
-        Both shape (..., n), sample ``i`` of one matching sample ``i`` of the other.
-    """
-    if lag > 0:
-        mixture = mixture[..., lag:]
-    elif lag < 0:
-        instrumental = instrumental[..., -lag:]
-    n = min(mixture.shape[-1], instrumental.shape[-1])
-    return mixture[..., :n], instrumental[..., :n]
-
-
-def load_pair(song, instrumental, max_offset_s=MAX_PAIR_OFFSET_S, mono=True):
-    """Load and align a song and its instrumental version.
-
-    Parameters
-    ----------
-    song, instrumental : str
-    max_offset_s : float
-    mono : bool
-        Accepted for the loader protocol; pairs are always aligned in mono.
-
-    Returns
-    -------
-    Stems
-        16 kHz mono, ``vocals`` is ``None``; ``meta['offset_s']`` /
-        ``meta['offset_samples']`` (at 16 kHz) is the lag found by
-        :func:`find_offset` (positive: the song starts later).
-    """
-    from .audio import resample
-
-    (mix, sr_m), (inst, sr_i) = _load(song), _load(instrumental)
-    mix, inst = resample(mix, sr_m, constants.SR), resample(inst, sr_i, constants.SR)
-    lag = find_offset(mix[0], inst[0], int(round(max_offset_s * constants.SR)))
-    mix_a, inst_a = align_pair(mix, inst, lag)
-    if mix_a.shape[-1] < constants.N_FFT:
-        raise TrackError("the song and its instrumental do not overlap")
-    meta = {"warnings": [], "offset_s": lag / constants.SR, "offset_samples": lag,
-            "instrumental": os.path.abspath(instrumental),
-            "overlap_s": mix_a.shape[-1] / constants.SR}
-    if mix_a.shape[-1] < 0.5 * mix.shape[-1]:
-        meta["warnings"].append(f"the instrumental covers only {mix_a.shape[-1] / mix.shape[-1]:.0%} of the song")
-    return Stems(mix_a, None, inst_a, constants.SR, meta)
 
 
 def load_random_mix(vocal_load, accompaniment_load, gain_db, mono=True):
