@@ -1,0 +1,30 @@
+"""The package's import graph (issue 30): no circle, no relay, a bounded height.
+
+Measured by scripts/import_graph.py, which reads the modules with ast.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+
+import import_graph  # noqa: E402
+
+
+def test_no_import_circle():
+    circles = [c for c in import_graph.circles(import_graph.graph()) if len(c) > 1]
+    assert circles == []
+
+
+def test_no_name_is_imported_through_a_relay():
+    assert import_graph.relays() == []
+
+
+def test_the_graph_is_read_from_the_files():
+    edges = import_graph.graph()
+    assert "unetvocalsep.separator" in edges["unetvocalsep.separate"]
+    assert "unetvocalsep.fastconv" not in edges["unetvocalsep.network"]
+    assert import_graph.summary(edges)["floors"] <= 12   # 11 on 2026-12-05
+    # a made-up circle is found
+    fake = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}
+    assert sorted(map(tuple, import_graph.circles(fake))) == [("a", "b", "c"), ("d",)]
+    assert import_graph.floors({"a": {"b"}, "b": set()}) == {"a": 2, "b": 1}
