@@ -277,17 +277,17 @@ def test_a_failed_track_job_is_one_line_naming_the_track(capsys):
 
     ok = Future()
     ok.set_result("synth_3_0007")
-    assert _track_result(ok, 3, 7, None) == "synth_3_0007"
+    assert _track_result(ok.result, 3, 7, None) == "synth_3_0007"
     bug = Future()
     bug.set_exception(RuntimeError("no vocal notes"))
     with pytest.raises(UserError, match=r"track synth_3_0102 failed with an internal error "
                                         r"\(RuntimeError: no vocal notes\).*--first 102"):
-        _track_result(bug, 3, 102, None)
+        _track_result(bug.result, 3, 102, None)
     disk = Future()
     disk.set_exception(OSError(28, "No space left on device"))
 
     def body(argv):
-        _track_result(disk, 5, 1, "train")
+        _track_result(disk.result, 5, 1, "train")
 
     assert run_cli(body, [], prog="synth") == 1
     err = capsys.readouterr().err.strip().splitlines()

@@ -528,21 +528,20 @@ def evaluate_dataset(dataset, root, split=None, methods=METHODS, rates=RATES, mo
             bar.update(1)
 
     try:
-        if jobs <= 1 or len(tracks) <= 1 or separator is not None:
-            for t in tracks:
-                done(*_track_job(t, methods, rates, results_dir, overwrite, separator))
-        else:
-            import concurrent.futures as cf
+        import functools
 
-            from .parallel import process_pool
+        from .parallel import each
 
+        serial = jobs <= 1 or len(tracks) <= 1 or separator is not None
+        if not serial:
             _limit_threads(jobs)
-            # spawned (safe with CUDA and chainer's threads), ended with this process
-            with process_pool(min(jobs, len(tracks)), initializer=_init_worker,
-                              initargs=(model, device, separator_kwargs)) as pool:
-                futures = [pool.submit(_track_job, t, methods, rates, results_dir, overwrite) for t in tracks]
-                for fut in cf.as_completed(futures):
-                    done(*fut.result())
+        # workers: spawned (safe with CUDA and chainer's threads), ended with this process
+        job = functools.partial(_track_job, methods=methods, rates=rates,
+                                results_dir=results_dir, overwrite=overwrite,
+                                separator=separator if serial else None)
+        for _, get in each(job, tracks, 0 if serial else min(jobs, len(tracks)),
+                           initializer=_init_worker, initargs=(model, device, separator_kwargs)):
+            done(*get())
     finally:
         if bar is not None:
             bar.close()

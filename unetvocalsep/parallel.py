@@ -21,6 +21,7 @@ Examples
 [1, 2]
 """
 import contextlib
+import functools
 import multiprocessing
 import os
 import threading
@@ -133,3 +134,45 @@ def terminate(pool, timeout=5.0):
             if p.is_alive():
                 p.kill()
                 p.join(1.0)
+
+
+def each(fn, items, jobs, initializer=None, initargs=()):
+    """Run ``fn(item)`` for every item; yield ``(item, get)`` as each one finishes.
+
+    The one per-item loop of ``prepare``, ``evaluate`` and ``synth``: with
+    ``jobs`` of 0 or less the items run one after the other in this process
+    (``get`` runs it); otherwise in :func:`process_pool` workers, yielded in
+    the order they finish. ``get()`` returns the result or raises the item's
+    exception, so each caller keeps its own rule for a failed item. Leaving
+    the loop early (an error, Ctrl-C, a signal) ends the workers.
+
+    Parameters
+    ----------
+    fn : callable
+        Picklable for ``jobs >= 1`` (a module-level function or a
+        :func:`functools.partial` of one).
+    items : sequence
+    jobs : int
+        Worker processes; ``<= 0``: none (in this process).
+    initializer, initargs
+        Run once in each worker (see :func:`process_pool`).
+
+    Yields
+    ------
+    item, get : object, callable
+
+    Examples
+    --------
+    >>> sorted(get() for _, get in each(abs, [-2, 1], jobs=0))
+    [1, 2]
+    """
+    if jobs <= 0:
+        for item in items:
+            yield item, functools.partial(fn, item)
+        return
+    from concurrent.futures import as_completed
+
+    with process_pool(jobs, initializer=initializer, initargs=initargs) as pool:
+        futures = {pool.submit(fn, item): k for k, item in enumerate(items)}
+        for fut in as_completed(futures):
+            yield items[futures[fut]], fut.result

@@ -344,31 +344,22 @@ def prepare(dataset, root, cache_dir, split=None, random_mixes_n=0, seed=0, jobs
         bar = tqdm(total=len(tracks), unit="track", desc=f"prepare {dataset}")
     work = functools.partial(prepare_track, cache_dir=cache_dir, overwrite=overwrite,
                              pitch_shifts=tuple(pitch_shifts), time_stretches=tuple(time_stretches))
+    from .parallel import each
+
     try:
-        if jobs == 1:
-            for t in tracks:
-                record(work(t))
-                if bar is not None:
-                    bar.update(1)
-        else:
-            from concurrent.futures import as_completed
-
-            from .parallel import process_pool
-
-            # spawned workers that end with this process (kill, Ctrl-C, error)
-            with process_pool(jobs) as pool:
-                futures = {pool.submit(work, t): t for t in tracks}
-                for fut in as_completed(futures):
-                    try:
-                        res = fut.result()
-                    except OSError:
-                        raise
-                    except Exception as exc:  # a worker died (killed, out of memory)
-                        res = TrackResult(futures[fut].name,
-                                          error=f"worker failed: {type(exc).__name__}: {exc}")
-                    record(res)
-                    if bar is not None:
-                        bar.update(1)
+        # -j 1 in this process; more: spawned workers that end with this one
+        for t, get in each(work, tracks, 0 if jobs == 1 else jobs):
+            try:
+                res = get()
+            except OSError:
+                raise
+            except Exception as exc:  # a worker died (killed, out of memory)
+                if jobs == 1:
+                    raise
+                res = TrackResult(t.name, error=f"worker failed: {type(exc).__name__}: {exc}")
+            record(res)
+            if bar is not None:
+                bar.update(1)
     finally:
         if bar is not None:
             bar.close()

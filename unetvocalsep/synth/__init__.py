@@ -260,17 +260,17 @@ def _warm_cache(syllables, cache_dir, jobs):
             voice.analyse_syllable(p, cache_dir)
 
 
-def _track_result(fut, seed, index, profile):
-    """The name a finished track job returns, or one error line that names the track.
+def _track_result(get, seed, index, profile):
+    """The name a finished track job returns (``get()``), or one error line that names the track.
 
-    The pool (and with it the tracks still running) is ended by the caller's
-    ``process_pool`` when this raises; tracks already written are complete and
-    a rerun skips them.
+    The pool (and with it the tracks still running) is ended by
+    :func:`unetvocalsep.parallel.each` when this raises; tracks already
+    written are complete and a rerun skips them.
     """
     from ..errors import describe_error
 
     try:
-        return fut.result()
+        return get()
     except (UserError, OSError, MemoryError) as exc:
         name = _name_of(seed, index, profile)
         raise UserError(f"track {name}: {describe_error(exc)}") from None
@@ -363,18 +363,14 @@ def generate_corpus(out_dir, tracks, seconds, seed, jobs=1, overwrite=False,
     written = []
     try:
         if todo:   # in spawned workers even for -j 1 (see the note above _warm_cache)
-            from concurrent.futures import as_completed
-
-            from ..parallel import process_pool
+            from ..parallel import each
             _warm_cache(to_analyse, cache_dir, min(jobs, len(todo)))
             sfs = checked[1] if profile is None else soundfonts
             args = [(out_dir, seed, i, seconds, cache_dir, klettres_dir, sfs, overwrite,
                      checked, profile) for i in todo]
-            with process_pool(min(jobs, len(todo))) as ex:
-                futures = {ex.submit(_job, a): a[2] for a in args}
-                for fut in as_completed(futures):
-                    written.append(_track_result(fut, seed, futures[fut], profile))
-                    bar.update(1)
+            for a, get in each(_job, args, max(1, min(jobs, len(todo)))):
+                written.append(_track_result(get, seed, a[2], profile))
+                bar.update(1)
     finally:
         bar.close()
     return {"written": sorted(written), "skipped": skipped}
