@@ -630,7 +630,7 @@ def _main(argv=None):
         args.dataset, args.root, args.split, methods=args.methods or METHODS,
         rates=rates, model=args.model, results_dir=args.results_dir,
         jobs=args.jobs, device=args.device, max_tracks=args.max_tracks,
-        overwrite=args.overwrite, progress=not args.no_progress,
+        overwrite=args.overwrite, progress=not args.no_progress and sys.stderr.isatty(),
         separator_kwargs={"hard_mask": args.hard_mask, "highband": args.highband,
                           "wiener": args.wiener}, on_error=report)
     if results:

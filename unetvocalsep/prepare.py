@@ -396,6 +396,16 @@ def format_summary(summary):
     return line
 
 
+def _stderr_is_terminal():
+    """The bar is drawn on a terminal only, so a redirected run's errors are one line."""
+    import sys
+
+    try:
+        return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def get_parser():
     """The ``python -m unetvocalsep.prepare`` argument parser."""
     from .argtypes import Parser, finite_float, nonnegative_int, positive_float, positive_int
@@ -439,7 +449,8 @@ def _main(argv=None):
                       overwrite=args.overwrite, pitch_shifts=args.pitch_shift,
                       time_stretches=args.time_stretch, csv_file=args.csv,
                       metadata_dir=args.metadata, prefix=args.prefix,
-                      max_offset_s=args.max_offset, progress=not args.no_progress)
+                      max_offset_s=args.max_offset,
+                      progress=not args.no_progress and _stderr_is_terminal())
     line = format_summary(summary)
     if summary["failed"]:
         print(line, file=sys.stderr)
