@@ -205,3 +205,139 @@ def output_paths(path, output_dir, fmt="wav", mix=False, template=DEFAULT_FILENA
     return {name: os.path.join(os.fspath(output_dir),
                                *template.format(stem=name, **fields).split("/"))
             for name in names}
+
+
+def check_output_settings(stems, start, duration, gain_db, out_sr, vocal_level_db):
+    """Check :meth:`Separator.separate_file <unetvocalsep.separator.Separator.separate_file>`'s output settings.
+
+    Parameters
+    ----------
+    stems : sequence of str or None
+    start, duration : float, float or None
+        Seconds; ``start >= 0``, ``duration > 0``.
+    gain_db : float
+        Within :data:`unetvocalsep.limits.MAX_GAIN_DB`.
+    out_sr : int or None
+    vocal_level_db : float or None
+        -inf to 0 dB, or None for no mix.
+
+    Returns
+    -------
+    stems : tuple or None
+    gain : numpy.float32
+        The linear gain.
+    out_sr : int or None
+    mix : bool
+        Whether a mix stem is written.
+
+    Raises
+    ------
+    UserError
+
+    Examples
+    --------
+    >>> stems, gain, out_sr, mix = check_output_settings(["vocals"], 0.0, None, 0.0, None, -6.0)
+    >>> stems, float(gain), out_sr, mix
+    (('vocals',), 1.0, None, True)
+    """
+    from .limits import check_gain_db, check_out_sr
+
+    if stems is not None:
+        stems = tuple(stems)
+        bad = [n for n in stems if n not in constants.STEMS]
+        if bad or not stems:
+            raise UserError(f"stems must name vocals and/or accompaniment, got {stems!r}")
+    for name, value in (("start", start), ("duration", duration)):
+        if value is None and name == "duration":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
+                or not np.isfinite(value) or value < 0 or (name == "duration" and value == 0):
+            raise UserError(f"{name} must be a {'positive' if name == 'duration' else 'non-negative'} "
+                            f"number of seconds, got {value!r}")
+    gain = np.float32(10 ** (check_gain_db(gain_db) / 20))
+    out_sr = check_out_sr(out_sr)
+    mix = vocal_level_db is not None
+    if mix and not (vocal_level_db <= 0):
+        raise UserError(f"the vocal level must be -inf to 0 dB, got {vocal_level_db}")
+    return stems, gain, out_sr, mix
+
+
+def plan_outputs(path, output_dir, fmt, outputs, stems, mix, filename, overwrite):
+    """The output paths of one input, checked before any work.
+
+    Parameters
+    ----------
+    path : str
+        The input.
+    output_dir, fmt, filename : str, str, str or None
+        See :func:`output_paths` (``filename`` None: :data:`DEFAULT_FILENAME`).
+    outputs : dict or None
+        Explicit stem -> path (then ``output_dir`` and ``filename`` are unused).
+    stems : tuple or None
+    mix : bool
+    overwrite : bool
+
+    Returns
+    -------
+    dict
+        Stem name -> path.
+
+    Raises
+    ------
+    UserError
+        An output is the input, exists without ``overwrite``, or is not a
+        regular file (:func:`unetvocalsep.files.check_target`).
+    """
+    from .files import check_target
+
+    if outputs is not None:
+        outputs = dict(outputs)
+        if stems is not None:
+            outputs = {n: p for n, p in outputs.items() if n in stems or n == "mix"}
+    else:
+        outputs = output_paths(path, output_dir, fmt, mix=mix,
+                               template=filename or DEFAULT_FILENAME, stems=stems)
+    if mix and "mix" not in outputs:
+        raise UserError("outputs needs a 'mix' path when vocal_level_db is given")
+    src = os.path.realpath(path)
+    for out in outputs.values():
+        if os.path.realpath(out) == src:
+            raise UserError(f"output would overwrite the input: {out}")
+        check_target(out, overwrite)
+    return outputs
+
+
+def make_output_folders(outputs):
+    """Create the folders of ``outputs``; the ones this call made, deepest last.
+
+    Parameters
+    ----------
+    outputs : dict
+        Stem name -> path.
+
+    Returns
+    -------
+    list of str
+        The folders created (to remove again, deepest first, on failure).
+
+    Raises
+    ------
+    UserError
+        A folder cannot be created (named, with the reason).
+    """
+    from .errors import describe_os_error
+
+    created = []
+    for folder in dict.fromkeys(os.path.dirname(o) for o in outputs.values()):
+        missing = []
+        d = folder
+        while d and not os.path.isdir(d):
+            missing.append(d)
+            d = os.path.dirname(d)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create output folder {folder}: "
+                            f"{describe_os_error(exc).split(':')[0]}") from None
+        created += missing
+    return created

@@ -346,3 +346,58 @@ def resampled_reader(read, sr_in, sr_out, channels):
             out = np.ascontiguousarray(np.asarray(y, dtype=np.float32).reshape(-1, channels).T)
         return out
     return read_out
+
+
+def open_excerpt(path, first, n_in, mono, sr, channels, before=None, after=None, stage=None):
+    """Open ``path`` for one pass over its excerpt ``[first, first + n_in)`` samples.
+
+    Parameters
+    ----------
+    path : str
+    first, n_in : int
+        Start and length of the excerpt, in the file's samples.
+    mono : bool
+        Mix the blocks down to one channel.
+    sr : int
+        Rate of the blocks returned (the file's own, or resampled to it).
+    channels : int
+        Channels of the blocks returned (after ``mono``).
+    before : callable or None
+        ``before()`` before each read (a cancel check may raise there).
+    after : callable or None
+        ``after(n)`` with the samples each read decoded (file samples).
+    stage : callable or None
+        ``stage()`` gives the context manager the decoding runs in (timing).
+
+    Returns
+    -------
+    reader : unetvocalsep.audio.AudioReader
+        Close it when done (a context manager).
+    read : callable
+        ``read(n) -> numpy.ndarray, shape (channels, m)``, ``m == 0`` at the end.
+    """
+    import contextlib
+
+    from .audio import AudioReader
+
+    reader = AudioReader(path)
+    sr_in = reader.sr
+    if first:
+        reader.seek(first)
+    left = [n_in]
+
+    def read(n):   # the excerpt only
+        if before is not None:
+            before()
+        with (stage() if stage is not None else contextlib.nullcontext()):
+            y = reader.read(min(n, left[0])) if left[0] > 0 else reader.read(0)[:, :0]
+        left[0] -= y.shape[1]
+        if after is not None:
+            after(y.shape[1])
+        return y
+
+    if mono:
+        read = mono_reader(read)
+    if sr != sr_in:
+        read = resampled_reader(read, sr_in, sr, channels)
+    return reader, read

@@ -30,7 +30,8 @@ from .limits import MAX_CHUNK_SECONDS
 from .masking import HIGHBANDS, apply_mask, compute_mask, stft_params  # noqa: F401
 from .masking import BLOCK_SECONDS, DEFAULT_HIGHBAND, check_highband, fill_highband
 from .masking import vocal_mask, vocals_of
-from .outputs import Outputs, commit_all, output_paths, track_name, vocal_mix  # noqa: F401
+from .outputs import (Outputs, check_output_settings, commit_all, make_output_folders,
+                      output_paths, plan_outputs, track_name, vocal_mix)  # noqa: F401
 from .pipeline import CHUNK_SECONDS, CROSSFADE_SECONDS, MARGIN_SECONDS  # noqa: F401
 from . import pipeline
 
@@ -386,43 +387,12 @@ class Separator:
         from .files import check_target, claim
 
         from .audio import check_mp3_bitrate
-        from .outputs import DEFAULT_FILENAME
 
         check_format(fmt, bits)
         mp3_bitrate = check_mp3_bitrate(mp3_bitrate) if fmt == "mp3" else None
-        if stems is not None:
-            stems = tuple(stems)
-            bad = [n for n in stems if n not in constants.STEMS]
-            if bad or not stems:
-                raise UserError(f"stems must name vocals and/or accompaniment, got {stems!r}")
-        for name, value in (("start", start), ("duration", duration)):
-            if value is None and name == "duration":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-                    or not np.isfinite(value) or value < 0 or (name == "duration" and value == 0):
-                raise UserError(f"{name} must be a {'positive' if name == 'duration' else 'non-negative'} "
-                                f"number of seconds, got {value!r}")
-        from .limits import check_gain_db, check_out_sr
-
-        gain = np.float32(10 ** (check_gain_db(gain_db) / 20))
-        out_sr = check_out_sr(out_sr)
-        mix = vocal_level_db is not None
-        if mix and not (vocal_level_db <= 0):
-            raise UserError(f"the vocal level must be -inf to 0 dB, got {vocal_level_db}")
-        if outputs is not None:
-            outputs = dict(outputs)
-            if stems is not None:
-                outputs = {n: p for n, p in outputs.items() if n in stems or n == "mix"}
-        else:
-            outputs = output_paths(path, output_dir, fmt, mix=mix,
-                                   template=filename or DEFAULT_FILENAME, stems=stems)
-        if mix and "mix" not in outputs:
-            raise UserError("outputs needs a 'mix' path when vocal_level_db is given")
-        src = os.path.realpath(path)
-        for out in outputs.values():
-            if os.path.realpath(out) == src:
-                raise UserError(f"output would overwrite the input: {out}")
-            check_target(out, overwrite)
+        stems, gain, out_sr, mix = check_output_settings(stems, start, duration, gain_db, out_sr,
+                                                         vocal_level_db)
+        outputs = plan_outputs(path, output_dir, fmt, outputs, stems, mix, filename, overwrite)
         with AudioReader(path) as reader:
             sr_in, channels = reader.sr, reader.channels
             if start and start >= reader.duration:
@@ -447,41 +417,15 @@ class Separator:
 
                 raise Cancelled(path)
 
+        def counted(n):
+            passes[-1] += n
+
         def opened():
-            reader = AudioReader(path)
-            if first:
-                reader.seek(first)
-            left = [n_in]
             passes.append(0)
+            return pipeline.open_excerpt(path, first, n_in, mono, sr, ch, before=check_cancel,
+                                         after=counted, stage=lambda: self._stage("decode"))
 
-            def read(n):   # the excerpt [start, start + duration) only
-                check_cancel()
-                with self._stage("decode"):
-                    y = reader.read(min(n, left[0])) if left[0] > 0 else reader.read(0)[:, :0]
-                left[0] -= y.shape[1]
-                passes[-1] += y.shape[1]
-                return y
-            if mono:
-                read = _mono(read)
-            if sr != sr_in:
-                read = _resampled(read, sr_in, sr, ch)
-            return reader, read
-
-        created = []   # the folders this call made, removed again on failure
-        for folder in dict.fromkeys(os.path.dirname(o) for o in outputs.values()):
-            missing = []
-            d = folder
-            while d and not os.path.isdir(d):
-                missing.append(d)
-                d = os.path.dirname(d)
-            try:
-                os.makedirs(folder, exist_ok=True)
-            except OSError as exc:
-                from .errors import describe_os_error
-
-                raise UserError(f"cannot create output folder {folder}: "
-                                f"{describe_os_error(exc).split(':')[0]}") from None
-            created += missing
+        created = make_output_folders(outputs)   # removed again on failure
         bar = None
         try:
             with claim(outputs.values()):
@@ -633,8 +577,6 @@ def _check_signal(x, sr, what):
 
 
 _array_reader = pipeline.array_reader
-_mono = pipeline.mono_reader
-_resampled = pipeline.resampled_reader
 
 
 def _stderr_is_terminal():
