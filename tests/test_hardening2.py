@@ -13,25 +13,10 @@ import pytest
 import soundfile as sf
 
 from conftest import toy_stems
+from test_hardening import cli, one_line_error   # the first round's helpers
 from unetvocalsep.errors import UserError
 
 PY = sys.executable
-
-
-def cli(module, *args, **kw):
-    kw.setdefault("timeout", 300)
-    return subprocess.run([PY, "-m", f"unetvocalsep.{module}", *map(str, args)],
-                          capture_output=True, text=True, **kw)
-
-
-def one_line_error(proc, needle=None):
-    lines = [l for l in proc.stderr.splitlines() if l.strip()]
-    assert proc.returncode != 0, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert len(lines) == 1, proc.stderr
-    if needle is not None:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def hidden(folder):

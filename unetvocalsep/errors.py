@@ -44,6 +44,23 @@ def describe_os_error(exc):
     return msg + (f": {exc.filename}" if exc.filename else "")
 
 
+def stderr_is_terminal():
+    """Whether stderr is a terminal: progress bars are drawn only there.
+
+    On a pipe or a file a bar's lines would surround the one-line error.
+
+    Returns
+    -------
+    bool
+    """
+    import sys
+
+    try:
+        return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError):   # replaced or closed stderr
+        return False
+
+
 def describe_error(exc):
     """The one line the user sees for an exception of a kind the package expects.
 

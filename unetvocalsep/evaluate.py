@@ -17,7 +17,7 @@ import numpy as np
 
 from . import constants
 from .datasets import DATASETS as READERS
-from .errors import AudioError, UserError
+from .errors import AudioError, UserError, stderr_is_terminal
 from .metrics import (METRICS, TARGETS, bss_eval_v3, bss_eval_v4, energy_db, finite_or_nan,
                       fit_length, nanmedian, nsdr)
 from .report import write_summary
@@ -618,7 +618,7 @@ def _main(argv=None):
         print(f"{prog}: error: track {name}: {msg}", file=sys.stderr)
 
     rates = args.rates or RATES
-    if not args.no_progress and sys.stderr.isatty():
+    if not args.no_progress and stderr_is_terminal():
         # what takes the time, said up front (a first run was once taken for a hang)
         print(f"{prog}: scoring {len(method_rates(args.methods or METHODS, rates))} (method, rate) "
               f"pairs per track; BSS Eval at the full rate is the slow part (about 1 s per "
@@ -630,7 +630,7 @@ def _main(argv=None):
         args.dataset, args.root, args.split, methods=args.methods or METHODS,
         rates=rates, model=args.model, results_dir=args.results_dir,
         jobs=args.jobs, device=args.device, max_tracks=args.max_tracks,
-        overwrite=args.overwrite, progress=not args.no_progress and sys.stderr.isatty(),
+        overwrite=args.overwrite, progress=not args.no_progress and stderr_is_terminal(),
         separator_kwargs={"hard_mask": args.hard_mask, "highband": args.highband,
                           "wiener": args.wiener}, on_error=report)
     if results:

@@ -130,7 +130,7 @@ MAX_NPZ_ENTRY_BYTES = 8 * max(int(np.prod(s)) for s in constants.parameter_shape
     + 4096
 
 
-def check_regular_file(path, max_bytes, what, error=None):
+def check_regular_file(path, max_bytes, what):
     """Refuse a path that is not a regular file of at most ``max_bytes``.
 
     A FIFO would hang the reader and ``/dev/zero`` would be read until the
@@ -142,8 +142,6 @@ def check_regular_file(path, max_bytes, what, error=None):
     max_bytes : int
     what : str
         ``'model file'``, ``'model settings'``...
-    error : type
-        The exception class (default :class:`ModelError`).
 
     Raises
     ------
@@ -151,19 +149,18 @@ def check_regular_file(path, max_bytes, what, error=None):
     """
     import stat
 
-    error = error or ModelError
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise error(f"no such {what}: {path}") from None
+        raise ModelError(f"no such {what}: {path}") from None
     except OSError as exc:
-        raise error(f"cannot read {what} {path}: {exc.strerror}") from None
+        raise ModelError(f"cannot read {what} {path}: {exc.strerror}") from None
     if stat.S_ISDIR(st.st_mode):
-        raise error(f"is a folder, not a {what}: {path}")
+        raise ModelError(f"is a folder, not a {what}: {path}")
     if not stat.S_ISREG(st.st_mode):
-        raise error(f"not a regular file (a device, pipe or socket), not a {what}: {path}")
+        raise ModelError(f"not a regular file (a device, pipe or socket), not a {what}: {path}")
     if st.st_size > max_bytes:
-        raise error(f"{what} {path} is {st.st_size / 2 ** 20:.0f} MiB, more than any "
+        raise ModelError(f"{what} {path} is {st.st_size / 2 ** 20:.0f} MiB, more than any "
                     f"{what} of this network ({max_bytes / 2 ** 20:.0f} MiB at most)")
 
 

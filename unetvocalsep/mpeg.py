@@ -18,6 +18,8 @@ Examples
 >>> samples_per_frame(44100), samples_per_frame(16000)
 (1152, 576)
 """
+import functools
+import os
 import shutil
 import subprocess
 
@@ -50,6 +52,10 @@ def samples_per_frame(sr):
 def count_frames(path, timeout=60):
     """Number of MPEG frames (packets) in the first audio stream, by ffprobe.
 
+    A file is opened several times per separation (its length for the bar
+    and the checks, then each pass), so the count is kept per file version
+    (path, inode, size, modification time) and ffprobe runs once.
+
     Parameters
     ----------
     path : str
@@ -61,6 +67,15 @@ def count_frames(path, timeout=60):
     int or None
         None where ffprobe is missing or fails.
     """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return _count_frames(path, (st.st_ino, st.st_size, st.st_mtime_ns), timeout)
+
+
+@functools.lru_cache(maxsize=256)
+def _count_frames(path, version, timeout):
     exe = shutil.which("ffprobe")
     if exe is None:
         return None

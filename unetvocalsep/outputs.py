@@ -87,8 +87,6 @@ def vocal_mix(vocals, accompaniment, vocal_level_db):
     >>> vocal_mix(v, a, float("-inf")).tolist(), vocal_mix(v, a, 0.0).tolist()
     ([2.0, 2.0, 2.0], [3.0, 3.0, 3.0])
     """
-    import numpy as np
-
     if vocal_level_db == float("-inf"):
         return accompaniment
     return accompaniment + vocals * np.float32(10 ** (vocal_level_db / 20))

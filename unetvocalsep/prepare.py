@@ -21,7 +21,7 @@ import numpy as np
 from . import constants
 from .audio import to_mono16
 from .datasets import DATASETS, random_mixes, read_dataset
-from .errors import UserError
+from .errors import UserError, stderr_is_terminal
 from .pairs import MAX_OFFSET_S as MAX_PAIR_OFFSET_S
 from .stems import match_lengths
 
@@ -396,16 +396,6 @@ def format_summary(summary):
     return line
 
 
-def _stderr_is_terminal():
-    """The bar is drawn on a terminal only, so a redirected run's errors are one line."""
-    import sys
-
-    try:
-        return bool(sys.stderr.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
 def get_parser():
     """The ``python -m unetvocalsep.prepare`` argument parser."""
     from .argtypes import Parser, finite_float, nonnegative_int, positive_float, positive_int
@@ -450,7 +440,7 @@ def _main(argv=None):
                       time_stretches=args.time_stretch, csv_file=args.csv,
                       metadata_dir=args.metadata, prefix=args.prefix,
                       max_offset_s=args.max_offset,
-                      progress=not args.no_progress and _stderr_is_terminal())
+                      progress=not args.no_progress and stderr_is_terminal())
     line = format_summary(summary)
     if summary["failed"]:
         print(line, file=sys.stderr)

@@ -7,12 +7,11 @@ several files.
 """
 import os
 
-from .errors import UserError
+from .errors import UserError, stderr_is_terminal
 from .masking import compute_mask  # noqa: F401  (documented: separate.compute_mask)
 from .masking import DEFAULT_HIGHBAND, HIGHBANDS
 from .pipeline import CHUNK_SECONDS
 from .separator import Separator  # noqa: F401  (documented: separate.Separator)
-
 
 
 def separate_audio(y, sr, model=None, hard_mask=False, device=-1, out_sr=None, mono=False, **kwargs):
@@ -155,15 +154,6 @@ def get_parser():
     return p
 
 
-def _stderr_is_terminal():
-    import sys
-
-    try:
-        return bool(sys.stderr.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
 def _bundled_names():
     from .model_io import bundled_models
 
@@ -269,7 +259,7 @@ def _main(argv=None):
     failed = batch.separate_files(sep, files, args.output_dir, jobs=jobs, fmt=args.format,
                                   bits=args.bits, overwrite=args.overwrite, out_sr=args.sr,
                                   mono=args.mono,
-                                  progress=not args.no_progress and _stderr_is_terminal(),
+                                  progress=not args.no_progress and stderr_is_terminal(),
                                   gain_db=args.gain, vocal_level_db=args.vocal_level,
                                   stems=stems, filename=args.filename, start=args.start,
                                   duration=args.duration, mp3_bitrate=args.mp3_bitrate)

@@ -25,13 +25,13 @@ import time
 import numpy as np
 
 from . import constants
-from .errors import AudioError, UserError
+from .errors import AudioError, UserError, stderr_is_terminal
 from .limits import MAX_CHUNK_SECONDS
-from .masking import HIGHBANDS, apply_mask, compute_mask, stft_params  # noqa: F401
+from .masking import compute_mask
 from .masking import BLOCK_SECONDS, DEFAULT_HIGHBAND, check_highband, fill_highband
 from .masking import vocal_mask, vocals_of
 from .outputs import (Outputs, check_output_settings, commit_all, make_output_folders,
-                      output_paths, plan_outputs, track_name, vocal_mix)  # noqa: F401
+                      plan_outputs, vocal_mix)
 from .pipeline import CHUNK_SECONDS, CROSSFADE_SECONDS, MARGIN_SECONDS  # noqa: F401
 from . import pipeline
 
@@ -435,7 +435,7 @@ class Separator:
                 with reader:
                     peak, audio, mags = self.first_pass(read, sr)
                 if progress == "auto":
-                    progress = _stderr_is_terminal()
+                    progress = stderr_is_terminal()
                 if progress is True:
                     bar = _progress_bar(seconds, os.path.basename(path))
                 elif progress:
@@ -577,15 +577,6 @@ def _check_signal(x, sr, what):
 
 
 _array_reader = pipeline.array_reader
-
-
-def _stderr_is_terminal():
-    import sys
-
-    try:
-        return bool(sys.stderr.isatty())
-    except (AttributeError, ValueError):
-        return False
 
 
 class ClampedBar:
