@@ -43,12 +43,12 @@ def child_network(backend, threads, reps):
     import unetvocalsep  # noqa: F401  (BLAS core type before NumPy loads)
     import numpy as np
 
-    from unetvocalsep.inference import InferencePlan
+    from unetvocalsep.fast.inference import InferencePlan
     from unetvocalsep.model_io import load_params
 
     params, _ = load_params()
     if backend == "onnx":
-        from unetvocalsep.ortbackend import OnnxNetwork
+        from unetvocalsep.fast.ortbackend import OnnxNetwork
 
         net = OnnxNetwork(params, threads=threads)
     else:

@@ -48,7 +48,7 @@ def build_cache(folder, hours, track_minutes=4.0, seed=0):
     (int, int)
         Number of tracks and total frames.
     """
-    from unetvocalsep.dataset import save_example
+    from unetvocalsep.training.cache import save_example
 
     os.makedirs(folder, exist_ok=True)
     total = int(round(hours * FRAMES_PER_HOUR))
@@ -86,7 +86,7 @@ def reopen_dataset_class():
     mapping (and the file pages it pulled into the process's RSS) is released
     as soon as the crop is copied. Same crops, same format.
     """
-    from unetvocalsep.dataset import SpectrogramDataset, open_track
+    from unetvocalsep.training.cache import SpectrogramDataset, open_track
 
     class ReopenDataset(SpectrogramDataset):
         def _array(self, f):
@@ -104,7 +104,7 @@ def pread_dataset_class():
     process's RSS. Same crops, same format.
     """
     from unetvocalsep import constants
-    from unetvocalsep.dataset import SpectrogramDataset
+    from unetvocalsep.training.cache import SpectrogramDataset
 
     class PreadDataset(SpectrogramDataset):
         _offsets = None
@@ -147,7 +147,7 @@ def measure(folder, iterator, iterations, loaderjob, batchsize, seed, variant="c
 
     from unetvocalsep import _compat  # noqa: F401
     from chainer import iterators
-    from unetvocalsep.dataset import SpectrogramDataset, article_iterations_per_epoch
+    from unetvocalsep.training.cache import SpectrogramDataset, article_iterations_per_epoch
 
     cls = {"cached": lambda: SpectrogramDataset, "reopen": reopen_dataset_class,
            "pread": pread_dataset_class}[variant]()

@@ -26,8 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 from test_finetune import SR, make_pair  # noqa: E402
-from unetvocalsep.finetune import finetune  # noqa: E402
-from unetvocalsep.pairs import find_pairs  # noqa: E402
+from unetvocalsep.training.finetune import finetune  # noqa: E402
+from unetvocalsep.training.pairs import find_pairs  # noqa: E402
 
 CASES = {
     "three pairs, --minutes 2": (2.0, [

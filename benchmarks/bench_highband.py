@@ -6,7 +6,7 @@ well as full tracks), at the file's own rate (44.1 kHz stereo):
 - the mixture is separated with each ``--highband`` rule (and, for the rules
   given to ``--wiener-rules``, with the Wiener filter too), and scored
   against the true vocals: whole-clip vocal SDR (BSS Eval v3, the package's
-  :func:`~unetvocalsep.metrics.bss_eval_v3`), and the estimated vocals'
+  :func:`~unetvocalsep.evaluation.metrics.bss_eval_v3`), and the estimated vocals'
   energy above 8 kHz and at 5.5-7.7 kHz relative to the true vocals' (dB; 0
   is right, below 0 is duller than the truth);
 - the accompaniment stem alone (real instrumental music) is separated too,
@@ -36,14 +36,14 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import unetvocalsep  # noqa: E402,F401  (before NumPy: unetvocalsep.blas)
+import unetvocalsep  # noqa: E402,F401  (before NumPy: unetvocalsep.fast.blas)
 import numpy as np  # noqa: E402
 
-from unetvocalsep.datasets import MUSDB_VALIDATION_TRACKS  # noqa: E402
+from unetvocalsep.training.datasets import MUSDB_VALIDATION_TRACKS  # noqa: E402
 from unetvocalsep.masking import HIGHBANDS  # noqa: E402
-from unetvocalsep.metrics import bss_eval_v3  # noqa: E402
+from unetvocalsep.evaluation.metrics import bss_eval_v3  # noqa: E402
 from unetvocalsep.separator import Separator  # noqa: E402
-from unetvocalsep.stems import load_musdb_stem  # noqa: E402
+from unetvocalsep.training.stems import load_musdb_stem  # noqa: E402
 
 #: Bands measured, Hz.
 BANDS = {"above8k": (8000.0, None), "5.5-7.7k": (5500.0, 7700.0), "edge": (7800.0, 8050.0)}

@@ -20,7 +20,7 @@ import os
 import sys
 import time
 
-import unetvocalsep  # noqa: F401  (before NumPy: picks the OpenBLAS kernels, unetvocalsep.blas)
+import unetvocalsep  # noqa: F401  (before NumPy: picks the OpenBLAS kernels, unetvocalsep.fast.blas)
 import numpy as np  # noqa: E402
 
 LATENCIES = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -28,8 +28,8 @@ BLOCK = 1024
 
 
 def score(ref_vocals, ref_acc, est_vocals, est_acc, sr):
-    from unetvocalsep.audio import to_mono16
-    from unetvocalsep.metrics import bss_eval_v4, nanmedian
+    from unetvocalsep.resampling import to_mono16
+    from unetvocalsep.evaluation.metrics import bss_eval_v4, nanmedian
     refs = np.stack([to_mono16(ref_vocals, sr), to_mono16(ref_acc, sr)])
     ests = np.stack([to_mono16(est_vocals, sr), to_mono16(est_acc, sr)])
     n = min(refs.shape[-1], ests.shape[-1])

@@ -1,4 +1,4 @@
-"""Benchmark: the U-Net on CPU with chainer's own convolutions vs unetvocalsep.fastconv.
+"""Benchmark: the U-Net on CPU with chainer's own convolutions vs unetvocalsep.fast.fastconv.
 
 Measures, in one run so that the ratios are comparable on a noisy machine:
 
@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 
 import chainer  # noqa: E402
 
-from unetvocalsep import allocator, fastconv  # noqa: E402
+from unetvocalsep.fast import allocator, fastconv  # noqa: E402
 from unetvocalsep.network import UNet, UNetTrainmodel  # noqa: E402
 
 #: Multiply-adds of one forward pass over a 512 x 128 patch.
@@ -79,10 +79,10 @@ def bench_inference(path, frames=1024, reps=5):
     ----------
     path : {'plain', 'fastconv', 'plan', 'onnx'}
         ``'plain'``: chainer's ``Convolution2D``/``Deconvolution2D`` links;
-        ``'fastconv'``: the same chain with :mod:`unetvocalsep.fastconv`;
-        ``'plan'``: :class:`unetvocalsep.inference.InferencePlan` (what
+        ``'fastconv'``: the same chain with :mod:`unetvocalsep.fast.fastconv`;
+        ``'plan'``: :class:`unetvocalsep.fast.inference.InferencePlan` (what
         separation falls back to); ``'onnx'``:
-        :class:`unetvocalsep.ortbackend.OnnxNetwork` (the default CPU backend).
+        :class:`unetvocalsep.fast.ortbackend.OnnxNetwork` (the default CPU backend).
     frames : int
         Spectrogram frames, a multiple of 64.
     reps : int
@@ -93,7 +93,7 @@ def bench_inference(path, frames=1024, reps=5):
     float
         Seconds (median).
     """
-    from unetvocalsep.inference import InferencePlan
+    from unetvocalsep.fast.inference import InferencePlan
 
     rng = np.random.default_rng(0)
     unet = UNet()
@@ -102,8 +102,8 @@ def bench_inference(path, frames=1024, reps=5):
         plan = InferencePlan.from_unet(unet)
         return _median_time(lambda: plan(x), reps)
     if path == "onnx":
-        from unetvocalsep.inference import unet_params
-        from unetvocalsep.ortbackend import OnnxNetwork
+        from unetvocalsep.fast.inference import unet_params
+        from unetvocalsep.fast.ortbackend import OnnxNetwork
 
         net = OnnxNetwork(*unet_params(unet))
         return _median_time(lambda: net(x), reps)
@@ -118,7 +118,7 @@ def bench_training(fast, batch, reps=3):
     Parameters
     ----------
     fast : bool
-        Use :mod:`unetvocalsep.fastconv` (True) or chainer's links (False).
+        Use :mod:`unetvocalsep.fast.fastconv` (True) or chainer's links (False).
     batch : int
         Patches of shape (1, 512, 128) per step.
     reps : int

@@ -3,7 +3,7 @@
 Builds song + instrumental pairs from generated songs whose vocals are known
 (tests/conftest.toy_stems), in four conditions (the same master; an EQ on the
 instrumental; a level ride on it; both), runs them through
-``unetvocalsep.pairs.load_pair`` and compares each target's 16 kHz vocal
+``unetvocalsep.training.pairs.load_pair`` and compares each target's 16 kHz vocal
 magnitude with the true one (magnitude SDR, dB; higher is better)::
 
     python benchmarks/bench_pair_targets.py            # prints a Markdown table
@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 from conftest import toy_stems  # noqa: E402
-from unetvocalsep.pairs import load_pair, pair_example  # noqa: E402
+from unetvocalsep.training.pairs import load_pair, pair_example  # noqa: E402
 from unetvocalsep.spectrogram import normalise, spectrogram  # noqa: E402
 
 SR = 44100

@@ -8,7 +8,7 @@ Adam, 128-frame patches, fast path on) in fresh processes, alternating
 between the old tree and this one, ``--rounds`` times; each number is the
 median of the rounds' medians.  Each process measures exactly what that tree's
 training does, so the new tree includes what ``unetvocalsep.train`` sets up
-for CPU training (the allocator setting of ``unetvocalsep.allocator``).
+for CPU training (the allocator setting of ``unetvocalsep.fast.allocator``).
 
 Usage::
 

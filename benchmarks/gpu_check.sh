@@ -96,14 +96,14 @@ import numpy as np
 from unetvocalsep import _compat
 import chainer
 
-from unetvocalsep import fastconv
-from unetvocalsep.dataset import make_example, save_example
+from unetvocalsep.fast import fastconv
+from unetvocalsep.training.cache import make_example, save_example
 from unetvocalsep.device import get_device
 from unetvocalsep.errors import UserError
 from unetvocalsep.model_io import load_model
 from unetvocalsep.network import UNet
 from unetvocalsep.separate import Separator
-from unetvocalsep.train import train
+from unetvocalsep.training.train import train
 
 dev_id = int(os.environ["GPU_CHECK_DEVICE"])
 cpu_mode = dev_id < 0
@@ -220,8 +220,8 @@ if n_out != [len(song)] * 2:
 ort_line = "onnxruntime CUDA provider: not available (install onnxruntime-gpu)"
 try:
     import onnxruntime as ort
-    from unetvocalsep.inference import unet_params
-    from unetvocalsep.onnxgraph import build_model
+    from unetvocalsep.fast.inference import unet_params
+    from unetvocalsep.fast.ortbackend import build_model
 
     providers = ort.get_available_providers()
     want = "CPUExecutionProvider" if cpu_mode else "CUDAExecutionProvider"

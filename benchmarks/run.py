@@ -6,7 +6,7 @@
 1. float32 GEMM peak of this machine (numpy.matmul, 2048^2);
 2. the U-Net alone, alternating in the same run: inference on 1024 frames
    (32.8 s of audio) through chainer's own links ("plain"), chainer with the
-   unetvocalsep.fastconv FunctionNodes, and the inference plan separation uses,
+   unetvocalsep.fast.fastconv FunctionNodes, and the inference plan separation uses,
    next to the GEMM-bound floor; training patches/s at batch 16 and 64, plain
    vs fastconv, with the achieved GFLOP/s, and this tree's training against the
    fastconv of revision a4374d0 (benchmarks/bench_training.py, fresh processes);

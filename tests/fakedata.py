@@ -21,7 +21,7 @@ import tempfile
 import numpy as np
 import soundfile as sf
 
-#: Two of MUSDB18's official validation tracks (see unetvocalsep.datasets) and
+#: Two of MUSDB18's official validation tracks (see unetvocalsep.training.datasets) and
 #: three ordinary training tracks, used by default.
 MUSDB_TRAIN = ("Actions - One Minute Smile", "ANiMAL - Rockshow",
                "A Classic Education - NightOwl", "Bill Chudziak - Children Of No-one",

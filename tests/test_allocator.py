@@ -4,9 +4,9 @@ import sys
 
 import pytest
 
-from unetvocalsep import allocator
+from unetvocalsep.fast import allocator
 
-CODE = ("import sys; from unetvocalsep import allocator; "
+CODE = ("import sys; from unetvocalsep.fast import allocator; "
         "print(allocator.keep_freed_memory(), allocator.keep_freed_memory())")
 
 
@@ -33,7 +33,7 @@ def test_switched_off_by_env(monkeypatch):
 def test_train_turns_it_on(monkeypatch, tmp_path):
     calls = []
     monkeypatch.setattr(allocator, "keep_freed_memory", lambda: calls.append(1) or True)
-    from unetvocalsep import train
+    from unetvocalsep.training import train
     from unetvocalsep.errors import UserError
     with pytest.raises(UserError, match="no cached tracks"):
         train.train(str(tmp_path), out=str(tmp_path / "out"))

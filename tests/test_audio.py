@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from unetvocalsep.audio import AudioReader, AudioWriter, load_audio, resample, write_audio
+from unetvocalsep.audio import AudioReader, AudioWriter, load_audio, write_audio
+from unetvocalsep.resampling import resample
 from unetvocalsep.files import atomic_path
 from unetvocalsep.errors import AudioError, UserError
 

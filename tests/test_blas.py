@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from unetvocalsep import blas
+from unetvocalsep.fast import blas
 
 INTEL_512 = "vendor_id\t: GenuineIntel\nflags\t\t: fpu sse2 avx avx2 fma avx512f avx512bw avx512dq avx512vl\n"
 INTEL_2 = "vendor_id\t: GenuineIntel\nflags\t\t: fpu sse2 avx avx2 fma\n"

@@ -206,7 +206,7 @@ class DtypeHook(chainer.FunctionHook):
 
 @pytest.fixture()
 def small_model():
-    from unetvocalsep.fastunet import FastUNet
+    from unetvocalsep.fast.fastunet import FastUNet
     from unetvocalsep.network import UNetTrainmodel
 
     np.random.seed(1)
@@ -223,7 +223,7 @@ def _batch(seed=0, frames=64):
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fastconv", "chainer-links"])
 def test_training_step_stays_float32(small_model, fast):
-    from unetvocalsep import fastconv
+    from unetvocalsep.fast import fastconv
 
     unet, model = small_model
     optimizer = optimizers.Adam()
@@ -277,7 +277,7 @@ def test_mask_and_serialization_stay_float32(small_model, tmp_path):
 
 
 def _tiny_cache(folder, n_tracks=2, seconds=4.5):
-    from unetvocalsep.dataset import make_example, save_example
+    from unetvocalsep.training.cache import make_example, save_example
 
     sr = 16000
     t = np.arange(int(seconds * sr)) / sr
@@ -291,7 +291,7 @@ def _tiny_cache(folder, n_tracks=2, seconds=4.5):
 
 def test_trainer_log_snapshot_resume(tmp_path):
     """Trainer, LogReport, snapshot and resume under the running NumPy."""
-    from unetvocalsep.train import train
+    from unetvocalsep.training.train import train
 
     cache = _tiny_cache(tmp_path / "cache")
     out = tmp_path / "out"

@@ -4,7 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from unetvocalsep import curves
+from unetvocalsep import curves as curves_cli
+from unetvocalsep.training import curves
 from unetvocalsep.errors import UserError
 
 
@@ -78,13 +79,13 @@ def test_read_log_and_stage_points_refuse_what_is_not_a_log(tmp_path):
 def test_cli_prints_the_verdict_and_errors_in_one_line(tmp_path, capsys):
     pts = [(i, 1e-3 * (1 + 0.01 * np.cos(i))) for i in range(100, 3001, 100)]
     run = _run(tmp_path, "s", 64, pts, 3000)
-    assert curves.main([run, "--crops-before", "256000"]) == 0
+    assert curves_cli.main([run, "--crops-before", "256000"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("448,000 crops; stopped improving: 24 points from crop 298,667")
     falling = _run(tmp_path, "f", 64, [(i, 1e-3 - 1e-8 * i) for i in range(100, 3001, 100)], 3000)
-    assert curves.main([falling]) == 0
+    assert curves_cli.main([falling]) == 0
     assert "still improving" in capsys.readouterr().out
-    assert curves.main([str(tmp_path / "nowhere")]) == 1
+    assert curves_cli.main([str(tmp_path / "nowhere")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot read the training log" in err[0]
 

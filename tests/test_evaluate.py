@@ -12,9 +12,10 @@ from conftest import toy_stems
 pytest.importorskip("museval")
 pytest.importorskip("fast_bss_eval")
 
-from unetvocalsep import evaluate as ev  # noqa: E402
-from unetvocalsep import report  # noqa: E402
-from unetvocalsep import baselines  # noqa: E402
+from unetvocalsep import evaluate as ev_cli  # noqa: E402
+from unetvocalsep.evaluation import evaluate as ev  # noqa: E402
+from unetvocalsep.evaluation import report  # noqa: E402
+from unetvocalsep.evaluation import baselines  # noqa: E402
 
 
 def _noisy(ref, snr_db, rng):
@@ -177,7 +178,7 @@ def test_cli_on_fake_musdb18hq(tmp_path, random_model):
     out = tmp_path / "results"
     argv = ["musdb18hq", str(root), "--model", random_model, "-o", str(out), "--no-progress",
             "--method", "unet", "--method", "irm", "--method", "irm-full", "--method", "mixture"]
-    rc = ev.main(argv)
+    rc = ev_cli.main(argv)
     assert rc == 1                      # the broken track fails, the others are scored
     tracks = sorted(os.listdir(out / "unet" / "16k"))
     assert tracks == ["Al James - Schoolboy Facination.json", "Arise - Run Run Run.json"]
@@ -205,7 +206,7 @@ def test_cli_on_fake_musdb18hq(tmp_path, random_model):
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.json")}
     import shutil
     shutil.rmtree(bad)
-    assert ev.main(argv) == 0
+    assert ev_cli.main(argv) == 0
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.json")} == stamps
 
 
@@ -215,7 +216,7 @@ def test_cli_parallel_jobs_folder(tmp_path):
     root = tmp_path / "corpus"
     fakedata.make_folder(str(root), names=("s0", "s1", "s2"), seconds=2.0, sr=16000)
     out = tmp_path / "res"
-    rc = ev.main(["folder", str(root), "-o", str(out), "-j", "2", "--method", "mixture",
+    rc = ev_cli.main(["folder", str(root), "-o", str(out), "-j", "2", "--method", "mixture",
                   "--method", "irm", "--rate", "16k", "--max-tracks", "2", "--no-progress"])
     assert rc == 0
     assert sorted(os.listdir(out / "mixture" / "16k")) == ["s0.json", "s1.json"]
@@ -242,7 +243,8 @@ def test_bad_root_one_line_and_light_import(tmp_path):
 def test_load_track_keeps_stereo_for_musdb18(tmp_path):
     """Scoring at the original rate reads the same files as prepare, without the downmix."""
     import fakedata
-    from unetvocalsep import datasets, evaluate
+    from unetvocalsep.training import datasets
+    from unetvocalsep.evaluation import evaluate
 
     made = fakedata.make_musdb18(str(tmp_path / "musdb18"), train=(), seconds=2.0)
     tracks = [t for t in datasets.read_dataset("musdb18", str(tmp_path / "musdb18"), "test") if not t.skipped]
@@ -271,7 +273,7 @@ def test_leakage_on_instrumental_tracks(tmp_path):
         sf.write(root / name / "mixture.wav", acc.astype(np.float32), 16000, subtype="FLOAT")
         sf.write(root / name / "vocals.wav", np.zeros_like(acc, np.float32), 16000, subtype="FLOAT")
     out = tmp_path / "res"
-    rc = ev.main(["folder", str(root), "-o", str(out), "--method", "mixture", "--method", "irm",
+    rc = ev_cli.main(["folder", str(root), "-o", str(out), "--method", "mixture", "--method", "irm",
                   "--rate", "16k", "--no-progress"])
     assert rc == 0
     rows = report.read_csv(str(out / "summary.csv"))
@@ -302,7 +304,7 @@ def test_missing_eval_extra_is_one_line_up_front(tmp_path):
 
 
 def test_16k_mono_input_is_scored_once_and_inf_is_printed():
-    from unetvocalsep.report import _fmt
+    from unetvocalsep.evaluation.report import _fmt
 
     v, a = toy_stems(seconds=2.0, sr=16000, channels=1, seed=8)
     res = ev.evaluate_track(v + a, v, a, 16000, "toy", methods=["mixture"], rates=["16k", "full"])

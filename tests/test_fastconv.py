@@ -1,4 +1,4 @@
-"""Tests of the fast CPU (de)convolution path (unetvocalsep.fastconv).
+"""Tests of the fast CPU (de)convolution path (unetvocalsep.fast.fastconv).
 
 The references are chainer's own ``L.Convolution2D(c, o, 4, 2, 1)`` and
 ``L.Deconvolution2D(c, o, 4, 2, 1)``; gradients are checked numerically with
@@ -14,8 +14,8 @@ import chainer.functions as F
 import chainer.links as L
 from chainer import gradient_check
 
-from unetvocalsep import convlayout, fastpath, fastconv
-from unetvocalsep.fastunet import FastUNet
+from unetvocalsep.fast import convlayout, fastpath, fastconv
+from unetvocalsep.fast.fastunet import FastUNet
 from unetvocalsep.network import UNet, UNetTrainmodel
 
 
@@ -342,28 +342,28 @@ def test_switch_plain_call_and_restore():
                                              ("off", False)])
 def test_env_var(value, expected, monkeypatch):
     monkeypatch.setenv("UNETVOCALSEP_FAST_PATH", value)
-    assert fastpath._env_default() is expected
+    assert fastpath.environment()["fast_path"] is expected
 
 
 def test_old_env_var_name_still_works(monkeypatch):
     monkeypatch.delenv("UNETVOCALSEP_FAST_PATH", raising=False)
     monkeypatch.setenv("UNETVOCALSEP_FASTCONV", "0")
     with pytest.warns(FutureWarning, match="UNETVOCALSEP_FAST_PATH"):
-        assert fastpath._env_default() is False
+        assert fastpath.environment()["fast_path"] is False
     monkeypatch.setenv("UNETVOCALSEP_FAST_PATH", "1")      # the new name wins
-    assert fastpath._env_default() is True
+    assert fastpath.environment()["fast_path"] is True
 
 
 def test_env_var_bad_value(monkeypatch):
     monkeypatch.setenv("UNETVOCALSEP_FAST_PATH", "maybe")
     with pytest.raises(ValueError, match="UNETVOCALSEP_FAST_PATH"):
-        fastpath._env_default()
+        fastpath.environment()["fast_path"]
 
 
 def test_env_var_read_at_import():
     import subprocess
     import sys
-    code = ("from unetvocalsep import fastconv; "
+    code = ("from unetvocalsep.fast import fastconv; "
             "print(fastconv.fast_path_enabled())")
     import os
     env = dict(os.environ, UNETVOCALSEP_FAST_PATH="0")
@@ -391,7 +391,7 @@ def test_leaky_relu_matches_chainer_and_gradient():
     import chainer.functions as F
     from chainer import gradient_check
 
-    from unetvocalsep.fastconv import leaky_relu
+    from unetvocalsep.fast.fastconv import leaky_relu
 
     rng = np.random.default_rng(11)
     x = rng.standard_normal((2, 3, 8, 6)).astype(np.float32)
@@ -477,7 +477,7 @@ def test_deconv_concat_rejects_wrong_channels():
 
 def test_dropout_half_mask_is_fair_seeded_and_in_layout():
     import chainer
-    from unetvocalsep.fastconv import dropout
+    from unetvocalsep.fast.fastconv import dropout
 
     x = np.ascontiguousarray(np.random.default_rng(0).standard_normal((4, 16, 32, 8)).astype(np.float32)
                              .transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)   # channels-last storage
@@ -504,7 +504,7 @@ def test_dropout_half_mask_is_fair_seeded_and_in_layout():
 
 def test_dropout_other_cases_are_chainers():
     import chainer
-    from unetvocalsep.fastconv import dropout
+    from unetvocalsep.fast.fastconv import dropout
 
     x = np.ones((2, 3, 4, 4), np.float32)
     with chainer.using_config("train", False):
@@ -520,7 +520,8 @@ def test_article_unet_is_plain_and_fastunet_matches_it(monkeypatch):
     import ast
     import inspect
 
-    from unetvocalsep import fastunet, network
+    from unetvocalsep.fast import fastunet
+    from unetvocalsep import network
     from unetvocalsep.network import count_parameters
 
     tree = ast.parse(inspect.getsource(network))

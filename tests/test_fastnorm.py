@@ -10,8 +10,8 @@ import chainer.functions as F
 import chainer.links as L
 from chainer import gradient_check
 
-from unetvocalsep import fastconv, fastnorm
-from unetvocalsep.fastunet import FastUNet
+from unetvocalsep.fast import fastconv, fastnorm
+from unetvocalsep.fast.fastunet import FastUNet
 from unetvocalsep.network import UNet, UNetTrainmodel
 
 PLAIN = {"relu": F.relu, "leaky_relu": F.leaky_relu}

@@ -13,7 +13,7 @@ from scipy.signal import lfilter
 
 from conftest import toy_stems
 from unetvocalsep.errors import UserError
-from unetvocalsep.pairs import PairError, find_pairs, load_pair, pair_example
+from unetvocalsep.training.pairs import PairError, find_pairs, load_pair, pair_example
 
 SR = 44100
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -130,7 +130,7 @@ def pair_dir(tmp_path_factory):
 
 def test_short_finetune_improves_the_heldout_loss(pair_dir, tmp_path):
     pytest.importorskip("fast_bss_eval")
-    from unetvocalsep.finetune import finetune
+    from unetvocalsep.training.finetune import finetune
     from unetvocalsep.separate import Separator
 
     out = tmp_path / "ft"
@@ -166,7 +166,7 @@ def test_short_finetune_improves_the_heldout_loss(pair_dir, tmp_path):
 
 
 def test_no_improvement_keeps_the_starting_model(pair_dir, tmp_path, monkeypatch):
-    import unetvocalsep.finetune as ft
+    import unetvocalsep.training.finetune as ft
     from unetvocalsep.model_io import DEFAULT_MODEL
 
     losses = iter([0.001] + [0.002] * 100)   # before, then every validation is worse
@@ -207,7 +207,7 @@ def test_interrupt_and_resume(pair_dir, tmp_path):
 
 
 def test_default_budget_scales_with_the_data():
-    from unetvocalsep.finetune import MIN_ITERATIONS, PASSES, default_iterations
+    from unetvocalsep.training.finetune import MIN_ITERATIONS, PASSES, default_iterations
 
     assert default_iterations(1.0) == MIN_ITERATIONS
     ten_min = default_iterations(600.0)
@@ -216,7 +216,7 @@ def test_default_budget_scales_with_the_data():
 
 
 def test_max_iterations_is_checked(tmp_path):
-    from unetvocalsep.finetune import finetune
+    from unetvocalsep.training.finetune import finetune
 
     for bad in (0, -3, 2.5, True):
         with pytest.raises(UserError, match="max_iterations"):

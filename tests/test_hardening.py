@@ -131,7 +131,7 @@ def test_01_none_as_chainer_writes_it_is_accepted(random_model, tmp_path):
 
 def _small_cache(cache, n=2, value=None):
     """A cache of ``n`` tracks of 200 frames; every value set to ``value`` if given."""
-    from unetvocalsep.dataset import save_example
+    from unetvocalsep.training.cache import save_example
 
     rng = np.random.default_rng(0)
     for i in range(n):

@@ -363,7 +363,7 @@ def test_08_input_that_changes_between_passes_writes_nothing(random_model, tmp_p
 
 # -- 9. song == instrumental; NaN losses taken as a verdict -----------------------------------
 def test_09_own_instrumental_is_refused(song, tmp_path):
-    from unetvocalsep.pairs import PairError, load_pair
+    from unetvocalsep.training.pairs import PairError, load_pair
 
     with pytest.raises(PairError, match="same audio"):
         load_pair(str(song), str(song))
@@ -376,7 +376,7 @@ def test_09_own_instrumental_is_refused(song, tmp_path):
 def test_09_nan_losses_give_no_verdict(tmp_path):
     import json
 
-    from unetvocalsep.curves import plateau
+    from unetvocalsep.training.curves import plateau
 
     x = np.arange(1, 31) * 100.0
     y = np.linspace(1.0, 0.5, 30)
@@ -453,8 +453,8 @@ def test_11_13_nested_settings_json(random_model, song, tmp_path):
 # -- 12, 13. memory from one option or field; a snapshot of the wrong shapes ---------------------
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from unetvocalsep.prepare import prepare
-    from unetvocalsep.train import train
+    from unetvocalsep.training.prepare import prepare
+    from unetvocalsep.training.train import train
 
     root = tmp_path_factory.mktemp("tinyrun")
     for i in range(3):
@@ -487,7 +487,7 @@ def _tampered(snapshot, dst, **changes):
 ])
 def test_12_13_hostile_snapshot_is_refused(tiny_run, tmp_path, change, needle):
     from unetvocalsep.errors import ModelError
-    from unetvocalsep.train import train
+    from unetvocalsep.training.train import train
 
     bad = _tampered(tiny_run / "out" / "snapshot_iter_2", tmp_path / "bad.npz", **change)
     with pytest.raises(ModelError, match=needle):

@@ -9,7 +9,7 @@ import soundfile as sf
 
 from conftest import toy_stems
 from unetvocalsep import constants
-from unetvocalsep.audio import resample
+from unetvocalsep.resampling import resample
 from unetvocalsep.errors import UserError
 from unetvocalsep.live import LiveSeparator
 from unetvocalsep.masking import (DEFAULT_HIGHBAND, HIGHBANDS, apply_mask, compute_mask,

@@ -1,4 +1,4 @@
-"""The NumPy inference plan (unetvocalsep.inference) against chainer's own forward pass."""
+"""The NumPy inference plan (unetvocalsep.fast.inference) against chainer's own forward pass."""
 import os
 import subprocess
 import sys
@@ -11,9 +11,10 @@ from unetvocalsep import _compat  # noqa: F401  (must precede chainer)
 
 import chainer
 
-from unetvocalsep import constants, fastpath, inference
+from unetvocalsep import constants
+from unetvocalsep.fast import fastpath, inference
 from unetvocalsep.errors import ModelError
-from unetvocalsep.inference import InferencePlan, plan_for
+from unetvocalsep.fast.inference import InferencePlan
 from unetvocalsep.model_io import load_model, load_params, save_model
 from unetvocalsep.network import UNet
 
@@ -87,25 +88,37 @@ def test_parameter_shapes_match_the_unet():
     assert all(np.shape(saved[k]) == shapes[k] for k in saved)
 
 
-def test_plan_cache_follows_parameter_changes():
+def test_a_unet_is_read_once_and_rebuilt_on_request():
+    """Issue 30: no fingerprint of 6.3 M weights per window; rebuild() reads them again."""
+    from unetvocalsep.backends import UNetNetwork, load_network
+    from unetvocalsep.masking import compute_mask
+
     unet = _trained_like_unet(3)
     x = np.random.default_rng(3).random((1, 1, 512, 64), dtype=np.float32)
-    plan = plan_for(unet)
-    assert plan is not None and plan_for(unet) is plan
-    before = plan(x).copy()
+    with fastpath.use_cpu_backend("plan"):
+        net, _ = load_network(unet)
+    assert isinstance(net, UNetNetwork) and isinstance(net.net, InferencePlan)
+    before = net(x).copy()
     unet.deconv6.W.array *= 2          # what an optimizer step does: in place
     unet.norm3.avg_var[...] *= 1.5     # and a BatchNorm statistic
-    plan2 = plan_for(unet)
-    assert plan2 is not plan
-    after = plan2(x)
+    assert np.array_equal(net(x), before)          # the weights it was built from
+    # the UNet itself, given to compute_mask, runs as it is now (the article's call)
+    now = _chainer_mask(unet, x)
+    mag = np.zeros((513, 64), np.float32)
+    mag[1:] = x[0, 0]
+    assert np.max(np.abs(compute_mask(unet, mag)[1:] - now[0, 0])) < 1e-5
+    net.rebuild()
+    after = net(x)
     assert np.max(np.abs(after - before)) > 1e-3
-    assert np.max(np.abs(after - _chainer_mask(unet, x))) < 1e-5
+    assert np.max(np.abs(after - now)) < 1e-5
 
 
-def test_plan_for_respects_the_switch(unet):
+def test_switched_off_fast_path_gives_chainer(unet):
+    from unetvocalsep.backends import ChainerNetwork, load_network
+
     with fastpath.use_fast_path(False):
-        assert plan_for(unet) is None
-    assert plan_for(unet) is not None
+        assert isinstance(load_network(unet)[0], ChainerNetwork)
+    assert not isinstance(load_network(unet)[0], ChainerNetwork)
 
 
 def test_plan_rejects_bad_shapes(unet):
@@ -166,7 +179,7 @@ def test_load_params_reads_a_trainer_snapshot(unet, tmp_path):
 def test_cpu_separation_does_not_import_chainer(random_model, toy_song, tmp_path):
     code = (
         "import sys\n"
-        "from unetvocalsep.fastpath import use_cpu_backend\n"
+        "from unetvocalsep.fast.fastpath import use_cpu_backend\n"
         "use_cpu_backend('plan')\n"
         "from unetvocalsep.separate import main\n"
         "rc = main([sys.argv[1], '-o', sys.argv[2], '--model', sys.argv[3], '--no-progress'])\n"
@@ -195,4 +208,4 @@ def test_plan_is_what_the_separator_uses(random_model, toy_song):
     got = fast.separate(y.T, sr)
     for name in constants.STEMS:
         assert np.max(np.abs(got[name] - ref[name])) < 1e-4
-    assert inference.plan_for(fast.unet) is not None  # the lazy chainer model still loads
+    assert fast.unet is not None and fast.unet.conv1.W.shape == (16, 1, 4, 4)  # the lazy chainer model loads

@@ -26,10 +26,10 @@ HAVE_MPI4PY = importlib.util.find_spec("mpi4py") is not None
 WRAPPER = r'''
 import sys
 
-from unetvocalsep import train as T
+import unetvocalsep.train as CLI
 
 seen = {}
-real_train = T.train
+real_train = CLI.train
 
 
 def recording_train(*args, **kwargs):
@@ -38,8 +38,8 @@ def recording_train(*args, **kwargs):
     return trainer
 
 
-T.train = recording_train
-status = T.main(sys.argv[2:])
+CLI.train = recording_train
+status = CLI.main(sys.argv[2:])
 if status == 0:
     import chainer
 
@@ -53,7 +53,7 @@ sys.exit(status)
 
 def make_cache(folder, n_tracks=3, seconds=4.5):
     """Tracks whose vocals (tones) are easy to tell from the accompaniment (noise)."""
-    from unetvocalsep.dataset import make_example, save_example
+    from unetvocalsep.training.cache import make_example, save_example
 
     sr = 16000
     t = np.arange(int(seconds * sr)) / sr
@@ -125,7 +125,8 @@ def test_gpu_communicator_without_gpu_is_one_line(tmp_path):
 
 
 def test_communicator_choices_in_help():
-    from unetvocalsep.train import COMMUNICATORS, get_parser
+    from unetvocalsep.train import get_parser
+    from unetvocalsep.training.train import COMMUNICATORS
 
     args = get_parser().parse_args(["cache", "--communicator", "naive"])
     assert args.communicator == "naive"
@@ -140,6 +141,6 @@ def test_communicator_choices_in_help():
                                       ("@numpy", False), (0, True), ("1", True),
                                       ("@cupy:0", True), ("cuda:2", True)])
 def test_wants_gpu(spec, gpu):
-    from unetvocalsep.train import wants_gpu
+    from unetvocalsep.training.train import wants_gpu
 
     assert wants_gpu(spec) is gpu

@@ -62,7 +62,7 @@ def test_npz_round_trip_with_the_article_class(tmp_path, direction):
     serializers.load_npz(path, dst)
     x = np.random.default_rng(2).random((2, 1, 512, 128)).astype(np.float32)
     # the same weights give the same mask (to float32 rounding: our CPU path may use
-    # the faster convolution kernels of unetvocalsep.fastconv)
+    # the faster convolution kernels of unetvocalsep.fast.fastconv)
     np.testing.assert_allclose(_mask(src, x), _mask(dst, x), rtol=0, atol=1e-6)
     keys = set(np.load(path).keys())
     assert "conv1/W" in keys and "denorm5/avg_var" in keys and "deconv6/b" in keys

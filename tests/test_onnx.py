@@ -1,4 +1,4 @@
-"""ONNX export (unetvocalsep.onnxgraph, unetvocalsep.export) and the onnxruntime backend."""
+"""ONNX export (unetvocalsep.fast.ortbackend, unetvocalsep.export) and the onnxruntime backend."""
 import os
 import subprocess
 import sys
@@ -13,12 +13,14 @@ from unetvocalsep import _compat  # noqa: F401,E402  (must precede chainer)
 
 import chainer  # noqa: E402
 
-from unetvocalsep import constants, fastpath  # noqa: E402
+from unetvocalsep import constants
+from unetvocalsep.fast import fastpath  # noqa: E402
 from unetvocalsep.export import export_onnx, main as export_main  # noqa: E402
-from unetvocalsep.inference import InferencePlan, unet_params  # noqa: E402
-from unetvocalsep.model_io import load_network, load_params, save_model  # noqa: E402
-from unetvocalsep.onnxgraph import build_model  # noqa: E402
-from unetvocalsep.ortbackend import OnnxNetwork  # noqa: E402
+from unetvocalsep.fast.inference import InferencePlan, unet_params  # noqa: E402
+from unetvocalsep.backends import choose, load_network  # noqa: E402
+from unetvocalsep.model_io import load_params, save_model  # noqa: E402
+from unetvocalsep.fast.ortbackend import build_model  # noqa: E402
+from unetvocalsep.fast.ortbackend import OnnxNetwork  # noqa: E402
 
 from test_inference import _chainer_mask, _trained_like_unet  # noqa: E402
 
@@ -127,14 +129,19 @@ def test_backend_switch_chooses_the_network(monkeypatch):
     with pytest.raises(ValueError):
         fastpath.use_cpu_backend("tensorflow")
     monkeypatch.setenv(fastpath.BACKEND_ENV_VAR, "plan")
-    assert fastpath.cpu_backend() == "plan"
+    assert choose(-1) == "plan"
     monkeypatch.setenv(fastpath.BACKEND_ENV_VAR, "bogus")
     with pytest.raises(ValueError):
-        fastpath.cpu_backend()
+        choose(-1)
     # without onnxruntime, onnx (and auto) fall back to the plan
     monkeypatch.setenv(fastpath.BACKEND_ENV_VAR, "onnx")
-    monkeypatch.setattr("unetvocalsep.fastpath.onnxruntime_available", lambda: False)
-    assert fastpath.cpu_backend() == "plan"
+    assert choose(-1) == "onnx"
+    monkeypatch.setattr("unetvocalsep.backends.onnxruntime_available", lambda: False)
+    assert choose(-1) == "plan"
+    # a GPU, or the fast path off, is chainer whatever the backend setting
+    assert choose(0) == "chainer" and choose("@cupy:0") == "chainer"
+    with fastpath.use_fast_path(False):
+        assert choose(-1) == "chainer"
 
 
 def test_separate_with_onnx_matches_the_plan(toy_song):
@@ -156,7 +163,7 @@ def test_separate_with_onnx_matches_the_plan(toy_song):
 
 
 def test_chainer_is_not_imported_by_onnx_separation(toy_song, tmp_path):
-    code = ("import sys\nfrom unetvocalsep.fastpath import use_cpu_backend\n"
+    code = ("import sys\nfrom unetvocalsep.fast.fastpath import use_cpu_backend\n"
             "use_cpu_backend('onnx')\nfrom unetvocalsep.separate import main\n"
             "rc = main([sys.argv[1], '-o', sys.argv[2], '--no-progress'])\n"
             "print('chainer' in sys.modules, 'onnxruntime' in sys.modules, rc)\n")
@@ -178,8 +185,8 @@ def test_background_build_waits_and_reraises():
 
 
 def test_graph_cache_is_written_reused_and_rebuilt_when_damaged(tmp_path, monkeypatch):
-    import unetvocalsep.onnxgraph as onnxgraph
-    from unetvocalsep.ortbackend import graph_cache_path
+    import unetvocalsep.fast.ortbackend as ortbackend
+    from unetvocalsep.fast.ortbackend import graph_cache_path
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     params, _ = load_params()
@@ -190,8 +197,8 @@ def test_graph_cache_is_written_reused_and_rebuilt_when_damaged(tmp_path, monkey
     assert np.max(np.abs(OnnxNetwork(params, threads=1, cache=True)(x) - ref)) < 1e-5
     assert os.path.getsize(path) > 25_000_000
     calls = []
-    real = onnxgraph.build_model
-    monkeypatch.setattr("unetvocalsep.ortbackend.build_model",
+    real = ortbackend.build_model
+    monkeypatch.setattr("unetvocalsep.fast.ortbackend.build_model",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
     # a second network loads the file: no build
     assert np.max(np.abs(OnnxNetwork(params, threads=1, cache=True)(x) - ref)) < 1e-5

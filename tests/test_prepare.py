@@ -11,9 +11,10 @@ import soxr
 sys.path.insert(0, os.path.dirname(__file__))
 import fakedata as fd  # noqa: E402
 
-from unetvocalsep import datasets as D  # noqa: E402
-from unetvocalsep import prepare as P  # noqa: E402
-from unetvocalsep import stems as S  # noqa: E402
+from unetvocalsep.training import datasets as D  # noqa: E402
+from unetvocalsep import prepare as P_cli  # noqa: E402
+from unetvocalsep.training import prepare as P  # noqa: E402
+from unetvocalsep.training import stems as S  # noqa: E402
 from unetvocalsep.spectrogram import n_frames, stft  # noqa: E402
 
 SR16 = 16000
@@ -44,7 +45,7 @@ def names_in(cache):
 
 
 def run(argv, capsys):
-    rc = P.main(list(map(str, argv)) + ["--no-progress"])
+    rc = P_cli.main(list(map(str, argv)) + ["--no-progress"])
     out, err = capsys.readouterr()
     return rc, out, err
 
@@ -67,8 +68,8 @@ def hq_caches(trees, tmp_path_factory):
     """MUSDB18-HQ train and valid caches, as data/README.md tells users to make them."""
     out = tmp_path_factory.mktemp("hq")
     root = trees["root"] / "musdb18hq"
-    assert P.main(["musdb18hq", str(root), "-o", str(out / "train"), "--split", "train", "--no-progress"]) == 0
-    assert P.main(["musdb18hq", str(root), "-o", str(out / "valid"), "--split", "valid", "--no-progress"]) == 0
+    assert P_cli.main(["musdb18hq", str(root), "-o", str(out / "train"), "--split", "train", "--no-progress"]) == 0
+    assert P_cli.main(["musdb18hq", str(root), "-o", str(out / "valid"), "--split", "valid", "--no-progress"]) == 0
     return out / "train", out / "valid"
 
 
@@ -213,7 +214,7 @@ def test_find_offset_ignores_a_lead_that_is_not_silence():
     rng = np.random.default_rng(0)
     x = rng.standard_normal(20000).astype(np.float32)
     song = np.concatenate([0.3 * rng.standard_normal(1234), x + 0.5 * rng.standard_normal(20000)])
-    from unetvocalsep.pairs import find_offset
+    from unetvocalsep.training.pairs import find_offset
 
     assert find_offset(song, x, 5000) == 1234
     assert find_offset(x[700:], x, 5000) == -700
@@ -356,7 +357,7 @@ def test_pitch_shift_and_time_stretch_copies(trees, tmp_path, capsys):
 
 
 def test_train_runs_on_prepared_caches_with_multiprocess_iterator(hq_caches, tmp_path):
-    from unetvocalsep.train import train
+    from unetvocalsep.training.train import train
 
     tr, va = hq_caches
     trainer = train(str(tr), out=str(tmp_path / "result"), validation=str(va), iteration=2,

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from conftest import sdr, toy_stems
-from unetvocalsep.audio import resample, to_mono
+from unetvocalsep.resampling import resample, to_mono
 from unetvocalsep.model_io import DEFAULT_MODEL, load_model, save_model
 from unetvocalsep.masking import compute_mask, map_mask, stft_params
 from unetvocalsep.separate import Separator, main, separate_audio

@@ -272,7 +272,8 @@ def test_arrange_skips_bars_where_no_voice_sings():
 def test_a_failed_track_job_is_one_line_naming_the_track(capsys):
     from concurrent.futures import Future
 
-    from unetvocalsep.errors import UserError, run_cli
+    from unetvocalsep.errors import UserError
+    from unetvocalsep.signals import run_cli
     from unetvocalsep.synth import _track_result
 
     ok = Future()

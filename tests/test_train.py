@@ -7,13 +7,15 @@ import pytest
 import soundfile as sf
 
 from conftest import toy_stems
-from unetvocalsep.dataset import SpectrogramDataset, article_iterations_per_epoch, make_example, open_track
-from unetvocalsep.prepare import prepare
+from unetvocalsep.training.cache import SpectrogramDataset, article_iterations_per_epoch, make_example, open_track
+from unetvocalsep.training.prepare import prepare
 from unetvocalsep.errors import UserError
 from unetvocalsep.model_io import load_model
 from unetvocalsep.separate import Separator
 from unetvocalsep.spectrogram import normalise, spectrogram
-from unetvocalsep.train import main, split_validation, stored_step_size, train
+from unetvocalsep.train import main
+from unetvocalsep.training.extensions import stored_step_size
+from unetvocalsep.training.train import split_validation, train
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +98,7 @@ def test_train_save_reload_separate(toy_corpus, tmp_path):
 
 
 def _write(tmp_path, y, sr):
-    from unetvocalsep.audio import resample
+    from unetvocalsep.resampling import resample
     path = tmp_path / "in32k.wav"
     sf.write(str(path), resample(y, 44100, sr).T, sr)
     return str(path)

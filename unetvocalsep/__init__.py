@@ -16,7 +16,7 @@ _LAZY = {
     "Separator": "separator", "separate_audio": "separate", "separate_file": "separate",
     "compute_mask": "masking",
     "load_model": "model_io", "save_model": "model_io", "load_params": "model_io",
-    "InferencePlan": "inference",
+    "InferencePlan": "fast.inference",
     "load_audio": "audio", "write_audio": "audio",
     "stft": "spectrogram", "istft": "spectrogram",
 }
@@ -53,12 +53,12 @@ _install_chainer_hook()
 
 
 def _tune_blas():
-    from . import blas
+    from .fast import blas
 
     blas.tune()
 
 
-_tune_blas()   # before NumPy loads OpenBLAS (see unetvocalsep.blas)
+_tune_blas()   # before NumPy loads OpenBLAS (see unetvocalsep.fast.blas)
 
 
 def __getattr__(name):

@@ -16,6 +16,7 @@ from .errors import AudioError, UserError
 # Sample rates accepted (Hz): below 8 kHz no voice is left to find, above
 # 768 kHz the header is almost certainly wrong; defined with the other bounds.
 from .limits import MAX_SR, MIN_SR  # noqa: F401
+from .resampling import resample, to_mono
 #: Output formats and their soundfile format names.
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}
 #: Sample encodings (``--bits``) per output format. ogg and mp3 are lossy
@@ -286,64 +287,6 @@ def load_audio(path, sr=None, mono=False):
         y = resample(y, file_sr, sr)
         file_sr = sr
     return y, file_sr
-
-
-def to_mono(y):
-    """Average the channels.
-
-    Parameters
-    ----------
-    y : numpy.ndarray, shape (channels, samples)
-
-    Returns
-    -------
-    numpy.ndarray, shape (1, samples), float32
-    """
-    return np.mean(y, axis=0, keepdims=True, dtype=np.float32)
-
-
-def to_mono16(y, sr):
-    """Mix down to mono and resample to the model's 16 kHz.
-
-    Parameters
-    ----------
-    y : numpy.ndarray, shape (channels, samples) or (samples,)
-    sr : int
-
-    Returns
-    -------
-    numpy.ndarray, shape (1, samples16), float32
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> to_mono16(np.zeros((2, 44100), np.float32), 44100).shape
-    (1, 16000)
-    """
-    from . import constants
-
-    return resample(to_mono(np.atleast_2d(np.asarray(y, dtype=np.float32))), sr, constants.SR)
-
-
-def resample(y, orig_sr, target_sr):
-    """Resample with soxr (the high-quality preset librosa uses).
-
-    Parameters
-    ----------
-    y : numpy.ndarray, shape (channels, samples) or (samples,)
-    orig_sr, target_sr : int
-
-    Returns
-    -------
-    numpy.ndarray, same leading shape, ``ceil(samples * target_sr / orig_sr)`` samples, float32
-    """
-    if orig_sr == target_sr:
-        return np.asarray(y, dtype=np.float32)
-    import soxr
-
-    y = np.asarray(y, dtype=np.float32)
-    out = soxr.resample(np.ascontiguousarray(y.T), orig_sr, target_sr, quality="HQ")
-    return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
 #: The constant bit rates ``--mp3-bitrate`` takes, kb/s (MPEG-1 layer III).

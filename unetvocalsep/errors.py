@@ -4,7 +4,6 @@ The command-line front ends catch :class:`UserError` (and a few OS errors such
 as a full disk) and print one line on stderr instead of a traceback.
 """
 import errno
-import sys
 
 
 class UserError(Exception):
@@ -118,40 +117,3 @@ def cli_name(prog, usage=False):
     if INVOKED_AS:
         return f"unetvocalsep {INVOKED_AS[-1]}"
     return prog
-
-
-def run_cli(main_func, argv=None, prog="unetvocalsep"):
-    """Run a CLI body, turning user-facing errors into one line and an exit code.
-
-    SIGTERM and SIGHUP are handled like Ctrl-C (see
-    :mod:`unetvocalsep.signals`), so a ``kill`` removes temporary files too.
-
-    Parameters
-    ----------
-    main_func : callable
-        Called with ``argv``; returns an int exit status or None.
-    argv : list of str or None
-    prog : str
-        Prefix of the error line.
-
-    Returns
-    -------
-    int
-        The exit status: 0 on success, 1 on a user error, 130 on Ctrl-C,
-        128 + N on signal N (143 for SIGTERM).
-    """
-    from .signals import Terminated, terminate_as_exception
-
-    prog = cli_name(prog)
-    try:
-        with terminate_as_exception():
-            return main_func(argv) or 0
-    except (UserError, OSError, MemoryError) as exc:
-        print(f"{prog}: error: {describe_error(exc)}", file=sys.stderr)
-        return 1
-    except Terminated as exc:
-        print(f"{prog}: terminated (signal {exc.signum})", file=sys.stderr)
-        return exc.exit_status
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130

@@ -1,7 +1,7 @@
 """``python -m unetvocalsep.export [MODEL.npz] OUT.onnx``: the network as an ONNX file.
 
 Writes the test-mode U-Net (BatchNorm folded, dynamic batch and frame axes;
-:mod:`unetvocalsep.onnxgraph`) for other runtimes: onnxruntime in C++, C#,
+:mod:`unetvocalsep.fast.ortbackend`) for other runtimes: onnxruntime in C++, C#,
 Java or a browser (onnxruntime-web), TensorRT, OpenVINO. docs/ONNX.md gives
 the input and output conventions and examples. The file is written
 atomically and an existing one is kept unless ``--overwrite`` is given.
@@ -54,7 +54,7 @@ def export_onnx(model, path, overwrite=False):
     from .model_io import load_params
 
     try:
-        from .onnxgraph import build_model
+        from .fast.ortbackend import build_model
     except ImportError:
         raise UserError("ONNX export needs the onnx package: pip install "
                         "'unetvocalsep[onnx]'") from None
@@ -103,7 +103,7 @@ def _main(argv=None):
 
 def main(argv=None):
     """Entry point of ``python -m unetvocalsep.export``; returns the exit status."""
-    from .errors import run_cli
+    from .signals import run_cli
 
     return run_cli(_main, argv, prog="unetvocalsep.export")
 

@@ -560,7 +560,7 @@ def main(argv=None):
     int
         Exit status (0 also after Ctrl-C or SIGTERM, once the output is flushed).
     """
-    from .errors import run_cli
+    from .signals import run_cli
     return run_cli(_main, argv, prog=PROG)
 
 

@@ -75,7 +75,7 @@ def check_highband(highband):
 def passband_hz(orig_sr=44100, drop_db=PASSBAND_DROP_DB):
     """The passband edge of the resampler separation uses, measured, Hz.
 
-    A unit impulse at ``orig_sr`` goes through :func:`unetvocalsep.audio.resample`
+    A unit impulse at ``orig_sr`` goes through :func:`unetvocalsep.resampling.resample`
     to 16 kHz; the edge is the highest frequency where the response is
     within ``drop_db`` of its low-frequency level. Above it the 16 kHz
     audio the network was trained on (resampled the same way) holds almost
@@ -98,7 +98,7 @@ def passband_hz(orig_sr=44100, drop_db=PASSBAND_DROP_DB):
     >>> 7000 < passband_hz() < 8000
     True
     """
-    from .audio import resample
+    from .resampling import resample
 
     x = np.zeros(orig_sr, np.float32)
     x[orig_sr // 2] = 1.0
@@ -199,7 +199,7 @@ def fill_frames(mask_frames, bin_hz, highband, power=None):
     return h
 
 
-def compute_mask(net, mag, hard=False, device=None, plan=None):
+def compute_mask(net, mag, hard=False):
     """The mask of the article's ``ComputeMask``: the network's own output.
 
     Rows above :func:`passband_bin` (about 7.6-8 kHz) are returned as the
@@ -211,27 +211,28 @@ def compute_mask(net, mag, hard=False, device=None, plan=None):
     Parameters
     ----------
     net : callable or UNet
-        A network from :func:`unetvocalsep.model_io.load_network` (``net(x)``
-        maps a (1, 1, 512, frames) input to its mask), or a chainer
-        :class:`~unetvocalsep.network.UNet`: on the CPU with the fast path on
-        (:mod:`unetvocalsep.fastpath`) it runs through its cached
-        :class:`~unetvocalsep.inference.InferencePlan`, otherwise through
-        ``unet(x)`` in chainer's test mode. Both give the same mask to float32
-        rounding. May be None when ``plan`` is given.
+        A network from :func:`unetvocalsep.backends.load_network` (``net(x)``
+        maps a (1, 1, 512, frames) input to its mask; the fast CPU code was
+        chosen when it was loaded), or a chainer
+        :class:`~unetvocalsep.network.UNet`, run as it is in chainer's test
+        mode on the device it lives on, as the article does.
     mag : numpy.ndarray, shape (513, frames), float32
         Normalised magnitude (divided by its maximum).
     hard : bool
         Return the binary mask ``mask > 0.5``.
-    device : chainer.backend.Device or None
-        Device of a ``UNet``; the CPU when ``None``.
-    plan : unetvocalsep.inference.InferencePlan or None
-        A prepared CPU forward pass to use instead of ``net``.
 
     Returns
     -------
     numpy.ndarray, shape (513, frames), float32
         The DC row is 0; rows above :func:`passband_bin` are untrained (see
         above).
+
+    Examples
+    --------
+    >>> from unetvocalsep.backends import load_network
+    >>> net, _ = load_network(None)
+    >>> compute_mask(net, np.full((513, 40), 0.1, np.float32)).shape
+    (513, 40)
     """
     mag = np.asarray(mag)
     if mag.ndim != 2 or mag.shape[0] != constants.N_BINS + 1 or mag.shape[1] == 0:
@@ -241,18 +242,12 @@ def compute_mask(net, mag, hard=False, device=None, plan=None):
     padded_t = max(constants.TIME_MULTIPLE, -(-t // constants.TIME_MULTIPLE) * constants.TIME_MULTIPLE)
     x = np.zeros((1, 1, constants.N_BINS, padded_t), dtype=np.float32)
     x[0, 0, :, :t] = mag[1:, :]
-    if plan is None and not hasattr(net, "namedparams"):   # a load_network() network
-        plan = net
-    if plan is None and (device is None or device.xp is np):
-        from .inference import plan_for
+    if hasattr(net, "namedparams"):   # a chainer UNet: the article's own call
+        from .network import chainer_forward
 
-        plan = plan_for(net)
-    if plan is not None:
-        m = plan(x)[0, 0, :, :t]
+        m = chainer_forward(net, x, getattr(net, "device", None))[0, 0, :, :t]
     else:
-        from .model_io import chainer_forward
-
-        m = chainer_forward(net, x, device)[0, 0, :, :t]
+        m = net(x)[0, 0, :, :t]
     mask = np.zeros((constants.N_BINS + 1, t), dtype=np.float32)
     mask[1:] = m
     if hard:

@@ -71,7 +71,7 @@ class UNet(Chain):
 
         Notes
         -----
-        Training on the CPU uses :class:`unetvocalsep.fastunet.FastUNet`, a
+        Training on the CPU uses :class:`unetvocalsep.fast.fastunet.FastUNet`, a
         subclass with the same links (so the same npz keys) whose layers run
         on faster CPU kernels; separation uses the ONNX or NumPy backends.
         """
@@ -136,3 +136,26 @@ def count_parameters(link):
     int
     """
     return int(sum(p.size for p in link.params()))
+
+
+def chainer_forward(unet, x, device=None):
+    """``unet(x)`` in chainer's test mode, without backprop, back on the CPU.
+
+    Parameters
+    ----------
+    unet : UNet
+    x : numpy.ndarray, shape (batch, 1, 512, frames), float32
+    device : chainer.backend.Device or None
+        Where ``unet`` lives; the CPU when None.
+
+    Returns
+    -------
+    numpy.ndarray, same shape as ``x``, float32
+    """
+    import chainer
+
+    if device is not None:
+        x = device.send(x)
+    with chainer.using_config("train", False), chainer.using_config("enable_backprop", False):
+        m = unet(x).array
+    return chainer.backend.CpuDevice().send(m)

@@ -313,7 +313,7 @@ def blocks_reader(blocks):
 
 def mono_reader(read):
     """A reader that mixes each block of ``read`` down to one channel."""
-    from .audio import to_mono
+    from .resampling import to_mono
 
     return lambda n: to_mono(read(n))
 

@@ -268,7 +268,7 @@ def _main(argv=None):
 
 def main(argv=None):
     """Entry point of ``python -m unetvocalsep.separate``; returns the exit status."""
-    from .errors import run_cli
+    from .signals import run_cli
 
     return run_cli(_main, argv, prog="unetvocalsep.separate")
 

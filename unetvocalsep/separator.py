@@ -3,7 +3,7 @@
 The mask maths are in :mod:`unetvocalsep.masking`, the windowing, first pass,
 prefetch and cross-fades in :mod:`unetvocalsep.pipeline`, the network (the
 onnxruntime backend or the NumPy inference plan on a CPU, chainer on a GPU)
-comes from :func:`unetvocalsep.model_io.load_network`. For each window of a file:
+comes from :func:`unetvocalsep.backends.load_network`. For each window of a file:
 
 1. the 16 kHz mono magnitude, divided by the **whole track's** maximum (the
    article's normalisation, found in a first pass);
@@ -65,7 +65,7 @@ class Separator:
     def __init__(self, model=None, device=-1, hard_mask=False, highband=DEFAULT_HIGHBAND,
                  chunk_seconds=CHUNK_SECONDS, margin_seconds=MARGIN_SECONDS,
                  crossfade_seconds=CROSSFADE_SECONDS, wiener=False):
-        from .model_io import load_network
+        from .backends import load_network
 
         for name, value in (("chunk_seconds", chunk_seconds), ("margin_seconds", margin_seconds),
                             ("crossfade_seconds", crossfade_seconds)):
@@ -95,8 +95,8 @@ class Separator:
 
     @property
     def plan(self):
-        """The :class:`~unetvocalsep.inference.InferencePlan` when the network is one, else None."""
-        from .inference import InferencePlan
+        """The :class:`~unetvocalsep.fast.inference.InferencePlan` when the network is one, else None."""
+        from .fast.inference import InferencePlan
 
         return self.net if isinstance(self.net, InferencePlan) else None
 
@@ -104,7 +104,8 @@ class Separator:
     def unet(self):
         """The chainer :class:`~unetvocalsep.network.UNet` (loaded on first use on the fast CPU path)."""
         if self._unet is None:
-            from .model_io import is_unet, load_model
+            from .backends import is_unet
+            from .model_io import load_model
 
             if getattr(self.net, "unet", None) is not None:   # a ChainerNetwork holds it
                 self._unet = self.net.unet
@@ -150,7 +151,7 @@ class Separator:
 
     def mag16(self, y, sr):
         """16 kHz mono magnitude of a window, shape (513, frames16), not normalised."""
-        from .audio import resample, to_mono
+        from .resampling import resample, to_mono
         from .spectrogram import stft
 
         with self._stage("resample"):
@@ -293,7 +294,7 @@ class Separator:
         AudioError
             A shape or dtype that is not audio, too short, not finite.
         """
-        from .audio import resample, to_mono
+        from .resampling import resample, to_mono
 
         from .limits import check_out_sr
 

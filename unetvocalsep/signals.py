@@ -16,7 +16,10 @@ True
 """
 import contextlib
 import signal
+import sys
 import threading
+
+from .errors import UserError, cli_name, describe_error
 
 #: The signals turned into :class:`Terminated` (those this platform has).
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -82,3 +85,38 @@ def terminate_as_exception():
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+
+
+def run_cli(main_func, argv=None, prog="unetvocalsep"):
+    """Run a CLI body, turning user-facing errors into one line and an exit code.
+
+    SIGTERM and SIGHUP are handled like Ctrl-C (see
+    :func:`terminate_as_exception`), so a ``kill`` removes temporary files too.
+
+    Parameters
+    ----------
+    main_func : callable
+        Called with ``argv``; returns an int exit status or None.
+    argv : list of str or None
+    prog : str
+        Prefix of the error line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 1 on a user error, 130 on Ctrl-C,
+        128 + N on signal N (143 for SIGTERM).
+    """
+    prog = cli_name(prog)
+    try:
+        with terminate_as_exception():
+            return main_func(argv) or 0
+    except (UserError, OSError, MemoryError) as exc:
+        print(f"{prog}: error: {describe_error(exc)}", file=sys.stderr)
+        return 1
+    except Terminated as exc:
+        print(f"{prog}: terminated (signal {exc.signum})", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

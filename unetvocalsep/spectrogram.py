@@ -230,6 +230,6 @@ def spectrogram(y, sr):
         Not normalised.
     phase : numpy.ndarray, shape (513, frames), complex64
     """
-    from .audio import to_mono16
+    from .resampling import to_mono16
 
     return magphase(stft(to_mono16(y, sr)[0]))

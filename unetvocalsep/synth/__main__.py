@@ -6,7 +6,7 @@ Writes ``OUT/synth_<seed>_<index>/{mixture,vocals,accompaniment}.wav``
 """
 import sys
 
-from ..errors import run_cli
+from ..signals import run_cli
 
 PROG = "python -m unetvocalsep.synth"
 

@@ -5,7 +5,7 @@ corpus (:mod:`.realmix`).  Each package's tracks are found on disk (plain
 files, or members of a Quake-style ``.pk3`` zip), decoded once to 16 kHz
 mono float32 and cached as ``.npy`` (memory-mapped on use).  Tracks with
 singing or choirs are never used: :data:`EXCLUDED` lists them with the
-reason, and :func:`screen_beds` ranks the rest by the vocal energy the
+reason, and ``scripts/screen_beds.py`` ranks the rest by the vocal energy the
 current model finds in them, as a hint to review.
 
 The packages, their licences and what the licences mean for trained weights
@@ -60,7 +60,7 @@ HELD_OUT_PACKAGE = "singularity-music"
 TRAIN_PACKAGES = tuple(p for p in PACKAGES if p != HELD_OUT_PACKAGE)
 
 #: Tracks never used, with the reason: ``"<package>:<name>" -> reason``.
-#: Filled from the packages' credits and titles and from :func:`screen_beds`
+#: Filled from the packages' credits and titles and from ``scripts/screen_beds.py``
 #: (docs/MODEL.md has the screening table).
 EXCLUDED = {
     'drascula-music:track12.ogg':
@@ -181,7 +181,7 @@ def decode_bed(bed):
     """
     import soundfile as sf
 
-    from ..audio import to_mono16
+    from ..resampling import to_mono16
     data = _read_bytes(bed)
     try:
         y, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
@@ -243,40 +243,3 @@ def usable_beds(beds, cache_dir=None):
         if n >= MIN_BED_SECONDS * SR:
             out.append((b, n))
     return out
-
-
-def screen_beds(beds, cache_dir=None, model=None):
-    """Vocal energy the current model finds in each track (a hint, not a verdict).
-
-    Parameters
-    ----------
-    beds : list of Bed
-    cache_dir : str, optional
-    model : str, optional
-        Model file (default: the bundled model).
-
-    Returns
-    -------
-    list of dict
-        One per bed, sorted from most to least vocal: ``id``, ``seconds``,
-        ``vocal_db`` (vocal-stem energy relative to the mixture, dB) and
-        ``active`` (fraction of 1 s windows whose vocal stem is above -12 dB
-        relative to that window's mixture).
-    """
-    from ..separator import Separator
-    sep = Separator(model=model)
-    rows = []
-    for b in beds:
-        y = np.asarray(load_bed(b, cache_dir), dtype=np.float32)
-        v = sep.separate(y, SR)["vocals"]
-        ev, em = float(np.sum(v.astype(np.float64) ** 2)), float(np.sum(y.astype(np.float64) ** 2))
-        n = len(y) // SR
-        w = lambda s: np.sum(s[:n * SR].astype(np.float64).reshape(n, SR) ** 2, axis=1)
-        wv, wm = w(v), w(y)
-        ok = wm > 1e-8 * SR
-        active = float(np.mean(wv[ok] > wm[ok] * 10 ** -1.2)) if ok.any() else 0.0
-        rows.append({"id": bed_id(b), "seconds": round(len(y) / SR, 1),
-                     "vocal_db": round(10 * np.log10(max(ev, 1e-20) / max(em, 1e-20)), 2),
-                     "active": round(active, 3)})
-    rows.sort(key=lambda r: -r["vocal_db"])
-    return rows

@@ -141,7 +141,7 @@ def _gate(n, rng):
 
 def _band(rng, arr, n, soundfonts):
     """A FluidSynth band following the sung chorale, at 16 kHz mono."""
-    from ..audio import to_mono16
+    from ..resampling import to_mono16
     from . import accompaniment
     from .voice import FS
     acc, band = accompaniment.render_accompaniment(arr, rng, n / SR, soundfonts)

@@ -32,7 +32,7 @@ def _recording(path, sr):
     """A KLettres recording at ``sr``, mono, silence trimmed, peak 1."""
     import soundfile as sf
 
-    from ..audio import resample
+    from ..resampling import resample
     x, fs = sf.read(path, dtype="float32", always_2d=True)
     x = resample(x.mean(axis=1), fs, sr).astype(np.float64)
     peak = np.abs(x).max()

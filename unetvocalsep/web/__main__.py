@@ -16,7 +16,8 @@ Examples
 import logging
 import sys
 
-from ..errors import UserError, run_cli
+from ..errors import UserError
+from ..signals import run_cli
 
 
 def get_parser():

@@ -20,7 +20,7 @@ stem against :data:`FILES` before any path is built.
 Workers share one :class:`~unetvocalsep.separator.Separator`; a job is one call
 of :meth:`Separator.separate_file` with a per-window observer that records
 the picture's magnitudes and masks. The network serialises its own calls
-(see :func:`unetvocalsep.model_io.load_network`), so several workers overlap
+(see :func:`unetvocalsep.backends.load_network`), so several workers overlap
 the STFTs, resampling and file work but never run the network at once.
 """
 import collections

@@ -4,7 +4,7 @@ One small reader per dataset (``read_dsd100``, ``read_musdb18``,
 ``read_musdb18hq``, ``read_ikala``, ``read_medleydb``, ``read_pairs``,
 ``read_folder``; :func:`read_dataset` picks one).  A reader yields
 :class:`Track` ``(name, loader, info)``; ``track.load(mono=True)`` decodes
-it into :class:`~unetvocalsep.stems.Stems`.  ``prepare`` (the training
+it into :class:`~unetvocalsep.training.stems.Stems`.  ``prepare`` (the training
 cache) and ``evaluate`` (the scores, with all channels) use the same
 readers.  docs/DATASETS.md gives each dataset's layout and stem rules.
 
@@ -28,7 +28,7 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 from .pairs import MAX_OFFSET_S as MAX_PAIR_OFFSET_S
 from .pairs import load_pair_stems
 from .stems import (Stems, TrackError, ffmpeg_path, load_ikala, load_musdb_stem,

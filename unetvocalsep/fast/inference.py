@@ -5,8 +5,8 @@ functions, so the plan computes it from the same parameters with less data
 movement than chainer's layers: BatchNormalization folded into the
 (de)convolutions, zero-padded planes whose 2-D shifts are flat offsets (so
 each tap is a GEMM on a view, with no im2col/col2im copy), and skip
-connections written in place.  It is built once per model (:func:`plan_for`
-caches it) and used when the fast CPU path is on (:mod:`unetvocalsep.fastpath`);
+connections written in place.  It is built once per model, when the model is loaded, and used when
+:mod:`unetvocalsep.backends` chooses it;
 chainer's forward stays the reference, the GPU path and the training path.
 docs/INFERENCE.md explains every step and gives the measurements;
 tests/test_inference.py checks the plan against chainer.
@@ -21,13 +21,12 @@ Examples
 (1, 1, 512, 128)
 """
 import threading
-import weakref
 
 import numpy as np
 
-from . import constants, fastpath
+from .. import constants
 
-__all__ = ["InferencePlan", "plan_for", "unet_params", "folded_layers", "check_input"]
+__all__ = ["InferencePlan", "unet_params", "folded_layers", "check_input"]
 
 #: Slope of the encoder's leaky ReLU (chainer's default).
 LEAKY_SLOPE = 0.2
@@ -151,53 +150,6 @@ def unet_params(unet):
             params[name + "/avg_var"] = link.avg_var
             eps[name] = link.eps
     return params, eps
-
-
-def fingerprint(params):
-    """A cheap checksum of a parameter mapping (changes when any value changes).
-
-    Parameters
-    ----------
-    params : mapping of str -> numpy.ndarray
-
-    Returns
-    -------
-    tuple
-    """
-    return tuple((k, float(np.sum(params[k], dtype=np.float64)),
-                  float(np.sum(np.abs(params[k]), dtype=np.float64)))
-                 for k in sorted(params) if not k.endswith("/N"))
-
-
-_PLANS = weakref.WeakKeyDictionary()
-
-
-def plan_for(unet):
-    """The cached :class:`InferencePlan` of a CPU ``unet``, rebuilt when its values change.
-
-    Parameters
-    ----------
-    unet : unetvocalsep.network.UNet
-
-    Returns
-    -------
-    InferencePlan or None
-        None when the fast CPU path is switched off
-        (:func:`unetvocalsep.fastpath.use_fast_path`) or the parameters are
-        not NumPy arrays (a model on a GPU).
-    """
-    if not fastpath.fast_path_enabled():
-        return None
-    params, eps = unet_params(unet)
-    if not all(isinstance(v, np.ndarray) for v in params.values()):
-        return None
-    key = fingerprint(params)
-    cached = _PLANS.get(unet)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    plan = InferencePlan(params, eps)
-    _PLANS[unet] = (key, plan)
-    return plan
 
 
 class _Level:

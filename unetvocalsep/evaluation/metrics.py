@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from . import constants
+from .. import constants
 
 
 #: The two targets, in the order of the BSS Eval sources.
@@ -167,7 +167,7 @@ def bss_eval_v3(references, estimates):
     """
     import fast_bss_eval
 
-    from ._compat import fast_bss_eval_numpy2_fix
+    from .._compat import fast_bss_eval_numpy2_fix
 
     fast_bss_eval_numpy2_fix()
     ref = _as_sources(references).mean(axis=1)

@@ -3,7 +3,7 @@
 Every function here returns :class:`Stems` ``(mixture, vocals, accompaniment,
 sr, meta)`` or raises :class:`TrackError` naming the file.  The stem rules of
 each dataset (which files make the vocals and the accompaniment) are listed
-in docs/DATASETS.md; :mod:`unetvocalsep.datasets` decides which files a track
+in docs/DATASETS.md; :mod:`unetvocalsep.training.datasets` decides which files a track
 has, and this module decodes them.
 
 Examples
@@ -24,9 +24,9 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from . import constants
-from .audio import to_mono16
-from .errors import UserError
+from .. import constants
+from ..resampling import to_mono16
+from ..errors import UserError
 
 
 #: Stream order of a MUSDB18 ``.stem.mp4`` (``musdb/configs/mus.yaml``, ``stem_ids``).
@@ -72,7 +72,7 @@ class Stems(NamedTuple):
 
 def _load(path, mono=True):
     """Load one file, turning every failure into a :class:`TrackError` naming it."""
-    from .audio import load_audio
+    from ..audio import load_audio
 
     if not os.path.isfile(path):
         raise TrackError(f"missing file {path}")
@@ -333,7 +333,7 @@ def load_random_mix(vocal_load, accompaniment_load, gain_db, mono=True):
     Parameters
     ----------
     vocal_load, accompaniment_load : callable
-        ``load`` methods of the two tracks (:class:`~unetvocalsep.datasets.Track`).
+        ``load`` methods of the two tracks (:class:`~unetvocalsep.training.datasets.Track`).
     gain_db : float
         Gain applied to the vocals.
     mono : bool

@@ -21,7 +21,7 @@ Two vocal targets are offered (:data:`TARGET_RULES`):
 Examples
 --------
 >>> import numpy as np
->>> from unetvocalsep.pairs import estimate_gain
+>>> from unetvocalsep.training.pairs import estimate_gain
 >>> inst = np.random.default_rng(0).standard_normal(1000)
 >>> round(estimate_gain(0.8 * inst + 0.01, inst), 2)
 0.8
@@ -31,8 +31,8 @@ import os
 
 import numpy as np
 
-from . import constants
-from .errors import UserError
+from .. import constants
+from ..errors import UserError
 
 #: The vocal targets :func:`load_pair` can build.
 TARGET_RULES = ("difference", "article")
@@ -120,7 +120,7 @@ def find_lag(song, instrumental, sr, max_offset_s=MAX_OFFSET_S):
         ``lag`` at ``sr`` such that ``song[n] ~ instrumental[n - lag]``:
         positive when the song starts later.
     """
-    from .audio import resample
+    from ..resampling import resample
 
     s16 = resample(song, sr, constants.SR)
     i16 = resample(instrumental, sr, constants.SR)
@@ -201,7 +201,8 @@ def load_pair(song_path, instrumental_path, max_offset_s=MAX_OFFSET_S):
         Different rates that cannot be compared, too short an overlap, or two
         files that are not the same recording.
     """
-    from .audio import load_audio, resample
+    from ..audio import load_audio
+    from ..resampling import resample
 
     name = os.path.splitext(os.path.basename(os.fspath(song_path)))[0]
     what = f"pair {name} ({song_path} + {instrumental_path})"
@@ -265,8 +266,8 @@ def pair_example(pair, rule="difference", start=0.0, stop=1.0):
     numpy.ndarray, shape (3, 513, frames), float32
         ``[mix, vocal, inst]`` at 16 kHz, all divided by the maximum of the mix.
     """
-    from .dataset import make_example
-    from .spectrogram import normalise, spectrogram
+    from .cache import make_example
+    from ..spectrogram import normalise, spectrogram
 
     if rule not in TARGET_RULES:
         raise UserError(f"unknown target rule {rule!r} (one of {', '.join(TARGET_RULES)})")
@@ -317,7 +318,7 @@ def find_pairs(folder):
 
 
 def load_pair_stems(song, instrumental, max_offset_s=MAX_OFFSET_S, mono=True):
-    """A song and its instrumental as :class:`~unetvocalsep.stems.Stems`, for ``prepare pairs``.
+    """A song and its instrumental as :class:`~unetvocalsep.training.stems.Stems`, for ``prepare pairs``.
 
     The one pair pipeline of the package: :func:`load_pair` aligns, scales,
     checks and trims (as for ``finetune``), and the result is given at 16 kHz
@@ -338,10 +339,10 @@ def load_pair_stems(song, instrumental, max_offset_s=MAX_OFFSET_S, mono=True):
 
     Raises
     ------
-    unetvocalsep.stems.TrackError
+    unetvocalsep.training.stems.TrackError
         For what :func:`load_pair` refuses (:class:`PairError`).
     """
-    from .audio import to_mono16
+    from ..resampling import to_mono16
     from .stems import Stems, TrackError
 
     try:

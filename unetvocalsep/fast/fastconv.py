@@ -5,9 +5,9 @@ copies.  Here the same functions are one contiguous GEMM per call after a
 space-to-depth split of the input (a 4x4 / stride-2 convolution over ``C``
 channels is a 2x2 / stride-1 one over ``4 C``), in a channels-last or
 channels-first layout chosen per call; backward passes reuse the same two
-primitives.  :meth:`unetvocalsep.fastunet.FastUNet._conv` calls
+primitives.  :meth:`unetvocalsep.fast.fastunet.FastUNet._conv` calls
 :func:`conv4x4s2` / :func:`deconv4x4s2` for NumPy inputs when the fast CPU
-path is on (:mod:`unetvocalsep.fastpath`); CuPy arrays always take the plain
+path is on (:mod:`unetvocalsep.fast.fastpath`); CuPy arrays always take the plain
 links.  docs/FASTCONV.md has the layout, the switch and the measurements.
 
 Examples
@@ -18,7 +18,7 @@ Examples
 >>> conv4x4s2(x, W, b).shape
 (1, 16, 256, 64)
 """
-from . import _compat  # noqa: F401  (must precede chainer)
+from .. import _compat  # noqa: F401  (must precede chainer)
 
 import numpy as np
 
@@ -115,8 +115,8 @@ class _DoubleBackpropError(NotImplementedError):
 def _no_double_backprop():
     if chainer.config.enable_backprop:
         raise _DoubleBackpropError(
-            "unetvocalsep.fastconv does not support double backpropagation; "
-            "switch it off with unetvocalsep.fastconv.use_fast_path(False) "
+            "unetvocalsep.fast.fastconv does not support double backpropagation; "
+            "switch it off with unetvocalsep.fast.fastconv.use_fast_path(False) "
             "or UNETVOCALSEP_FAST_PATH=0")
 
 
@@ -402,7 +402,7 @@ def _activation_grad(y, gy, slope):
 
     A multiplication by the 0/1 mask: ``numpy.where`` on data of mixed signs
     measured 15x slower (branch mispredictions). Shared by :class:`LeakyReLU`
-    and :class:`unetvocalsep.fastnorm.BatchNormAct`.
+    and :class:`unetvocalsep.fast.fastnorm.BatchNormAct`.
     """
     scale = (y > 0).astype(gy.dtype)
     if slope:

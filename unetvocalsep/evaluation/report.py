@@ -114,7 +114,7 @@ def write_csv(rows, path):
     """Write summary.csv atomically (columns :data:`CSV_COLUMNS`)."""
     import csv
 
-    from .files import atomic_path
+    from ..files import atomic_path
 
     with atomic_path(path, overwrite=True) as tmp:
         with open(tmp, "w", newline="") as f:
@@ -161,7 +161,7 @@ def boxplot(rows, path, target="vocals", metric="SDR"):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .files import atomic_path
+    from ..files import atomic_path
 
     labels, data = [], []
     for s in summarise(rows):
@@ -199,7 +199,7 @@ def write_summary(rows, results_dir, order=()):
     """
     write_csv(rows, os.path.join(results_dir, "summary.csv"))
     table = markdown_table(summarise(rows, order))
-    from .files import atomic_path
+    from ..files import atomic_path
 
     with atomic_path(os.path.join(results_dir, "summary.md"), overwrite=True) as tmp:
         with open(tmp, "w") as f:

@@ -20,9 +20,9 @@ import os
 
 import numpy as np
 
-from . import _compat  # noqa: F401
-from . import constants
-from .errors import UserError
+from .. import _compat  # noqa: F401
+from .. import constants
+from ..errors import UserError
 
 import chainer
 
@@ -45,7 +45,7 @@ def make_example(mixture, vocals, sr, accompaniment=None):
     numpy.ndarray, shape (3, 513, frames), float32
         ``[mix, vocal, inst]``, all divided by the maximum of the mix.
     """
-    from .spectrogram import normalise, spectrogram
+    from ..spectrogram import normalise, spectrogram
 
     mixture = np.atleast_2d(np.asarray(mixture, dtype=np.float32))
     vocals = np.atleast_2d(np.asarray(vocals, dtype=np.float32))
@@ -75,7 +75,7 @@ def save_example(cache_dir, name, array, meta=None):
     str
         The path of the ``.npy`` file.
     """
-    from .files import AtomicFile
+    from ..files import AtomicFile
 
     array = np.asarray(array, dtype=np.float32)
     if array.ndim != 3 or array.shape[:2] != (3, constants.N_BINS + 1):

@@ -2,7 +2,7 @@
 
 In a training step chainer runs ``BatchNormalization`` and the activation as
 two functions over NCHW arrays: the statistics are reductions over three of
-four axes of an array that :mod:`unetvocalsep.fastconv` stores channels-first
+four axes of an array that :mod:`unetvocalsep.fast.fastconv` stores channels-first
 or channels-last, and each function keeps its own copy of the activations.
 :class:`BatchNormAct` does the same arithmetic as
 ``relu(batch_normalization(x))`` / ``leaky_relu(batch_normalization(x))``
@@ -10,7 +10,7 @@ or channels-last, and each function keeps its own copy of the activations.
 chainer updates them) on the 2-D matrix behind the array, in place where it
 can, and keeps one normalised copy for the backward pass.  It is used by
 :meth:`unetvocalsep.network.UNet.forward` in training mode for NumPy inputs
-when the fast CPU path is on (:mod:`unetvocalsep.fastpath`); test mode, CuPy
+when the fast CPU path is on (:mod:`unetvocalsep.fast.fastpath`); test mode, CuPy
 arrays and the switch turned off take chainer's functions.
 docs/FASTCONV.md gives the measurements.
 
@@ -24,7 +24,7 @@ Examples
 >>> y.shape, bool((y.array >= 0).all())
 ((2, 4, 8, 8), True)
 """
-from . import _compat  # noqa: F401  (must precede chainer)
+from .. import _compat  # noqa: F401  (must precede chainer)
 
 import numpy as np
 

@@ -1,6 +1,6 @@
 """Memory layouts and copy kernels of the fast 4x4 / stride-2 (de)convolutions.
 
-The primitives :mod:`unetvocalsep.fastconv` builds its training kernels from.
+The primitives :mod:`unetvocalsep.fast.fastconv` builds its training kernels from.
 A "matrix" here is a 2-D view of shape ``(M, K)`` whose rows are the pixels
 ``(n, i, j)`` of one image grid: in layout ``"cl"`` (channels-last) it is
 C-ordered, ``K`` contiguous; in layout ``"cf"`` (channel-major) it is the

@@ -4,7 +4,7 @@ Each is a small object in the style of chainer's ``examples/``: it saves the
 model next to its settings, stops on a non-finite loss, keeps the step-size
 flags in the snapshot, or lowers Adam's step size over the run.
 """
-from .errors import UserError
+from ..errors import UserError
 
 
 class SaveUNet:
@@ -26,7 +26,7 @@ class SaveUNet:
         self.unet, self.path, self.cfg = unet, path, dict(cfg)
 
     def __call__(self, trainer):
-        from .model_io import save_model
+        from ..model_io import save_model
 
         cfg = dict(self.cfg)
         cfg["iterations"] = int(trainer.updater.iteration)
@@ -175,7 +175,7 @@ def alpha_schedule(start, end, iterations):
     >>> alpha_schedule(1e-3, 1e-4, 1000).__class__.__name__
     'LinearShift'
     """
-    from . import _compat  # noqa: F401
+    from .. import _compat  # noqa: F401
     from chainer.training import extensions
 
     return extensions.LinearShift("alpha", (start, end), (0, int(iterations)))

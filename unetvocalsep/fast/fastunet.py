@@ -2,9 +2,9 @@
 
 :class:`FastUNet` is :class:`~unetvocalsep.network.UNet` with the same links,
 so the same parameters and npz keys, whose layers run through
-:mod:`unetvocalsep.fastconv` (the 4x4 stride-2 convolutions as GEMMs) and
-:mod:`unetvocalsep.fastnorm` (BatchNormalization fused with its activation)
-when the input is a NumPy array and :func:`~unetvocalsep.fastconv.use_fast_path`
+:mod:`unetvocalsep.fast.fastconv` (the 4x4 stride-2 convolutions as GEMMs) and
+:mod:`unetvocalsep.fast.fastnorm` (BatchNormalization fused with its activation)
+when the input is a NumPy array and :func:`~unetvocalsep.fast.fastconv.use_fast_path`
 is on; otherwise every layer calls the link itself, as the article's class
 does. Training picks it once, when it starts on the CPU
 (:func:`for_device`); the article's class stays the article's twelve lines.
@@ -20,12 +20,12 @@ Examples
 >>> isinstance(fast, UNet), count_parameters(fast)
 (True, 6288545)
 """
-from . import _compat  # noqa: F401  (must precede chainer)
+from .. import _compat  # noqa: F401  (must precede chainer)
 
 import chainer.functions as F
 
 from . import fastconv, fastnorm
-from .network import UNet
+from ..network import UNet
 
 __all__ = ["FastUNet", "from_unet", "for_device"]
 
@@ -36,10 +36,10 @@ class FastUNet(UNet):
     def _conv(self, name, x):
         """Apply convolution link ``name`` (hook point for faster CPU kernels).
 
-        With :func:`unetvocalsep.fastconv.use_fast_path` on (the default) and
+        With :func:`unetvocalsep.fast.fastconv.use_fast_path` on (the default) and
         a NumPy input, the link's own ``W`` and ``b`` parameters go through
-        :func:`~unetvocalsep.fastconv.conv4x4s2` /
-        :func:`~unetvocalsep.fastconv.deconv4x4s2` (same result, same
+        :func:`~unetvocalsep.fast.fastconv.conv4x4s2` /
+        :func:`~unetvocalsep.fast.fastconv.deconv4x4s2` (same result, same
         gradients, faster on CPU); otherwise the link itself is called.
         """
         link = getattr(self, name)
@@ -54,7 +54,7 @@ class FastUNet(UNet):
 
         In training mode on the fast CPU path the BatchNormalization and the
         leaky ReLU are one fused function
-        (:func:`unetvocalsep.fastnorm.batch_norm_act`); same values.
+        (:func:`unetvocalsep.fast.fastnorm.batch_norm_act`); same values.
         """
         return fastnorm.batch_norm_act(getattr(self, "norm%d" % i),
                                        self._conv("conv%d" % i, x), "leaky_relu")
@@ -73,7 +73,7 @@ class FastUNet(UNet):
         fast CPU training path the BatchNormalization and the ReLU are fused
         and the dropout follows them: its mask scales by 0 or 2, which
         commutes with the ReLU, so the values are the same. The mask there
-        comes from random bits (:func:`unetvocalsep.fastconv.dropout`), not
+        comes from random bits (:func:`unetvocalsep.fast.fastconv.dropout`), not
         from chainer's float64 uniforms: the same distribution, a different
         draw for a given seed.
         """
