@@ -40,7 +40,7 @@ import unetvocalsep  # noqa: E402,F401  (before NumPy: unetvocalsep.fast.blas)
 import numpy as np  # noqa: E402
 
 from unetvocalsep.training.datasets import MUSDB_VALIDATION_TRACKS  # noqa: E402
-from unetvocalsep.masking import HIGHBANDS  # noqa: E402
+from unetvocalsep.highband import HIGHBANDS  # noqa: E402
 from unetvocalsep.evaluation.metrics import bss_eval_v3  # noqa: E402
 from unetvocalsep.separator import Separator  # noqa: E402
 from unetvocalsep.training.stems import load_musdb_stem  # noqa: E402

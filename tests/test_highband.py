@@ -12,9 +12,8 @@ from unetvocalsep import constants
 from unetvocalsep.resampling import resample
 from unetvocalsep.errors import UserError
 from unetvocalsep.live import LiveSeparator
-from unetvocalsep.masking import (DEFAULT_HIGHBAND, HIGHBANDS, apply_mask, compute_mask,
-                                  fill_highband, map_mask_frames, passband_bin, passband_hz,
-                                  stft_params)
+from unetvocalsep.highband import DEFAULT_HIGHBAND, HIGHBANDS, fill_highband, passband_bin, passband_hz
+from unetvocalsep.masking import apply_mask, compute_mask, map_mask_frames, stft_params
 from unetvocalsep.separate import separate_audio
 from unetvocalsep.separator import Separator
 

@@ -8,7 +8,7 @@ import sys
 
 from .errors import UserError, stderr_is_terminal
 from .evaluation.report import write_summary
-from .masking import DEFAULT_HIGHBAND, HIGHBANDS
+from .highband import DEFAULT_HIGHBAND, HIGHBANDS
 from .evaluation.evaluate import (DATASETS, METHODS, RATES, check_eval_extra, evaluate_dataset,
                                   method_order, method_rates, summary_rows)
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from . import constants
 from .errors import UserError
-from .masking import DEFAULT_HIGHBAND, HIGHBANDS
+from .highband import DEFAULT_HIGHBAND, HIGHBANDS
 
 #: Latencies offered (s).
 MIN_LATENCY, MAX_LATENCY = 0.1, 4.0
@@ -85,7 +85,7 @@ class LiveSeparator:
         Seconds of input between network runs (default :func:`default_hop`).
     hard_mask : bool
     highband : str
-        One of :data:`~unetvocalsep.masking.HIGHBANDS`, as for separation.
+        One of :data:`~unetvocalsep.highband.HIGHBANDS`, as for separation.
     wiener : bool
         Refine each stretch with the multichannel Wiener filter
         (:mod:`unetvocalsep.wiener`), as ``separate --wiener``.

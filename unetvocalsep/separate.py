@@ -9,7 +9,7 @@ import os
 
 from .errors import UserError, stderr_is_terminal
 from .masking import compute_mask  # noqa: F401  (documented: separate.compute_mask)
-from .masking import DEFAULT_HIGHBAND, HIGHBANDS
+from .highband import DEFAULT_HIGHBAND, HIGHBANDS
 from .pipeline import CHUNK_SECONDS
 from .separator import Separator  # noqa: F401  (documented: separate.Separator)
 

@@ -8,7 +8,7 @@ comes from :func:`unetvocalsep.backends.load_network`. For each window of a file
 1. the 16 kHz mono magnitude, divided by the **whole track's** maximum (the
    article's normalisation, found in a first pass);
 2. the network's mask (DC bin 0), above the resampler's passband edge
-   replaced by the ``highband`` rule (:func:`~unetvocalsep.masking.fill_highband`);
+   replaced by the ``highband`` rule (:func:`~unetvocalsep.highband.fill_highband`);
    ``on_window(window, mag16, mask)`` sees it;
 3. the mask mapped onto each channel's STFT at the file's own rate;
    vocals = STFT · mask (or its Wiener refinement), accompaniment = input − vocals.
@@ -28,7 +28,8 @@ from . import constants
 from .errors import AudioError, UserError, stderr_is_terminal
 from .limits import MAX_CHUNK_SECONDS
 from .masking import compute_mask
-from .masking import BLOCK_SECONDS, DEFAULT_HIGHBAND, check_highband, fill_highband
+from .masking import BLOCK_SECONDS
+from .highband import DEFAULT_HIGHBAND, check_highband, fill_highband
 from .masking import vocal_mask, vocals_of
 from .outputs import (Outputs, check_output_settings, commit_all, make_output_folders,
                       plan_outputs, vocal_mix)
@@ -52,7 +53,7 @@ class Separator:
         Use the binary mask ``mask > 0.5``.
     highband : str
         What the mask is above the resampler's passband edge (about 7.6 kHz)
-        and above 8 kHz: one of :data:`~unetvocalsep.masking.HIGHBANDS`
+        and above 8 kHz: one of :data:`~unetvocalsep.highband.HIGHBANDS`
         (``'article'``: the network's raw mask, as the article).
     chunk_seconds, margin_seconds, crossfade_seconds : float
         Window length, context per side and half cross-fade for long inputs.

@@ -101,8 +101,8 @@ def irm16_separate(mixture, vocals, accompaniment, sr, out_sr=None, mono=False,
         Mix the mixture down to one channel first.
     highband : str or None
         Mask above the passband edge and 8 kHz, one of
-        :data:`~unetvocalsep.masking.HIGHBANDS` (see
-        :func:`~unetvocalsep.masking.fill_highband`); None: the separator's
+        :data:`~unetvocalsep.highband.HIGHBANDS` (see
+        :func:`~unetvocalsep.highband.fill_highband`); None: the separator's
         default, so that the oracle goes the network's way.
     power : {1, 2}
 
@@ -111,7 +111,8 @@ def irm16_separate(mixture, vocals, accompaniment, sr, out_sr=None, mono=False,
     vocals, accompaniment : numpy.ndarray, shape (channels, samples_out), float32
     """
     from ..resampling import resample, to_mono
-    from ..masking import DEFAULT_HIGHBAND, map_mask, stft_params
+    from ..masking import map_mask, stft_params
+    from ..highband import DEFAULT_HIGHBAND
     from ..spectrogram import n_frames
 
     highband = DEFAULT_HIGHBAND if highband is None else highband
