@@ -94,7 +94,7 @@ def test_01_pickled_object_in_model_never_runs(random_model, song, tmp_path):
 
 
 def test_01_pickle_in_init_model_and_snapshot(random_model, tmp_path):
-    from unetvocalsep.model_io import read_npz_safely
+    from unetvocalsep.npzfile import read_npz_safely
 
     cache = tmp_path / "cache"
     _small_cache(cache)
@@ -117,7 +117,7 @@ def test_01_pickle_in_init_model_and_snapshot(random_model, tmp_path):
 
 
 def test_01_none_as_chainer_writes_it_is_accepted(random_model, tmp_path):
-    from unetvocalsep.model_io import read_npz_safely
+    from unetvocalsep.npzfile import read_npz_safely
 
     with np.load(random_model) as z:
         arrays = {k: z[k] for k in z.files}

@@ -14,11 +14,11 @@ Examples
 0.5
 """
 import functools
+
 import numpy as np
 
 from . import constants
 from .errors import UserError
-
 
 #: What the mask is above the passband edge (:func:`passband_hz`), where the
 #: model sees nothing, one value per frame (docs/HIGHBAND.md has the
@@ -34,20 +34,12 @@ from .errors import UserError
 #:   ``--sr 16000`` exactly the article's output), and above 8 kHz the frame's
 #:   mean over 4-8 kHz, untrained rows included (the rule before 0.12).
 HIGHBANDS = ("weighted", "average", "edge", "zero", "article")
-
-
 #: The default rule of :data:`HIGHBANDS`.
 DEFAULT_HIGHBAND = "weighted"
-
-
 #: Where ``'weighted'`` and ``'average'`` start: 4 kHz.
 LOW_HZ = 4000.0
-
-
 #: ``'edge'`` averages the mask over this band below the edge, Hz.
 EDGE_HZ = 1000.0
-
-
 #: The passband edge is where the resampler's response falls this far, dB.
 PASSBAND_DROP_DB = 3.0
 

@@ -8,13 +8,13 @@ constants so that a model is never run with the wrong STFT.
 """
 import json
 import os
-import pickle
 import zipfile
 
 import numpy as np
 
 from . import constants
 from .errors import ModelError
+from .npzfile import MAX_CONFIG_BYTES, MAX_MODEL_FILE_BYTES, check_regular_file, read_npz_safely
 
 #: The bundled default model (``unetvocalsep/models/default.npz`` + ``.json``).
 DEFAULT_MODEL = os.path.join(os.path.dirname(__file__), "models", "default.npz")
@@ -115,55 +115,6 @@ TARGETS = ("vocal", "inst", "accompaniment")
 WEIGHT_DTYPES = ("float16", "float32", "float64")
 
 
-#: Largest model or snapshot file accepted (the float32 model is 25 MB, a
-#: trainer snapshot with Adam's moments about 80 MB).
-MAX_MODEL_FILE_BYTES = 512 * 2 ** 20
-#: Largest settings JSON accepted (a real one is under 2 kB).
-MAX_CONFIG_BYTES = 2 ** 20
-#: Largest total of the arrays an npz may declare, uncompressed: float64
-#: weights with two Adam moments and room to spare. A zip bomb declaring
-#: more is refused before anything is inflated.
-MAX_NPZ_BYTES = 8 * 8 * sum(int(np.prod(s)) for s in constants.parameter_shapes().values())
-#: Largest one array may declare: the biggest weight (deconv1/W) in float64,
-#: plus the npy header.
-MAX_NPZ_ENTRY_BYTES = 8 * max(int(np.prod(s)) for s in constants.parameter_shapes().values()) \
-    + 4096
-
-
-def check_regular_file(path, max_bytes, what):
-    """Refuse a path that is not a regular file of at most ``max_bytes``.
-
-    A FIFO would hang the reader and ``/dev/zero`` would be read until the
-    memory runs out, so the type and size are checked before opening.
-
-    Parameters
-    ----------
-    path : str
-    max_bytes : int
-    what : str
-        ``'model file'``, ``'model settings'``...
-
-    Raises
-    ------
-    ModelError
-    """
-    import stat
-
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise ModelError(f"no such {what}: {path}") from None
-    except OSError as exc:
-        raise ModelError(f"cannot read {what} {path}: {exc.strerror}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ModelError(f"is a folder, not a {what}: {path}")
-    if not stat.S_ISREG(st.st_mode):
-        raise ModelError(f"not a regular file (a device, pipe or socket), not a {what}: {path}")
-    if st.st_size > max_bytes:
-        raise ModelError(f"{what} {path} is {st.st_size / 2 ** 20:.0f} MiB, more than any "
-                    f"{what} of this network ({max_bytes / 2 ** 20:.0f} MiB at most)")
-
-
 def read_config(path):
     """Read the settings JSON of a model; defaults to the article's when absent.
 
@@ -220,96 +171,6 @@ def is_inst_model(cfg):
     bool
     """
     return cfg.get("target", "vocal") in ("inst", "accompaniment")
-
-
-class _NoneOnly(pickle.Unpickler):
-    """Unpickles only what ``numpy.save`` writes for ``numpy.asarray(None)``."""
-
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype")}
-
-    def find_class(self, module, name):
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise ModelError(f"refers to the Python object {module}.{name}")
-
-
-def _npy_header(f):
-    """``(shape, dtype)`` from the header of an ``.npy`` stream (public NumPy API only)."""
-    fmt = np.lib.format
-    version = fmt.read_magic(f)
-    if version == (1, 0):
-        shape, _, dtype = fmt.read_array_header_1_0(f)
-    elif version == (2, 0):
-        shape, _, dtype = fmt.read_array_header_2_0(f)
-    else:   # 3.0 (utf-8 field names): only the private reader knows it
-        shape, _, dtype = fmt._read_array_header(f, version)
-    return shape, dtype
-
-
-def read_npz_safely(path):
-    """Read every array of an npz without running any pickle code.
-
-    chainer's ``load_npz`` opens files with ``allow_pickle=True``, so an npz
-    holding a pickled object runs it. This reads the file with
-    ``allow_pickle=False``; the one object array chainer itself writes, a
-    0-d array holding ``None``, is decoded by an unpickler that can build
-    nothing but NumPy arrays, and must turn out to be ``None``.
-
-    Parameters
-    ----------
-    path : str
-
-    Returns
-    -------
-    dict
-        Key (without ``.npy``) -> numpy array.
-
-    Raises
-    ------
-    ModelError
-        Not an npz, corrupt, or holding a Python object.
-    """
-    import io
-
-    out = {}
-    try:
-        with zipfile.ZipFile(path) as z:
-            # the declared sizes bound what is inflated (zipfile stops at them and
-            # then fails the CRC check), so a zip bomb is refused before reading
-            declared = 0
-            for info in z.infolist():
-                declared += info.file_size
-                if info.file_size > MAX_NPZ_ENTRY_BYTES or declared > MAX_NPZ_BYTES:
-                    raise ModelError(f"model file {path} declares {info.filename} of "
-                                     f"{info.file_size / 2 ** 20:.0f} MiB ({declared / 2 ** 20:.0f} "
-                                     f"MiB in all): more than this network's weights; refusing "
-                                     f"to inflate it")
-            for info in z.infolist():
-                if not info.filename.endswith(".npy"):
-                    continue
-                key = info.filename[:-4]
-                with z.open(info) as f:
-                    data = f.read()
-                b = io.BytesIO(data)
-                shape, dtype = _npy_header(b)
-                if dtype.hasobject:
-                    try:
-                        value = _NoneOnly(b).load()
-                    except ModelError as exc:
-                        raise ModelError(f"model file {path} holds a pickled Python object in {key} "
-                                         f"({exc}); refusing to load it") from None
-                    if not (isinstance(value, np.ndarray) and value.shape == () and value[()] is None):
-                        raise ModelError(f"model file {path} holds a Python object in {key}; "
-                                         "refusing to load it")
-                    out[key] = value
-                else:
-                    out[key] = np.load(io.BytesIO(data), allow_pickle=False)
-    except ModelError:
-        raise
-    except Exception as exc:
-        raise ModelError(f"corrupt model file {path}: {type(exc).__name__}: {exc}") from None
-    return out
 
 
 def _check_arrays(arrays, path, prefix=""):
@@ -488,71 +349,3 @@ def load_model(path=None):
     return unet, cfg
 
 
-def load_snapshot(path, trainer):
-    """Resume a ``chainer.training.Trainer`` from a snapshot, without running pickle code.
-
-    Parameters
-    ----------
-    path : str
-        A snapshot written by the trainer (``snapshot_iter_N``).
-    trainer : chainer.training.Trainer
-
-    Raises
-    ------
-    ModelError
-        Missing, corrupt, holding a Python object, or not this trainer's.
-    """
-    from chainer import serializers
-
-    path = os.fspath(path)
-    if not os.path.lexists(path):
-        raise ModelError(f"no such snapshot: {path}")
-    check_regular_file(path, MAX_MODEL_FILE_BYTES, "trainer snapshot")
-    if not zipfile.is_zipfile(path):
-        raise ModelError(f"not a trainer snapshot (expected a chainer npz): {path}")
-    arrays = read_npz_safely(path)
-    try:
-        serializers.NpzDeserializer(arrays).load(trainer)
-    except Exception as exc:
-        raise ModelError(f"cannot resume from {path}: {type(exc).__name__}: {exc}") from None
-    check_trainer_state(trainer, path)
-
-
-def check_trainer_state(trainer, path):
-    """Refuse a resumed state whose numbers would exhaust memory or fail later.
-
-    An iterator position past its dataset (``current_position`` 1e9 once made
-    chainer slice a billion crops) or an order that is not a permutation of
-    it, and optimizer moments whose shape is not their parameter's.
-
-    Parameters
-    ----------
-    trainer : chainer.training.Trainer
-    path : str
-        The snapshot, for the message.
-
-    Raises
-    ------
-    ModelError
-    """
-    updater = trainer.updater
-    for name, it in getattr(updater, "_iterators", {}).items():
-        n = len(getattr(it, "dataset", ()) or ())
-        pos = getattr(it, "current_position", 0)
-        if n and not (isinstance(pos, (int, np.integer)) and 0 <= pos < n):
-            raise ModelError(f"snapshot {path}: iterator {name!r} is at position {pos} of a "
-                             f"dataset of {n}; not this run's snapshot")
-        order = getattr(it, "_order", None)
-        if order is not None and (len(order) != n or not np.array_equal(np.sort(order),
-                                                                        np.arange(n))):
-            raise ModelError(f"snapshot {path}: iterator {name!r} has an order that is not a "
-                             f"permutation of its {n} examples; not this run's snapshot")
-    for oname, opt in getattr(updater, "_optimizers", {}).items():
-        for pname, param in opt.target.namedparams():
-            rule = getattr(param, "update_rule", None)
-            state = getattr(rule, "state", None) or {}
-            for key, value in state.items():
-                shape = getattr(value, "shape", None)
-                if shape is not None and param.array is not None and shape != param.array.shape:
-                    raise ModelError(f"snapshot {path}: optimizer state {pname}/{key} has shape "
-                                     f"{shape}, its parameter {param.array.shape}")

@@ -110,7 +110,7 @@ def stored_step_size(snapshot):
     -------
     tuple of (float or None, float or None), or None
         None for a snapshot of a run with Adam's defaults (or one that cannot
-        be read; :func:`unetvocalsep.model_io.load_snapshot` reports that).
+        be read; :func:`unetvocalsep.training.snapshots.load_snapshot` reports that).
     """
     import numpy as np
 

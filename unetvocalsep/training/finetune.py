@@ -333,7 +333,8 @@ def finetune(pairs, out, minutes=None, init_model=None, device=-1, rule="differe
     from ..device import get_device
     from ..fast.fastunet import for_device
     from ..files import check_writable_folder
-    from ..model_io import DEFAULT_MODEL, load_model, load_snapshot
+    from ..model_io import DEFAULT_MODEL, load_model
+    from .snapshots import load_snapshot
     from ..network import UNetTrainmodel
     from .pairs import MAX_OFFSET_S, load_pair, pair_example, sha256
     from .extensions import StopOnNonFiniteLoss

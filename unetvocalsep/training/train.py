@@ -188,7 +188,8 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     from ..fast import allocator
     from ..device import get_device
     from ..fast.fastunet import for_device
-    from ..model_io import default_config, load_model, load_snapshot
+    from ..model_io import default_config, load_model
+    from .snapshots import load_snapshot
     from ..network import UNet, UNetTrainmodel
 
     from ..limits import check_batch_size
