@@ -192,7 +192,7 @@ class LiveSeparator:
             ``k - delay`` (silence before the stream began).
         """
         from .limits import check_samples
-        from .separator import to_float32
+        from .inputs import to_float32
 
         t0 = time.perf_counter()
         x = to_float32(block)

@@ -579,7 +579,7 @@ def check_upload(path, max_seconds):
     import soundfile as sf
 
     from ..audio import AudioReader
-    from ..separator import MIN_INPUT_SECONDS  # the shortest input, shared with the CLI
+    from ..inputs import MIN_INPUT_SECONDS  # the shortest input, shared with the CLI
 
     if os.path.getsize(path) == 0:
         raise RequestError("the file is empty")
