@@ -38,7 +38,7 @@ def score(ref_vocals, ref_acc, est_vocals, est_acc, sr):
 
 
 def live_run(sep, y, sr, latency):
-    from unetvocalsep.live import LiveSeparator
+    from unetvocalsep.streaming import LiveSeparator
     live = LiveSeparator(sep, sr=sr, channels=y.shape[0], latency=latency)
     pad = np.concatenate([y, np.zeros((y.shape[0], live.delay), np.float32)], axis=1)
     vs, accs = [], []

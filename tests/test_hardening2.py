@@ -230,7 +230,7 @@ def test_06_unknown_length_is_rf64_until_it_closes_small(tmp_path):
 
 # -- 7. finite input gave garbage --------------------------------------------------------------
 def test_07_huge_samples_are_refused_with_one_line(random_model, tmp_path):
-    from unetvocalsep.live import LiveSeparator
+    from unetvocalsep.streaming import LiveSeparator
     from unetvocalsep.separator import Separator
 
     y = np.zeros((2, 44100 * 2), np.float32)
@@ -275,7 +275,7 @@ def test_07_gain_bound_holds_in_python(random_model, song, tmp_path):
 
 # -- 10. live took int16 unscaled; SIGTERM dropped the partial block ----------------------------
 def test_10_live_scales_integer_pcm(random_model):
-    from unetvocalsep.live import LiveSeparator
+    from unetvocalsep.streaming import LiveSeparator
     from unetvocalsep.separator import Separator
 
     sep = Separator(random_model)
@@ -320,7 +320,7 @@ def test_10_sigterm_keeps_the_part_of_a_block_already_read(random_model):
 
 # -- 14. the Python API hung on numbers the CLI refuses -----------------------------------------
 def test_14_api_numbers_are_checked(random_model, song, tmp_path):
-    from unetvocalsep.live import LiveSeparator
+    from unetvocalsep.streaming import LiveSeparator
     from unetvocalsep.separator import Separator
 
     sep = Separator(random_model)

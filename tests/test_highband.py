@@ -11,7 +11,7 @@ from conftest import toy_stems
 from unetvocalsep import constants
 from unetvocalsep.resampling import resample
 from unetvocalsep.errors import UserError
-from unetvocalsep.live import LiveSeparator
+from unetvocalsep.streaming import LiveSeparator
 from unetvocalsep.highband import DEFAULT_HIGHBAND, HIGHBANDS, fill_highband, passband_bin, passband_hz
 from unetvocalsep.masking import apply_mask, compute_mask, map_mask_frames, stft_params
 from unetvocalsep.separate import separate_audio

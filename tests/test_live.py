@@ -11,7 +11,8 @@ import pytest
 
 from conftest import toy_stems
 from unetvocalsep.errors import UserError
-from unetvocalsep.live import LiveSeparator, default_hop, pick, run_pipe
+from unetvocalsep.live import pick, run_pipe
+from unetvocalsep.streaming import LiveSeparator, default_hop
 from unetvocalsep.separate import Separator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -226,7 +227,8 @@ def test_late_blocks_are_explained_with_the_latency_that_avoids_them():
     """A slow machine: late blocks, the backlog measured, and the latency that would do (issue 29)."""
     import time as _time
 
-    from unetvocalsep.live import LiveSeparator, late_summary
+    from unetvocalsep.live import late_summary
+    from unetvocalsep.streaming import LiveSeparator
 
     live = LiveSeparator(sr=16000, channels=1, latency=0.3)
     slow = live.sep.mask16
