@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import fakedata as fd  # noqa: E402
 
 from unetvocalsep.training import datasets as D  # noqa: E402
+from unetvocalsep.training.medleydb import is_vocal_instrument  # noqa: E402
 from unetvocalsep import prepare as P_cli  # noqa: E402
 from unetvocalsep.training import prepare as P  # noqa: E402
 from unetvocalsep.training import stems as S  # noqa: E402
@@ -148,13 +149,13 @@ def test_ikala_left_accompaniment_right_vocals(trees, tmp_path, capsys):
 
 
 def test_medleydb_vocal_rule():
-    assert D.is_vocal_instrument("female singer")
-    assert D.is_vocal_instrument(" Male Rapper ")
-    assert D.is_vocal_instrument(["clean electric guitar", "vocalists"])
-    assert D.is_vocal_instrument("choir")
-    assert not D.is_vocal_instrument("beatboxing")
-    assert not D.is_vocal_instrument(["violin", "flute"])
-    assert not D.is_vocal_instrument(None)
+    assert is_vocal_instrument("female singer")
+    assert is_vocal_instrument(" Male Rapper ")
+    assert is_vocal_instrument(["clean electric guitar", "vocalists"])
+    assert is_vocal_instrument("choir")
+    assert not is_vocal_instrument("beatboxing")
+    assert not is_vocal_instrument(["violin", "flute"])
+    assert not is_vocal_instrument(None)
 
 
 def test_medleydb_stems_skip_and_metadata_locations(trees, tmp_path, capsys):

@@ -49,7 +49,7 @@ def list_tracks(dataset, root, split=None):
 
     Returns
     -------
-    list of unetvocalsep.training.datasets.Track
+    list of unetvocalsep.training.tracks.Track
         Without the tracks ``prepare`` skips (instrumental MedleyDB tracks).
 
     Raises
@@ -83,7 +83,7 @@ def load_track(track):
 
     Parameters
     ----------
-    track : unetvocalsep.training.datasets.Track
+    track : unetvocalsep.training.tracks.Track
 
     Returns
     -------

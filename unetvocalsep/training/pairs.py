@@ -339,11 +339,12 @@ def load_pair_stems(song, instrumental, max_offset_s=MAX_OFFSET_S, mono=True):
 
     Raises
     ------
-    unetvocalsep.training.stems.TrackError
+    unetvocalsep.training.tracks.TrackError
         For what :func:`load_pair` refuses (:class:`PairError`).
     """
     from ..resampling import to_mono16
-    from .stems import Stems, TrackError
+    from .stems import Stems
+    from .tracks import TrackError
 
     try:
         p = load_pair(song, instrumental, max_offset_s)

@@ -1,6 +1,6 @@
 """Build the training cache from multitrack datasets: ``python -m unetvocalsep.prepare``.
 
-:func:`prepare_track` turns one :class:`~unetvocalsep.training.datasets.Track` into
+:func:`prepare_track` turns one :class:`~unetvocalsep.training.tracks.Track` into
 cache entries (the article's normalisation: the 16 kHz mono magnitudes of
 mix, vocals and accompaniment all divided by the mix's maximum; see
 :mod:`unetvocalsep.training.cache` for the format), and :func:`prepare` runs a

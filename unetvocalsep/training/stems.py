@@ -25,28 +25,20 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .. import constants
-from ..resampling import to_mono16
 from ..errors import UserError
-
+from ..resampling import to_mono16
+from .tracks import TrackError
 
 #: Stream order of a MUSDB18 ``.stem.mp4`` (``musdb/configs/mus.yaml``, ``stem_ids``).
 MUSDB_STREAMS = ("mixture", "drums", "bass", "other", "vocals")
-
-
 #: Stems of one track may differ in length by up to this many seconds, or by
 #: this fraction of the track, whichever is larger; they are then cut to the
 #: shortest with a warning. A larger difference makes the track fail.
 LENGTH_TOLERANCE_S = 0.1
-
-
 LENGTH_TOLERANCE_FRACTION = 0.01
 
 
 #: Largest offset searched when aligning a song with its instrumental (seconds).
-
-
-class TrackError(UserError):
-    """One track cannot be prepared (missing stem, unreadable file, ...)."""
 
 
 class Stems(NamedTuple):
@@ -333,7 +325,7 @@ def load_random_mix(vocal_load, accompaniment_load, gain_db, mono=True):
     Parameters
     ----------
     vocal_load, accompaniment_load : callable
-        ``load`` methods of the two tracks (:class:`~unetvocalsep.training.datasets.Track`).
+        ``load`` methods of the two tracks (:class:`~unetvocalsep.training.tracks.Track`).
     gain_db : float
         Gain applied to the vocals.
     mono : bool
