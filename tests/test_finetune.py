@@ -170,7 +170,10 @@ def test_no_improvement_keeps_the_starting_model(pair_dir, tmp_path, monkeypatch
     from unetvocalsep.model_io import DEFAULT_MODEL
 
     losses = iter([0.001] + [0.002] * 100)   # before, then every validation is worse
+    import unetvocalsep.training.validation as val
+
     monkeypatch.setattr(ft, "validation_loss", lambda *a, **k: next(losses))
+    monkeypatch.setattr(val, "validation_loss", lambda *a, **k: next(losses))
     monkeypatch.setattr(ft, "heldout_scores", lambda *a, **k: None)
     out = tmp_path / "ft"
     report = ft.finetune(find_pairs(str(pair_dir)), str(out), minutes=0.2, eval_seconds=1,
