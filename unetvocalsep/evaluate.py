@@ -7,10 +7,11 @@ import os
 import sys
 
 from .errors import UserError, stderr_is_terminal
-from .evaluation.report import write_summary
-from .highband import DEFAULT_HIGHBAND, HIGHBANDS
 from .evaluation.evaluate import (DATASETS, METHODS, RATES, check_eval_extra, evaluate_dataset,
-                                  method_order, method_rates, summary_rows)
+                                  method_order, method_rates)
+from .evaluation.report import write_summary
+from .evaluation.results import summary_rows
+from .highband import DEFAULT_HIGHBAND, HIGHBANDS
 
 
 def get_parser():
