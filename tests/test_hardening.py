@@ -285,7 +285,7 @@ def _wait(job, timeout=60):
 
 
 def test_04_many_channels_refused_high_rates_reduced(manager):
-    from unetvocalsep.web.jobs import RequestError
+    from unetvocalsep.web.uploads import RequestError
 
     m = manager()
     with pytest.raises(RequestError, match="8 channels") as info:
@@ -299,7 +299,7 @@ def test_04_many_channels_refused_high_rates_reduced(manager):
 
 
 def test_04_disk_per_job_is_bounded(manager):
-    from unetvocalsep.web.jobs import RequestError
+    from unetvocalsep.web.uploads import RequestError
 
     m = manager(max_job_mb=2)
     with pytest.raises(RequestError, match="MB per song") as info:
@@ -309,6 +309,7 @@ def test_04_disk_per_job_is_bounded(manager):
 
 def test_05_max_queue_is_atomic(manager, monkeypatch):
     import unetvocalsep.web.jobs as jobs
+    from unetvocalsep.web.uploads import RequestError
 
     release = threading.Event()
     m = manager(max_queue=3, process=lambda sep, job: release.wait(30))
@@ -326,7 +327,7 @@ def test_05_max_queue_is_atomic(manager, monkeypatch):
         try:
             m.submit(_wav_bytes(0.5, 16000, 1), "a.wav")
             results.append(202)
-        except jobs.RequestError as exc:
+        except RequestError as exc:
             results.append(exc.status)
     threads = [threading.Thread(target=send) for _ in range(20)]
     for t in threads:
@@ -361,7 +362,7 @@ def test_06_full_disk_cli_says_so(random_model, song, tmp_path):
 
 
 def test_06_full_disk_web_says_507(manager, tmp_path):
-    from unetvocalsep.web.jobs import RequestError
+    from unetvocalsep.web.uploads import RequestError
 
     with tiny_disk(tmp_path / "disk", "300k") as disk:
         m = manager(jobs_dir=str(disk / "jobs"))

@@ -776,7 +776,8 @@ def test_20_restart_serves_finished_jobs_and_removes_unfinished(random_model, tm
 
 
 def test_05_web_sees_the_real_length_of_a_joined_mp3(joined_mp3):
-    from unetvocalsep.web.jobs import RequestError, check_upload
+    from unetvocalsep.web.uploads import RequestError
+    from unetvocalsep.web.uploads import check_upload
 
     ext, (duration, sr, channels) = check_upload(str(joined_mp3), max_seconds=600)
     assert ext == "mp3" and 22.9 < duration < 23.2

@@ -20,7 +20,9 @@ from unetvocalsep.errors import AudioError  # noqa: E402
 from unetvocalsep.pipeline import array_reader as _array_reader  # noqa: E402
 from unetvocalsep.separate import Separator  # noqa: E402
 from unetvocalsep.web import EXTENSION_KEY, create_app  # noqa: E402
-from unetvocalsep.web.jobs import ID_RE, MaskRecorder, check_upload, display_name  # noqa: E402
+from unetvocalsep.web.jobs import ID_RE  # noqa: E402
+from unetvocalsep.web.picture import MaskRecorder  # noqa: E402
+from unetvocalsep.web.uploads import check_upload, display_name
 
 SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}
 

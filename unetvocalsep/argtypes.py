@@ -136,7 +136,7 @@ def port(text):
 
 
 def sample_rate(text):
-    """A sample rate in Hz accepted by :func:`unetvocalsep.audio.check_rate`."""
+    """A sample rate in Hz accepted by :func:`unetvocalsep.limits.check_rate`."""
     from .limits import MAX_SR, MIN_SR
 
     x = _number(text, int)

@@ -15,8 +15,8 @@ import numpy as np
 from .errors import AudioError, UserError
 # Sample rates accepted (Hz): below 8 kHz no voice is left to find, above
 # 768 kHz the header is almost certainly wrong; defined with the other bounds.
-from .limits import MAX_SR, MIN_SR  # noqa: F401
 from .resampling import resample, to_mono
+from .limits import check_rate
 #: Output formats and their soundfile format names.
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}
 #: Sample encodings (``--bits``) per output format. ogg and mp3 are lossy
@@ -84,23 +84,6 @@ def sf_path(path):
     except UnicodeEncodeError:
         return os.fsencode(path)
     return path
-
-
-def check_rate(sr, what):
-    """Refuse a sample rate outside [:data:`MIN_SR`, :data:`MAX_SR`].
-
-    Parameters
-    ----------
-    sr : int
-    what : str
-        Named in the message (a path, ``'input'``...).
-
-    Raises
-    ------
-    AudioError
-    """
-    if not MIN_SR <= sr <= MAX_SR:
-        raise AudioError(f"unsupported sample rate {sr} Hz (accepted: {MIN_SR}-{MAX_SR} Hz): {what}")
 
 
 def _check_finite(y, path):

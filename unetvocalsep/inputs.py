@@ -96,7 +96,7 @@ def as_channels_first(y):
 def check_signal(x, sr, what):
     if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
         raise UserError(f"invalid sample rate: {sr!r}")
-    from .audio import check_rate
+    from .limits import check_rate
 
     check_rate(int(sr), what)
     if x.ndim != 2 or x.shape[1] == 0:

@@ -21,7 +21,7 @@ from .errors import AudioError, UserError
 
 __all__ = ["MAX_SAMPLE", "MAX_GAIN_DB", "MAX_CHUNK_SECONDS", "MIN_HOP_SECONDS",
            "TRAIN_BYTES_PER_CROP", "check_samples", "check_gain_db", "check_out_sr",
-           "check_batch_size", "mem_available", "MIN_SR", "MAX_SR"]
+           "check_batch_size", "mem_available", "MIN_SR", "MAX_SR", "check_rate"]
 
 #: Sample rates accepted, Hz (input and output): below 8 kHz no voice is left
 #: to find, above 768 kHz the header is almost certainly wrong.
@@ -162,3 +162,20 @@ def mem_available():
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def check_rate(sr, what):
+    """Refuse a sample rate outside [:data:`MIN_SR`, :data:`MAX_SR`].
+
+    Parameters
+    ----------
+    sr : int
+    what : str
+        Named in the message (a path, ``'input'``...).
+
+    Raises
+    ------
+    AudioError
+    """
+    if not MIN_SR <= sr <= MAX_SR:
+        raise AudioError(f"unsupported sample rate {sr} Hz (accepted: {MIN_SR}-{MAX_SR} Hz): {what}")

@@ -106,7 +106,7 @@ class LiveSeparator:
 
     def __init__(self, model=None, sr=44100, channels=2, latency=LATENCY, hop=None,
                  hard_mask=False, highband=DEFAULT_HIGHBAND, wiener=False):
-        from .audio import check_rate
+        from .limits import check_rate
         from .separator import Separator
 
         if not (MIN_LATENCY <= latency <= MAX_LATENCY):

@@ -28,9 +28,9 @@ import time
 
 import numpy as np
 
-from ..fast import allocator
 from ..errors import UserError
-from .validation import HeldOutValidation, save_copy, heldout_scores, loss_change, validation_loss
+from ..fast import allocator
+from .validation import HeldOutValidation, loss_change, save_copy, validation_loss
 
 #: Defaults shared by :func:`finetune` and the command line.
 MINUTES = 15.0
@@ -395,3 +395,42 @@ def _write_report(out, report):
     with atomic_path(os.path.join(out, "report.md"), overwrite=True) as tmp:
         with open(tmp, "w") as f:
             f.write("\n".join(report_lines(report)) + "\n")
+
+
+def heldout_scores(model, pairs, val_fraction):
+    """Vocal SDR / SIR / SAR (BSS Eval v3, whole signal) of a model on the held-out parts.
+
+    Parameters
+    ----------
+    model : str, UNet or None
+    pairs : list of dict
+        From :func:`unetvocalsep.training.pairs.load_pair`.
+    val_fraction : float
+
+    Returns
+    -------
+    dict or None
+        ``{'SDR', 'SIR', 'SAR'}``: medians over the pairs in dB, and
+        ``per_pair``; ``None`` when fast-bss-eval (the ``[eval]`` extra) is
+        not installed.
+    """
+    try:
+        import fast_bss_eval  # noqa: F401
+    except ImportError:
+        return None
+    from ..evaluation.metrics import bss_eval_v3
+    from ..separator import Separator
+
+    sep = Separator(model)
+    rows = []
+    for p in pairs:
+        n = p["song"].shape[1]
+        a = int(round((1 - val_fraction) * n))
+        song, voc, inst = p["song"][:, a:], p["vocals"][:, a:], p["instrumental"][:, a:]
+        est = sep.separate(song, p["sr"])
+        sdr, sir, sar = bss_eval_v3(np.stack([voc, inst]), np.stack([est["vocals"],
+                                                                     est["accompaniment"]]))
+        rows.append({"pair": p["name"], "SDR": float(sdr[0]), "SIR": float(sir[0]),
+                     "SAR": float(sar[0])})
+    med = {m: float(np.nanmedian([r[m] for r in rows])) for m in ("SDR", "SIR", "SAR")}
+    return dict(med, per_pair=rows)

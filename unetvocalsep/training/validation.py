@@ -1,4 +1,4 @@
-"""Fine-tuning's held-out checks: losses on held-out crops, the best checkpoint, early stopping, BSS Eval before and after.
+"""Fine-tuning's held-out checks: losses on held-out crops, the best checkpoint, early stopping.
 
 Examples
 --------
@@ -153,40 +153,3 @@ def validation_loss(unet, val_set, device=None, batchsize=16):
     return total / max(count, 1)
 
 
-def heldout_scores(model, pairs, val_fraction):
-    """Vocal SDR / SIR / SAR (BSS Eval v3, whole signal) of a model on the held-out parts.
-
-    Parameters
-    ----------
-    model : str, UNet or None
-    pairs : list of dict
-        From :func:`unetvocalsep.training.pairs.load_pair`.
-    val_fraction : float
-
-    Returns
-    -------
-    dict or None
-        ``{'SDR', 'SIR', 'SAR'}``: medians over the pairs in dB, and
-        ``per_pair``; ``None`` when fast-bss-eval (the ``[eval]`` extra) is
-        not installed.
-    """
-    try:
-        import fast_bss_eval  # noqa: F401
-    except ImportError:
-        return None
-    from ..evaluation.metrics import bss_eval_v3
-    from ..separator import Separator
-
-    sep = Separator(model)
-    rows = []
-    for p in pairs:
-        n = p["song"].shape[1]
-        a = int(round((1 - val_fraction) * n))
-        song, voc, inst = p["song"][:, a:], p["vocals"][:, a:], p["instrumental"][:, a:]
-        est = sep.separate(song, p["sr"])
-        sdr, sir, sar = bss_eval_v3(np.stack([voc, inst]), np.stack([est["vocals"],
-                                                                     est["accompaniment"]]))
-        rows.append({"pair": p["name"], "SDR": float(sdr[0]), "SIR": float(sir[0]),
-                     "SAR": float(sar[0])})
-    med = {m: float(np.nanmedian([r[m] for r in rows])) for m in ("SDR", "SIR", "SAR")}
-    return dict(med, per_pair=rows)
