@@ -20,7 +20,7 @@ from unetvocalsep.errors import AudioError  # noqa: E402
 from unetvocalsep.pipeline import array_reader as _array_reader  # noqa: E402
 from unetvocalsep.separate import Separator  # noqa: E402
 from unetvocalsep.web import EXTENSION_KEY, create_app  # noqa: E402
-from unetvocalsep.web.jobs import ID_RE  # noqa: E402
+from unetvocalsep.web.records import ID_RE  # noqa: E402
 from unetvocalsep.web.picture import MaskRecorder  # noqa: E402
 from unetvocalsep.web.uploads import check_upload, display_name
 

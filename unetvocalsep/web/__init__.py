@@ -31,8 +31,8 @@ import os
 
 from ..errors import UserError
 from .guard import TOKEN_HEADER, Guard
-from .jobs import (FILES, ID_RE, KEEP_MINUTES, MAX_JOB_MB, MAX_QUEUE, MAX_SECONDS, MAX_UPLOAD_MB,
-                   MIMETYPES, WORKERS, JobManager)
+from .jobs import KEEP_MINUTES, MAX_JOB_MB, MAX_QUEUE, MAX_SECONDS, MAX_UPLOAD_MB, WORKERS, JobManager
+from .records import FILES, ID_RE, MIMETYPES
 from .uploads import RequestError
 
 #: Extensions the page offers in its file picker.
