@@ -119,7 +119,7 @@ def generate_track(seed, index, seconds, cache_dir=None, klettres_dir=KLETTRES_D
         tempo, singer, band, ``var_db``, ``gain``, and ``notes``: the sung
         notes as [start s, end s, MIDI pitch]).
     """
-    from . import accompaniment, score, voice
+    from . import accompaniment, score, singing, voice
     if seconds < MIN_SONG_SECONDS:
         raise UserError(f"--seconds must be at least {MIN_SONG_SECONDS}")
     cache_dir = cache_dir or default_cache_dir()
@@ -131,7 +131,7 @@ def generate_track(seed, index, seconds, cache_dir=None, klettres_dir=KLETTRES_D
     arr = score.arrange(chorale, s_score, seconds)
     singer = voice.make_singer(s_voice, syllables)
     melody = voice.place_melody(arr["voices"]["soprano"], singer)
-    vocals, sung = voice.render_vocals(melody, arr["phrase_ends"], seconds, s_voice,
+    vocals, sung = singing.render_vocals(melody, arr["phrase_ends"], seconds, s_voice,
                                        syllables, cache_dir, singer)
     acc, band = accompaniment.render_accompaniment(arr, s_band, seconds, soundfonts)
 

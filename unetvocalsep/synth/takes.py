@@ -2,7 +2,7 @@
 
 Every take is mono float64 at the corpus rate, peak 1, silent outside its
 phrases.  Sung takes re-pitch KLettres syllables with WORLD
-(:func:`.voice.render_vocals` at the corpus rate) onto a chorale line, with
+(:func:`.singing.render_vocals` at the corpus rate) onto a chorale line, with
 vibrato and glides from the singer and a breath before each phrase;
 harmonised takes add 1-2 backing voices on the chorale's inner lines.
 Spoken and rapped takes keep the recordings' natural pitch: speech as words
@@ -21,7 +21,7 @@ import functools
 
 import numpy as np
 
-from . import voice
+from . import singing, voice
 
 #: Probability of each kind of vocal take in a song with vocals.
 KINDS = {"sung": 0.5, "harmony": 0.15, "spoken": 0.15, "rap": 0.2}
@@ -179,14 +179,14 @@ def sung_take(rng, syllables, n, sr, cache_dir, voices=1):
     arr = score.arrange(chorale, rng, seconds)
     lead = voice.make_singer(rng, syllables)
     mel = voice.place_melody(arr["voices"]["soprano"], lead)
-    y, sung = voice.render_vocals(mel, arr["phrase_ends"], seconds, rng, syllables, cache_dir,
+    y, sung = singing.render_vocals(mel, arr["phrase_ends"], seconds, rng, syllables, cache_dir,
                                   lead, fs=sr, dry=True)
     meta = {"kind": "harmony" if voices > 1 else "sung", "chorale": arr["name"],
             "singers": [{k: v for k, v in lead.items() if k != "paths"}], "breaths": 0}
     for part in ("alto", "tenor")[:max(voices - 1, 0)]:
         singer = voice.make_singer(rng, syllables)
         notes = voice.place_melody(arr["voices"][part], singer)
-        h, _ = voice.render_vocals(notes, arr["phrase_ends"], seconds, rng, syllables,
+        h, _ = singing.render_vocals(notes, arr["phrase_ends"], seconds, rng, syllables,
                                    cache_dir, singer, fs=sr, dry=True)
         y = y + h * 10 ** (rng.uniform(-9, -3) / 20)
         meta["singers"].append({k: v for k, v in singer.items() if k != "paths"})
