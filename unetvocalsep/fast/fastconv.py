@@ -10,6 +10,10 @@ primitives.  :meth:`unetvocalsep.fast.fastunet.FastUNet._conv` calls
 path is on (:mod:`unetvocalsep.fast.fastpath`); CuPy arrays always take the plain
 links.  docs/FASTCONV.md has the layout, the switch and the measurements.
 
+Over 500 lines on purpose: a measured kernel (its forward and backward
+functions share the layout helpers and were timed together), kept in one
+file so that the timings in docs/FASTCONV.md describe one unit.
+
 Examples
 --------
 >>> import numpy as np
