@@ -19,6 +19,8 @@ import importlib
 import os
 import sys
 
+from .errors import INVOKED_AS
+
 #: Command -> (module, one-line summary).
 COMMANDS = {
     "separate": ("separate", "separate songs into vocals and accompaniment"),
@@ -76,8 +78,6 @@ def main(argv=None):
             print(f"unetvocalsep: error: unknown command {name!r} (one of {', '.join(COMMANDS)})"
                   f"{hint}", file=sys.stderr)
             return 2
-    from .errors import INVOKED_AS
-
     module = importlib.import_module(f".{COMMANDS[name][0]}", __package__)
     INVOKED_AS.append(name)
     try:

@@ -20,6 +20,9 @@ import argparse
 import math
 import re
 
+from .errors import UserError, cli_name
+from .limits import MAX_CHUNK_SECONDS, MAX_GAIN_DB, MAX_SR, MIN_SR
+
 #: What the parsers take as a negative number (a value, not an option):
 #: argparse's own ``-12`` and ``-.5``, and also ``-inf``, ``-infinity`` and
 #: ``-1e3``, so that ``--vocal-level -inf`` works as written.
@@ -37,16 +40,12 @@ class Parser(argparse.ArgumentParser):
     """
 
     def __init__(self, *args, **kwargs):
-        from .errors import cli_name
-
         if kwargs.get("prog"):
             kwargs["prog"] = cli_name(kwargs["prog"], usage=True)
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message):
-        from .errors import UserError
-
         raise UserError(message)
 
 
@@ -76,8 +75,6 @@ def positive_float(text):
 
 def gain_db(text):
     """A gain in dB within +-:data:`unetvocalsep.limits.MAX_GAIN_DB`."""
-    from .limits import MAX_GAIN_DB
-
     x = finite_float(text)
     if abs(x) > MAX_GAIN_DB:
         raise argparse.ArgumentTypeError(f"{text!r} is outside -{MAX_GAIN_DB:g} to "
@@ -87,8 +84,6 @@ def gain_db(text):
 
 def window_seconds(text):
     """A positive window length up to :data:`unetvocalsep.limits.MAX_CHUNK_SECONDS`."""
-    from .limits import MAX_CHUNK_SECONDS
-
     x = positive_float(text)
     if x > MAX_CHUNK_SECONDS:
         raise argparse.ArgumentTypeError(f"{text!r} is longer than {MAX_CHUNK_SECONDS:g} s")
@@ -137,8 +132,6 @@ def port(text):
 
 def sample_rate(text):
     """A sample rate in Hz accepted by :func:`unetvocalsep.limits.check_rate`."""
-    from .limits import MAX_SR, MIN_SR
-
     x = _number(text, int)
     if not MIN_SR <= x <= MAX_SR:
         raise argparse.ArgumentTypeError(f"{text!r} is outside {MIN_SR}-{MAX_SR} Hz")

@@ -15,10 +15,11 @@ import os
 import numpy as np
 
 from .errors import AudioError, UserError
+from .files import AtomicFile
 # Sample rates accepted (Hz): below 8 kHz no voice is left to find, above
 # 768 kHz the header is almost certainly wrong; defined with the other bounds.
 from .resampling import resample, to_mono
-from .limits import check_rate
+from .limits import check_rate, check_samples
 #: Output formats and their soundfile format names.
 FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}
 #: Sample encodings (``--bits``) per output format. ogg and mp3 are lossy
@@ -89,8 +90,6 @@ def sf_path(path):
 
 
 def _check_finite(y, path):
-    from .limits import check_samples
-
     check_samples(y, path)
 
 
@@ -481,8 +480,6 @@ class AudioWriter:
         return f
 
     def __enter__(self):
-        from .files import AtomicFile
-
         self._atomic = AtomicFile(self.path, self.overwrite)
         try:
             self._file = self._open(self._atomic.tmp, self.subtype)
@@ -518,8 +515,6 @@ class AudioWriter:
     def _to_float(self):
         """Rewrite what is written so far as 32-bit float and go on in float."""
         import soundfile as sf
-
-        from .files import AtomicFile
 
         try:
             self._file.close()

@@ -9,10 +9,12 @@ Examples
 """
 import os
 
-from .errors import UserError
+from .audio import AudioReader
+from .errors import UserError, cli_name, describe_error
 
 
 from .limits import mem_available  # noqa: F401  (batch.mem_available: callers, tests)
+from .signals import Cancelled
 
 #: Peak memory one file in flight adds (measured, docs/INFERENCE.md: a second
 #: 3-minute 44.1 kHz stereo file with its first-pass cache and two windows in
@@ -83,10 +85,6 @@ def separate_files(sep, files, output_dir, jobs=1, progress=True, **kwargs):
     import sys
     import threading
     from concurrent.futures import ThreadPoolExecutor
-
-    from .errors import cli_name, describe_error
-
-    from .signals import Cancelled
 
     prog = cli_name("unetvocalsep.separate")
     bar = _batch_bar(files, kwargs) if progress else None
@@ -162,8 +160,6 @@ def separate_files(sep, files, output_dir, jobs=1, progress=True, **kwargs):
 def _batch_bar(files, kwargs):
     """The batch's tqdm bar; ``bar.lengths``: each file's seconds (0 if unreadable)."""
     from tqdm.auto import tqdm
-
-    from .audio import AudioReader
 
     lengths = []
     for f in files:

@@ -4,6 +4,7 @@ Only the arguments live here; the work is done by
 :mod:`unetvocalsep.training.curves`, whose functions a notebook can call.
 """
 from .errors import UserError
+from .signals import run_cli
 from .training.curves import describe, plateau, stage_points
 
 
@@ -37,8 +38,6 @@ def _main(argv=None):
 
 def main(argv=None):
     """Entry point of ``python -m unetvocalsep.curves``; returns the exit status."""
-    from .signals import run_cli
-
     return run_cli(_main, argv, prog="unetvocalsep.curves")
 
 

@@ -6,12 +6,13 @@ Only the arguments live here; the work is done by
 import os
 import sys
 
-from .errors import UserError, stderr_is_terminal
+from .errors import UserError, cli_name, stderr_is_terminal
 from .evaluation.evaluate import (DATASETS, METHODS, RATES, check_eval_extra, evaluate_dataset,
                                   method_order, method_rates)
 from .evaluation.report import write_summary
 from .evaluation.results import summary_rows
 from .highband import DEFAULT_HIGHBAND, HIGHBANDS
+from .signals import run_cli
 
 
 def get_parser():
@@ -56,8 +57,6 @@ def _main(argv=None):
     if args.max_tracks is not None and args.max_tracks < 1:
         raise UserError("--max-tracks must be at least 1")
 
-    from .errors import cli_name
-
     prog = cli_name("unetvocalsep.evaluate")
 
     def report(name, msg):
@@ -92,8 +91,6 @@ def _main(argv=None):
 
 def main(argv=None):
     """Entry point of ``python -m unetvocalsep.evaluate``; returns the exit status."""
-    from .signals import run_cli
-
     return run_cli(_main, argv, prog="unetvocalsep.evaluate")
 
 

@@ -22,6 +22,8 @@ True
 import os
 
 from .errors import UserError
+from .files import atomic_path, check_target, claim
+from .signals import run_cli
 
 __all__ = ["export_onnx", "get_parser", "main"]
 
@@ -50,7 +52,6 @@ def export_onnx(model, path, overwrite=False):
         the output is the model or ends in ``.npz``, or the model is not valid
         (:class:`~unetvocalsep.errors.ModelError`).
     """
-    from .files import atomic_path, check_target, claim
     from .model_io import load_params
 
     try:
@@ -103,8 +104,6 @@ def _main(argv=None):
 
 def main(argv=None):
     """Entry point of ``python -m unetvocalsep.export``; returns the exit status."""
-    from .signals import run_cli
-
     return run_cli(_main, argv, prog="unetvocalsep.export")
 
 

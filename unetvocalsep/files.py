@@ -34,7 +34,7 @@ import re
 import secrets
 import time
 
-from .errors import UserError
+from .errors import UserError, describe_os_error
 
 
 def _read_umask():
@@ -395,8 +395,6 @@ def check_writable_folder(folder, create=True):
     UserError
         With ``permission denied``, ``not a folder``, ``no space left`` etc.
     """
-    from .errors import describe_os_error
-
     folder = os.fspath(folder)
     probe = os.path.join(folder, f".unetvocalsep-probe-{os.getpid()}-{secrets.token_hex(4)}")
     try:

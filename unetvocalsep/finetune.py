@@ -5,6 +5,7 @@ Only the arguments live here; the work is done by
 """
 import os
 
+from .signals import run_cli
 from .training.finetune import BATCHSIZE, MINUTES, MIN_ITERATIONS, PASSES, PATIENCE, VAL_FRACTION, finetune
 
 
@@ -73,8 +74,6 @@ def _main(argv=None):
 
 def main(argv=None):
     """Entry point of ``python -m unetvocalsep.finetune``; returns the exit status."""
-    from .signals import run_cli
-
     return run_cli(_main, argv, prog="unetvocalsep.finetune")
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import constants
 from .errors import UserError
+from .resampling import resample
 
 #: What the mask is above the passband edge (:func:`passband_hz`), where the
 #: model sees nothing, one value per frame (docs/HIGHBAND.md has the
@@ -77,8 +78,6 @@ def passband_hz(orig_sr=44100, drop_db=PASSBAND_DROP_DB):
     >>> 7000 < passband_hz() < 8000
     True
     """
-    from .resampling import resample
-
     x = np.zeros(orig_sr, np.float32)
     x[orig_sr // 2] = 1.0
     y = resample(x, orig_sr, constants.SR).astype(np.float64)

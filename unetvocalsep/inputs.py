@@ -10,6 +10,7 @@ Examples
 import numpy as np
 
 from .errors import AudioError, UserError
+from .limits import check_rate, check_samples
 
 #: Shortest input accepted, seconds (one STFT hop at 16 kHz).
 MIN_INPUT_SECONDS = 0.02
@@ -96,13 +97,9 @@ def as_channels_first(y):
 def check_signal(x, sr, what):
     if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
         raise UserError(f"invalid sample rate: {sr!r}")
-    from .limits import check_rate
-
     check_rate(int(sr), what)
     if x.ndim != 2 or x.shape[1] == 0:
         raise AudioError(f"{what} has no samples")
     if x.shape[1] < MIN_INPUT_SECONDS * sr:
         raise AudioError(f"{what} too short ({x.shape[1] / sr:.3f} s)")
-    from .limits import check_samples
-
     check_samples(x, what)

@@ -13,6 +13,8 @@ import numpy as np
 
 from .errors import UserError
 from .highband import DEFAULT_HIGHBAND, HIGHBANDS
+from .outputs import vocal_mix
+from .signals import run_cli
 from .streaming import LATENCY, MAX_LATENCY, MIN_LATENCY, LiveSeparator
 
 
@@ -44,8 +46,6 @@ def pick(vocals, accompaniment, stem, vocal_level_db=float("-inf")):
     >>> pick(v, a, "mix").tolist(), pick(v, a, "mix", 0.0).tolist()
     ([2.0, 2.0, 2.0], [3.0, 3.0, 3.0])
     """
-    from .outputs import vocal_mix
-
     if stem == "vocals":
         return vocals
     if stem == "accompaniment":
@@ -304,7 +304,6 @@ def main(argv=None):
     int
         Exit status (0 also after Ctrl-C or SIGTERM, once the output is flushed).
     """
-    from .signals import run_cli
     return run_cli(_main, argv, prog=PROG)
 
 

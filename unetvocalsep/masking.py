@@ -36,6 +36,7 @@ import numpy as np
 from . import constants
 from .errors import UserError
 from .highband import DEFAULT_HIGHBAND, check_highband, fill_frames
+from .spectrogram import istft_frames, n_frames, stft_frames
 
 
 def compute_mask(net, mag, hard=False):
@@ -351,8 +352,6 @@ def vocals_span(y, sr, mask, a, b, highband=DEFAULT_HIGHBAND, hard=False, first_
 
 def _vocals_whole(y, sr, mask, spec, highband, hard, first_frame, wiener=False):
     """:func:`vocals_of` ``y`` in one piece."""
-    from .spectrogram import istft_frames, n_frames, stft_frames
-
     n_fft, hop = stft_params(sr)
     specs = [spec[c] if spec is not None and c < spec.shape[0] else stft_frames(y[c], n_fft, hop)
              for c in range(y.shape[0])]

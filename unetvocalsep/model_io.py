@@ -14,6 +14,7 @@ import numpy as np
 
 from . import constants
 from .errors import ModelError
+from .files import atomic_path
 from .npzfile import MAX_CONFIG_BYTES, MAX_MODEL_FILE_BYTES, check_regular_file, read_npz_safely
 
 #: The bundled default model (``unetvocalsep/models/default.npz`` + ``.json``).
@@ -80,7 +81,6 @@ def save_model(path, unet, cfg=None, dtype=None):
         Store the weights as float16 (half the size); they are converted back
         to float32 on loading.
     """
-    from .files import atomic_path
     from . import _compat  # noqa: F401
     from chainer import serializers
 

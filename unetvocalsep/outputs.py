@@ -11,11 +11,13 @@ import contextlib
 import os
 import string
 
-from .errors import UserError
+from .errors import UserError, describe_os_error
 
 import numpy as np
 
 from . import constants
+from .files import check_target
+from .limits import check_gain_db, check_out_sr
 
 
 class Outputs(dict):
@@ -238,8 +240,6 @@ def check_output_settings(stems, start, duration, gain_db, out_sr, vocal_level_d
     >>> stems, float(gain), out_sr, mix
     (('vocals',), 1.0, None, True)
     """
-    from .limits import check_gain_db, check_out_sr
-
     if stems is not None:
         stems = tuple(stems)
         bad = [n for n in stems if n not in constants.STEMS]
@@ -286,8 +286,6 @@ def plan_outputs(path, output_dir, fmt, outputs, stems, mix, filename, overwrite
         An output is the input, exists without ``overwrite``, or is not a
         regular file (:func:`unetvocalsep.files.check_target`).
     """
-    from .files import check_target
-
     if outputs is not None:
         outputs = dict(outputs)
         if stems is not None:
@@ -323,8 +321,6 @@ def make_output_folders(outputs):
     UserError
         A folder cannot be created (named, with the reason).
     """
-    from .errors import describe_os_error
-
     created = []
     for folder in dict.fromkeys(os.path.dirname(o) for o in outputs.values()):
         missing = []

@@ -28,6 +28,9 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+from . import signals
+from .signals import Terminated
+
 #: Seconds between checks of the parent where ``PR_SET_PDEATHSIG`` is not available.
 WATCHDOG_SECONDS = 1.0
 
@@ -58,8 +61,6 @@ def _die_with_parent(parent_pid):
 
 
 def _init_worker(parent_pid, initializer, initargs):
-    from . import signals
-
     signals.install()
     _die_with_parent(parent_pid)
     if initializer is not None:
@@ -73,8 +74,6 @@ def _run_task(fn, *args, **kwargs):
     task would be sent back as the task's exception, and the worker would
     wait for the next task of a parent that is gone.
     """
-    from .signals import Terminated
-
     try:
         return fn(*args, **kwargs)
     except Terminated as exc:   # the task's own finally blocks have run

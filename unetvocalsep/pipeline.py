@@ -26,6 +26,9 @@ import collections
 
 import numpy as np
 
+from .audio import AudioReader
+from .resampling import to_mono
+
 #: Default length of one processing window, seconds.
 CHUNK_SECONDS = 60.0
 #: Context on each side of a window, seconds.
@@ -313,8 +316,6 @@ def blocks_reader(blocks):
 
 def mono_reader(read):
     """A reader that mixes each block of ``read`` down to one channel."""
-    from .resampling import to_mono
-
     return lambda n: to_mono(read(n))
 
 
@@ -377,8 +378,6 @@ def open_excerpt(path, first, n_in, mono, sr, channels, before=None, after=None,
         ``read(n) -> numpy.ndarray, shape (channels, m)``, ``m == 0`` at the end.
     """
     import contextlib
-
-    from .audio import AudioReader
 
     reader = AudioReader(path)
     sr_in = reader.sr

@@ -7,6 +7,7 @@ import sys
 
 from .training.datasets import DATASETS
 from .errors import UserError, stderr_is_terminal
+from .signals import run_cli
 from .training.pairs import MAX_OFFSET_S as MAX_PAIR_OFFSET_S
 from .training.prepare import format_summary, prepare
 
@@ -66,8 +67,6 @@ def _main(argv=None):
 
 def main(argv=None):
     """Entry point of ``python -m unetvocalsep.prepare``; returns the exit status."""
-    from .signals import run_cli
-
     return run_cli(_main, argv, prog="unetvocalsep.prepare")
 
 

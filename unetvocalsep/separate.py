@@ -7,11 +7,14 @@ several files.
 """
 import os
 
-from .errors import UserError, stderr_is_terminal
+from .audio import DEFAULT_MP3_BITRATE, MP3_BITRATES, check_format
+from .errors import UserError, cli_name, stderr_is_terminal
 from .masking import compute_mask  # noqa: F401  (documented: separate.compute_mask)
 from .highband import DEFAULT_HIGHBAND, HIGHBANDS
+from .outputs import DEFAULT_FILENAME, FILENAME_FIELDS, check_filename, output_paths
 from .pipeline import CHUNK_SECONDS
 from .separator import Separator  # noqa: F401  (documented: separate.Separator)
+from .signals import run_cli
 
 
 def separate_audio(y, sr, model=None, hard_mask=False, device=-1, out_sr=None, mono=False, **kwargs):
@@ -85,9 +88,6 @@ def get_parser():
     """The ``python -m unetvocalsep.separate`` argument parser."""
     from .argtypes import (Parser, gain_db, nonnegative_float, nonnegative_int,
                            positive_float, sample_rate, vocal_level, window_seconds)
-    from .audio import DEFAULT_MP3_BITRATE, MP3_BITRATES
-    from .outputs import DEFAULT_FILENAME, FILENAME_FIELDS
-
     p = Parser(
         prog="python -m unetvocalsep.separate",
         description="Separate songs into vocals and accompaniment with the U-Net of "
@@ -208,8 +208,6 @@ def check_collisions(files, output_dir, fmt, template, mix=False):
 
     The message names a template that separates them when there is one.
     """
-    from .outputs import output_paths
-
     seen = {}
     for f in files:
         for path in output_paths(f, output_dir, fmt, mix=mix, template=template).values():
@@ -230,9 +228,6 @@ def check_collisions(files, output_dir, fmt, template, mix=False):
 def _main(argv=None):
     args = get_parser().parse_args(argv)
     from . import batch
-    from .audio import check_format
-    from .outputs import check_filename
-
     check_format(args.format, args.bits)
     check_filename(args.filename)
     stems = None
@@ -251,8 +246,6 @@ def _main(argv=None):
     if args.jobs and jobs < min(args.jobs, len(files)):
         import sys
 
-        from .errors import cli_name
-
         print(f"{cli_name('unetvocalsep.separate')}: note: -j {args.jobs} lowered to {jobs}: "
               f"{batch.mem_available() / 2 ** 30:.1f} GiB available, about "
               f"{batch.JOB_MEMORY_BYTES / 2 ** 20:.0f} MiB per file", file=sys.stderr)
@@ -268,8 +261,6 @@ def _main(argv=None):
 
 def main(argv=None):
     """Entry point of ``python -m unetvocalsep.separate``; returns the exit status."""
-    from .signals import run_cli
-
     return run_cli(_main, argv, prog="unetvocalsep.separate")
 
 

@@ -11,6 +11,7 @@ a window that is nearly zero.
 import numpy as np
 
 from . import constants
+from .resampling import to_mono16
 
 
 def hann(n):
@@ -230,6 +231,4 @@ def spectrogram(y, sr):
         Not normalised.
     phase : numpy.ndarray, shape (513, frames), complex64
     """
-    from .resampling import to_mono16
-
     return magphase(stft(to_mono16(y, sr)[0]))

@@ -34,6 +34,8 @@ import numpy as np
 from . import constants
 from .errors import UserError
 from .highband import DEFAULT_HIGHBAND
+from .inputs import to_float32
+from .limits import MIN_HOP_SECONDS, check_rate, check_samples
 
 #: Latencies offered (s).
 MIN_LATENCY, MAX_LATENCY = 0.1, 4.0
@@ -106,7 +108,6 @@ class LiveSeparator:
 
     def __init__(self, model=None, sr=44100, channels=2, latency=LATENCY, hop=None,
                  hard_mask=False, highband=DEFAULT_HIGHBAND, wiener=False):
-        from .limits import check_rate
         from .separator import Separator
 
         if not (MIN_LATENCY <= latency <= MAX_LATENCY):
@@ -118,8 +119,6 @@ class LiveSeparator:
             model, hard_mask=hard_mask, highband=highband, wiener=wiener)
         self.sr, self.channels, self.latency = int(sr), int(channels), float(latency)
         self.delay = int(round(self.latency * sr))
-        from .limits import MIN_HOP_SECONDS
-
         if hop is not None and (isinstance(hop, bool) or not isinstance(hop, (int, float, np.number))
                                 or not np.isfinite(hop) or hop < MIN_HOP_SECONDS):
             raise UserError(f"hop must be at least {MIN_HOP_SECONDS:g} s, got {hop!r}")
@@ -190,9 +189,6 @@ class LiveSeparator:
             Output sample ``k`` of the stream is the separation of input sample
             ``k - delay`` (silence before the stream began).
         """
-        from .inputs import to_float32
-        from .limits import check_samples
-
         t0 = time.perf_counter()
         x = to_float32(block)
         if x.ndim == 1 and self.channels == 1:

@@ -7,6 +7,7 @@ import os
 
 from . import constants
 from .errors import UserError
+from .signals import run_cli
 from .training.train import (COMMUNICATORS, EPOCHS, GPU_COMMUNICATORS, LOG_INTERVAL, OUT,
                              SNAPSHOT_INTERVAL, train, wants_gpu)
 
@@ -111,8 +112,6 @@ def _main(argv=None):
 
 def main(argv=None):
     """Entry point of ``python -m unetvocalsep.train``; returns the exit status."""
-    from .signals import run_cli
-
     return run_cli(_main, argv, prog="unetvocalsep.train")
 
 

@@ -25,6 +25,8 @@ Examples
 """
 import numpy as np
 
+from .errors import UserError
+
 #: EM iterations of the filter (Open-Unmix's and Spleeter's default is 1).
 ITERATIONS = 1
 
@@ -38,8 +40,6 @@ def _norbert():
             warnings.simplefilter("ignore", DeprecationWarning)
             import norbert
     except ImportError as exc:
-        from .errors import UserError
-
         raise UserError(f"the Wiener filter needs norbert ({exc}): pip install 'norbert>=0.2.1'") \
             from None
     return norbert

@@ -21,6 +21,10 @@ with exactly the same code as the model's output.
 """
 import numpy as np
 
+from ..highband import DEFAULT_HIGHBAND
+from ..resampling import resample, to_mono, to_mono16
+from ..spectrogram import istft, n_frames, stft
+
 
 
 def ideal_ratio_mask(vocals_spec, accompaniment_spec, power=1):
@@ -49,8 +53,6 @@ def ideal_ratio_mask(vocals_spec, accompaniment_spec, power=1):
 
 def _apply_mask(y, mask, hop):
     """vocals = STFT(y)·mask, accompaniment = STFT(y)·(1 − mask), mixture phase."""
-    from ..spectrogram import istft, stft
-
     n_fft = 2 * (mask.shape[-2] - 1)
     spec = stft(y, n_fft, hop)
     vocals = istft(spec * mask, y.shape[-1], hop)
@@ -73,10 +75,6 @@ def irm16_mask(vocals, accompaniment, sr, power=1):
     numpy.ndarray, shape (513, frames16), float32
         Same shape and meaning as :meth:`Separator.mask16` (the network's mask).
     """
-    from ..spectrogram import stft
-
-    from ..resampling import to_mono16
-
     mask = ideal_ratio_mask(stft(to_mono16(vocals, sr)[0]), stft(to_mono16(accompaniment, sr)[0]), power)
     mask[0] = 0.0   # the network never sees the DC bin and gives it mask 0
     return mask
@@ -110,11 +108,7 @@ def irm16_separate(mixture, vocals, accompaniment, sr, out_sr=None, mono=False,
     -------
     vocals, accompaniment : numpy.ndarray, shape (channels, samples_out), float32
     """
-    from ..resampling import resample, to_mono
     from ..masking import map_mask, stft_params
-    from ..highband import DEFAULT_HIGHBAND
-    from ..spectrogram import n_frames
-
     highband = DEFAULT_HIGHBAND if highband is None else highband
     mask = irm16_mask(vocals, accompaniment, sr, power)
     x = np.atleast_2d(np.asarray(mixture, dtype=np.float32))
@@ -145,8 +139,6 @@ def irm_full_separate(mixture, vocals, accompaniment, sr, power=1):
     vocals, accompaniment : numpy.ndarray, shape (channels, samples), float32
     """
     from ..masking import stft_params
-    from ..spectrogram import stft
-
     n_fft, hop = stft_params(sr)
     mask = ideal_ratio_mask(stft(vocals, n_fft, hop), stft(accompaniment, n_fft, hop), power)
     return _apply_mask(np.atleast_2d(np.asarray(mixture, dtype=np.float32)), mask, hop)

@@ -16,6 +16,7 @@ import numpy as np
 from .. import constants
 from ..training.datasets import DATASETS as READERS
 from ..errors import AudioError, UserError
+from ..resampling import to_mono16
 from .metrics import (METRICS, TARGETS, bss_eval_v3, bss_eval_v4, energy_db, finite_or_nan,
                       fit_length, nanmedian, nsdr)
 from .results import read_result, result_path, write_result
@@ -149,8 +150,6 @@ def separate_with(method, mixture, vocals, accompaniment, sr, rate, separator=No
     vocals, accompaniment : numpy.ndarray, shape (channels_out, samples_out), float32
     """
     from . import baselines
-    from ..resampling import to_mono16
-
     low = rate == "16k"
     if method == "unet":
         if separator is None:
@@ -188,8 +187,6 @@ def references_at(mixture, vocals, accompaniment, sr, rate):
         Vocals and accompaniment; 16 kHz mono for ``16k``.
     sr_out : int
     """
-    from ..resampling import to_mono16
-
     if rate == "16k":
         return (to_mono16(mixture, sr), np.stack([to_mono16(vocals, sr), to_mono16(accompaniment, sr)]),
                 constants.SR)

@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from ..files import atomic_path
 from .metrics import METRICS, TARGETS, finite_or_nan, nanmedian
 
 #: Columns of summary.csv.
@@ -114,8 +115,6 @@ def write_csv(rows, path):
     """Write summary.csv atomically (columns :data:`CSV_COLUMNS`)."""
     import csv
 
-    from ..files import atomic_path
-
     with atomic_path(path, overwrite=True) as tmp:
         with open(tmp, "w", newline="") as f:
             w = csv.writer(f)
@@ -161,8 +160,6 @@ def boxplot(rows, path, target="vocals", metric="SDR"):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..files import atomic_path
-
     labels, data = [], []
     for s in summarise(rows):
         vals = [r[metric] for r in rows if r["method"] == s["method"] and r["rate"] == s["rate"]
@@ -199,8 +196,6 @@ def write_summary(rows, results_dir, order=()):
     """
     write_csv(rows, os.path.join(results_dir, "summary.csv"))
     table = markdown_table(summarise(rows, order))
-    from ..files import atomic_path
-
     with atomic_path(os.path.join(results_dir, "summary.md"), overwrite=True) as tmp:
         with open(tmp, "w") as f:
             f.write("Median over tracks of the per-track median over 1 s windows (BSS Eval v4, dB); "

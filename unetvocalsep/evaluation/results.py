@@ -11,6 +11,7 @@ Examples
 import json
 import os
 
+from ..files import atomic_path
 from .metrics import METRICS, TARGETS, finite_or_nan
 
 
@@ -42,8 +43,6 @@ def read_result(path):
 
 def write_result(path, result):
     """Write one result JSON atomically (NaN written as museval does: ``NaN``)."""
-    from ..files import atomic_path
-
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with atomic_path(path, overwrite=True) as tmp:
         with open(tmp, "w") as f:

@@ -50,6 +50,8 @@ import threading
 import numpy as np
 
 from .. import constants
+from ..errors import UserError
+from ..files import atomic_path
 from .inference import LEAKY_SLOPE, check_input, folded_layers
 
 __all__ = ["OnnxNetwork", "graph_cache_path", "build_model", "INPUT_NAME", "OUTPUT_NAME", "OPSET"]
@@ -178,9 +180,6 @@ def graph_cache_path(params):
 
 def _write_cache(path, data):
     """Write ``data`` to ``path`` atomically; a cache that cannot be written is skipped."""
-    from ..errors import UserError
-    from ..files import atomic_path
-
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with atomic_path(path, overwrite=True) as tmp:

@@ -29,7 +29,7 @@ import tempfile
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, describe_error
 from .cache import default_cache_dir
 
 #: Sample rate of the corpus (Hz).
@@ -267,8 +267,6 @@ def _track_result(get, seed, index, profile):
     :func:`unetvocalsep.parallel.each` when this raises; tracks already
     written are complete and a rerun skips them.
     """
-    from ..errors import describe_error
-
     try:
         return get()
     except (UserError, OSError, MemoryError) as exc:

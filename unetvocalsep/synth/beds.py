@@ -30,6 +30,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..errors import UserError
+from ..resampling import to_mono16
 from .cache import atomic_write_bytes, default_cache_dir
 
 #: Rate of the cached beds (the model's rate).
@@ -181,7 +182,6 @@ def decode_bed(bed):
     """
     import soundfile as sf
 
-    from ..resampling import to_mono16
     data = _read_bytes(bed)
     try:
         y, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import UserError
 from . import beds, production, takes, voice
+from ..resampling import to_mono16
 from .cache import default_cache_dir
 
 #: Rate of the real-music corpus: the model's rate, so nothing is wasted.
@@ -141,7 +142,6 @@ def _gate(n, rng):
 
 def _band(rng, arr, n, soundfonts):
     """A FluidSynth band following the sung chorale, at 16 kHz mono."""
-    from ..resampling import to_mono16
     from . import accompaniment
     from .voice import FS
     acc, band = accompaniment.render_accompaniment(arr, rng, n / SR, soundfonts)

@@ -22,6 +22,7 @@ import functools
 import numpy as np
 
 from . import singing, voice
+from ..resampling import resample
 
 #: Probability of each kind of vocal take in a song with vocals.
 KINDS = {"sung": 0.5, "harmony": 0.15, "spoken": 0.15, "rap": 0.2}
@@ -32,7 +33,6 @@ def _recording(path, sr):
     """A KLettres recording at ``sr``, mono, silence trimmed, peak 1."""
     import soundfile as sf
 
-    from ..resampling import resample
     x, fs = sf.read(path, dtype="float32", always_2d=True)
     x = resample(x.mean(axis=1), fs, sr).astype(np.float64)
     peak = np.abs(x).max()

@@ -23,6 +23,8 @@ import numpy as np
 from .. import _compat  # noqa: F401
 from .. import constants
 from ..errors import UserError
+from ..files import AtomicFile
+from ..spectrogram import normalise, spectrogram
 
 import chainer
 
@@ -45,8 +47,6 @@ def make_example(mixture, vocals, sr, accompaniment=None):
     numpy.ndarray, shape (3, 513, frames), float32
         ``[mix, vocal, inst]``, all divided by the maximum of the mix.
     """
-    from ..spectrogram import normalise, spectrogram
-
     mixture = np.atleast_2d(np.asarray(mixture, dtype=np.float32))
     vocals = np.atleast_2d(np.asarray(vocals, dtype=np.float32))
     if accompaniment is None:
@@ -75,8 +75,6 @@ def save_example(cache_dir, name, array, meta=None):
     str
         The path of the ``.npy`` file.
     """
-    from ..files import AtomicFile
-
     array = np.asarray(array, dtype=np.float32)
     if array.ndim != 3 or array.shape[:2] != (3, constants.N_BINS + 1):
         raise ValueError(f"cache arrays must be (3, 513, frames), got {array.shape}")

@@ -30,6 +30,8 @@ import numpy as np
 
 from ..errors import UserError
 from ..fast import allocator
+from ..files import atomic_path, check_writable_folder
+from ..limits import check_batch_size
 from .validation import HeldOutValidation, loss_change, save_copy, validation_loss
 
 #: Defaults shared by :func:`finetune` and the command line.
@@ -153,7 +155,6 @@ def finetune(pairs, out, minutes=None, init_model=None, device=-1, rule="differe
     from .cache import SpectrogramDataset, save_example
     from ..device import get_device
     from ..fast.fastunet import for_device
-    from ..files import check_writable_folder
     from ..model_io import DEFAULT_MODEL, load_model
     from .snapshots import load_snapshot
     from ..network import UNetTrainmodel
@@ -172,8 +173,6 @@ def finetune(pairs, out, minutes=None, init_model=None, device=-1, rule="differe
                                        not isinstance(max_iterations, (int, np.integer))
                                        or max_iterations < 1):
         raise UserError(f"max_iterations must be a positive integer, got {max_iterations!r}")
-    from ..limits import check_batch_size
-
     check_batch_size(batchsize)
     out = os.fspath(out)
     check_writable_folder(out)
@@ -386,8 +385,6 @@ def report_lines(report):
 
 
 def _write_report(out, report):
-    from ..files import atomic_path
-
     with atomic_path(os.path.join(out, "report.json"), overwrite=True) as tmp:
         with open(tmp, "w") as f:
             json.dump(report, f, indent=2)

@@ -32,7 +32,10 @@ import os
 import numpy as np
 
 from .. import constants
+from ..audio import load_audio
 from ..errors import UserError
+from ..resampling import resample, to_mono16
+from ..spectrogram import normalise, spectrogram
 
 #: The vocal targets :func:`load_pair` can build.
 TARGET_RULES = ("difference", "article")
@@ -120,8 +123,6 @@ def find_lag(song, instrumental, sr, max_offset_s=MAX_OFFSET_S):
         ``lag`` at ``sr`` such that ``song[n] ~ instrumental[n - lag]``:
         positive when the song starts later.
     """
-    from ..resampling import resample
-
     s16 = resample(song, sr, constants.SR)
     i16 = resample(instrumental, sr, constants.SR)
     coarse = find_offset(s16, i16, int(round(max_offset_s * constants.SR)))
@@ -201,9 +202,6 @@ def load_pair(song_path, instrumental_path, max_offset_s=MAX_OFFSET_S):
         Different rates that cannot be compared, too short an overlap, or two
         files that are not the same recording.
     """
-    from ..audio import load_audio
-    from ..resampling import resample
-
     name = os.path.splitext(os.path.basename(os.fspath(song_path)))[0]
     what = f"pair {name} ({song_path} + {instrumental_path})"
     song, sr = load_audio(song_path)
@@ -267,8 +265,6 @@ def pair_example(pair, rule="difference", start=0.0, stop=1.0):
         ``[mix, vocal, inst]`` at 16 kHz, all divided by the maximum of the mix.
     """
     from .cache import make_example
-    from ..spectrogram import normalise, spectrogram
-
     if rule not in TARGET_RULES:
         raise UserError(f"unknown target rule {rule!r} (one of {', '.join(TARGET_RULES)})")
     n = pair["song"].shape[1]
@@ -342,7 +338,6 @@ def load_pair_stems(song, instrumental, max_offset_s=MAX_OFFSET_S, mono=True):
     unetvocalsep.training.tracks.TrackError
         For what :func:`load_pair` refuses (:class:`PairError`).
     """
-    from ..resampling import to_mono16
     from .stems import Stems
     from .tracks import TrackError
 

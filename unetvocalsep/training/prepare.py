@@ -21,7 +21,8 @@ import numpy as np
 from .. import constants
 from ..resampling import to_mono16
 from .datasets import random_mixes, read_dataset
-from ..errors import UserError
+from ..errors import UserError, describe_os_error
+from ..spectrogram import normalise, spectrogram
 from .pairs import MAX_OFFSET_S as MAX_PAIR_OFFSET_S
 from .stems import match_lengths
 
@@ -40,8 +41,6 @@ def make_pair_example(mixture, instrumental, sr):
     numpy.ndarray, shape (3, 513, frames), float32
         ``[mix, vocal, inst]`` all divided by the maximum of the mix.
     """
-    from ..spectrogram import normalise, spectrogram
-
     mix = spectrogram(np.atleast_2d(mixture), sr)[0]
     inst = spectrogram(np.atleast_2d(instrumental), sr)[0]
     voc = np.maximum(mix - inst, 0)
@@ -222,8 +221,6 @@ def prepare_track(track, cache_dir, overwrite=False, pitch_shifts=(), time_stret
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise
-        from ..errors import describe_os_error
-
         result.error = describe_os_error(exc)
     except MemoryError:
         result.error = "out of memory"

@@ -25,6 +25,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .. import constants
+from ..audio import load_audio
 from ..errors import UserError
 from ..resampling import to_mono16
 from .tracks import TrackError
@@ -64,8 +65,6 @@ class Stems(NamedTuple):
 
 def _load(path, mono=True):
     """Load one file, turning every failure into a :class:`TrackError` naming it."""
-    from ..audio import load_audio
-
     if not os.path.isfile(path):
         raise TrackError(f"missing file {path}")
     try:

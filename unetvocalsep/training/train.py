@@ -9,6 +9,8 @@ import os
 
 from .. import constants
 from ..errors import UserError
+from ..files import check_writable_folder
+from ..limits import check_batch_size
 from .extensions import (SaveUNet, StepSizeSettings, StopOnNonFiniteLoss, alpha_schedule,
                          resume_step_size)
 
@@ -184,15 +186,12 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     from chainer.training import extensions
 
     from .cache import SpectrogramDataset, article_iterations_per_epoch, check_tracks, list_tracks
-    from ..files import check_writable_folder
     from ..fast import allocator
     from ..device import get_device
     from ..fast.fastunet import for_device
     from ..model_io import default_config, load_model
     from .snapshots import load_snapshot
     from ..network import UNet, UNetTrainmodel
-
-    from ..limits import check_batch_size
 
     check_batch_size(batchsize)
     rank0 = comm is None or comm.rank == 0

@@ -16,7 +16,7 @@ Examples
 import logging
 import sys
 
-from ..errors import UserError
+from ..errors import UserError, describe_os_error
 from ..signals import run_cli
 
 
@@ -107,8 +107,6 @@ def _main(argv):
                 max_request_body_size=app.config["MAX_CONTENT_LENGTH"], ident="unetvocalsep",
                 clear_untrusted_proxy_headers=True)
         except OSError as exc:
-            from ..errors import describe_os_error
-
             raise UserError(f"cannot listen on {args.host}:{args.port}: "
                             f"{describe_os_error(exc)}") from None
         host = f"[{args.host}]" if ":" in args.host else args.host

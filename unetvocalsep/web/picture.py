@@ -19,6 +19,8 @@ True
 import numpy as np
 
 from .. import constants
+from ..files import atomic_path
+from ..spectrogram import n_frames
 
 
 class MaskRecorder:
@@ -40,8 +42,6 @@ class MaskRecorder:
     """
 
     def __init__(self, separator, sr, duration, max_columns=2000):
-        from ..spectrogram import n_frames
-
         self.sr = sr
         self.chunk = int(round(separator.chunk_seconds * sr))
         total = n_frames(int(round(duration * constants.SR)))
@@ -98,8 +98,6 @@ def render_spectrogram(path, mag, mask, seconds, title=None):
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from ..files import atomic_path
 
     db = 20 * np.log10(np.maximum(mag, 1e-10) / max(float(mag.max()), 1e-10))
     extent = (0, max(seconds, 1e-3), 0, constants.SR / 2000)

@@ -11,6 +11,7 @@ import os
 import re
 import time
 
+from ..files import atomic_path
 from .uploads import INPUT_FORMATS
 
 #: Highest output rate; uploads above it are separated at this rate.
@@ -63,8 +64,6 @@ class Job:
     def save(self):
         """Write ``job.json`` (atomically) with :attr:`RECORD`."""
         import json
-
-        from ..files import atomic_path
 
         with atomic_path(os.path.join(self.folder, "job.json"), overwrite=True) as tmp:
             with open(tmp, "w") as f:

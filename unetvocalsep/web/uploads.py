@@ -8,7 +8,9 @@ Examples
 import os
 import re
 
+from ..audio import AudioReader
 from ..errors import AudioError, UserError
+from ..inputs import MIN_INPUT_SECONDS
 
 #: libsndfile format name -> file extension of the stored upload.
 INPUT_FORMATS = {"WAV": "wav", "WAVEX": "wav", "FLAC": "flac", "OGG": "ogg", "MP3": "mp3"}
@@ -53,9 +55,6 @@ def check_upload(path, max_seconds):
         400 with a message for the user.
     """
     import soundfile as sf
-
-    from ..audio import AudioReader
-    from ..inputs import MIN_INPUT_SECONDS  # the shortest input, shared with the CLI
 
     if os.path.getsize(path) == 0:
         raise RequestError("the file is empty")
