@@ -1,12 +1,12 @@
 """What `finetune` buys on generated song + instrumental pairs (docs/FINETUNE.md's tables).
 
 Two cases, each fine-tuned from the bundled model on this CPU with the
-package's own :func:`unetvocalsep.finetune.finetune`:
+package's own :func:`unetvocalsep.training.finetune.finetune`:
 
 * *three pairs*: 12, 12 and 30 s songs (tests/conftest.toy_stems), the
   instrumentals offset by 0.37 s, 0 and 2.5 s, scaled by 0.8, 1 and 0.5, a
   bass shelf and a 0.5 dB level difference on two of them; ``--minutes 2``;
-* *synth lead*: the two 12 s pairs of ``tests/test_finetune.py`` whose
+* *synth lead*: the two 12 s pairs of ``tests/training/test_finetune.py`` whose
   instrumentals carry a synth lead (harmonic notes, no vibrato), the
   instrument family the model takes for a voice; ``--minutes 1`` (what the
   test runs).

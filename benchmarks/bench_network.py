@@ -96,7 +96,7 @@ def bench_inference(path, frames=1024, reps=5):
     from unetvocalsep.fast.inference import InferencePlan
 
     rng = np.random.default_rng(0)
-    unet = UNet()
+    unet = _unet(path == "fastconv")
     x = rng.random((1, 1, 512, frames), dtype=np.float32)
     if path == "plan":
         plan = InferencePlan.from_unet(unet)
@@ -110,6 +110,24 @@ def bench_inference(path, frames=1024, reps=5):
     with fastconv.use_fast_path(path == "fastconv"), chainer.using_config("train", False), \
             chainer.no_backprop_mode():
         return _median_time(lambda: unet(x), reps)
+
+
+def _unet(fast):
+    """The network a run measures: on the fast path the :class:`FastUNet` training uses.
+
+    Since issue 30 the article's ``UNet`` has no fast path of its own; training
+    on the CPU wraps it once (``unetvocalsep.fast.fastunet.for_device``). Older
+    trees (the baseline revision of bench_training.py) have no ``fastunet``: there
+    ``UNet`` itself took the fast path.
+    """
+    unet = UNet()
+    if not fast:
+        return unet
+    try:
+        from unetvocalsep.fast.fastunet import from_unet
+    except ImportError:
+        return unet
+    return from_unet(unet)
 
 
 def bench_training(fast, batch, reps=3):
@@ -131,7 +149,7 @@ def bench_training(fast, batch, reps=3):
     """
     allocator.keep_freed_memory()   # as unetvocalsep.train does for CPU training
     rng = np.random.default_rng(0)
-    model = UNetTrainmodel(UNet())
+    model = UNetTrainmodel(_unet(fast))
     opt = chainer.optimizers.Adam()
     opt.setup(model)
     X = rng.random((batch, 1, 512, 128), dtype=np.float32)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
+#: The repository's root (tests in sub-folders use it for examples/, scripts/ and cwd).
+REPO_ROOT = os.path.dirname(HERE)
+if HERE not in sys.path:   # conftest, fakedata and the helpers import from any sub-folder
     sys.path.insert(0, HERE)
 
 

@@ -9,6 +9,8 @@ from unetvocalsep.audio import AudioReader, AudioWriter, load_audio, write_audio
 from unetvocalsep.resampling import resample
 from unetvocalsep.files import atomic_path
 from unetvocalsep.errors import AudioError, UserError
+import subprocess
+from hardening import PY, _mp3, cli, joined_mp3, one_line_error, song  # noqa: F401  (fixtures and helpers)
 
 
 @pytest.mark.parametrize("fmt,tol", [("wav", 1e-4), ("flac", 1e-4), ("ogg", 0.2), ("mp3", 0.2)])
@@ -111,3 +113,194 @@ def test_writer_pcm16_file_reads_back(tmp_path):
     back, sr = sf.read(path, dtype="float32", always_2d=True)
     assert sr == 8000 and back.shape == (1000, 2)
     assert np.max(np.abs(back.T - y)) <= 0.5 / 32768 + 1e-7
+
+
+# Issue 13, defect 3: silent clipping
+def test_03_wav_stems_never_clip_and_add_up(random_model, song, tmp_path):
+    from unetvocalsep.separate import Separator
+
+    sep = Separator(random_model)
+    outs = sep.separate_file(str(song), str(tmp_path / "o"), progress=False, gain_db=12.0)
+    mix, _ = sf.read(str(song), dtype="float32")
+    v, _ = sf.read(outs["vocals"], dtype="float32")
+    a, _ = sf.read(outs["accompaniment"], dtype="float32")
+    gain = 10 ** (12 / 20)
+    assert max(np.abs(v).max(), np.abs(a).max()) > 1.0        # would have clipped at 16 bits
+    assert np.max(np.abs(v + a - gain * mix)) < 1e-4            # nothing clipped
+    assert sf.info(outs["vocals"]).subtype == "FLOAT" and outs.notes
+    assert "32-bit float" in outs.notes[0]
+
+
+# Issue 13, defect 3: silent clipping
+def test_03_loud_master_default_output_adds_up(song, tmp_path):
+    """A limited master through the bundled model and the default settings."""
+    y, sr = sf.read(str(song), dtype="float32")
+    loud = np.clip(y / np.abs(y).max() * 4.0, -0.999, 0.999)   # brick-wall limited, full scale
+    path = tmp_path / "loud.wav"
+    sf.write(str(path), loud, sr, subtype="FLOAT")
+    proc = cli("separate", path, "-o", tmp_path / "o", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    v, _ = sf.read(str(tmp_path / "o" / "loud" / "vocals.wav"), dtype="float32")
+    a, _ = sf.read(str(tmp_path / "o" / "loud" / "accompaniment.wav"), dtype="float32")
+    # 16-bit where it fits (one step is 3e-5 per stem), float where it would clip
+    assert np.max(np.abs(v + a - loud)) < 1e-4
+
+
+# Issue 13, defect 3: silent clipping
+def test_03_formats_that_cannot_hold_it_say_so(random_model, song, tmp_path):
+    proc = cli("separate", song, "-o", tmp_path / "o", "--model", random_model, "--no-progress",
+               "--format", "flac", "--gain", "12")
+    assert proc.returncode == 0, proc.stderr
+    notes = [l for l in proc.stderr.splitlines() if "note:" in l]
+    assert notes and "samples clipped" in notes[0] and "--gain " in notes[0]
+    # the advice works: with the suggested gain (in place of 12 dB) nothing clips
+    gain = float(notes[0].split("--gain ")[1].split()[0])
+    assert gain < 12
+    proc = cli("separate", song, "-o", tmp_path / "o2", "--model", random_model, "--no-progress",
+               "--format", "flac", "--gain", gain)
+    assert proc.returncode == 0 and "clipped" not in proc.stderr, proc.stderr
+
+
+# Issue 13, defect 4/5/6: the web server's resources
+def test_06_libsndfile_system_error_becomes_enospc(tmp_path, monkeypatch):
+    import errno
+
+    import unetvocalsep.audio as audio
+
+    class Full:
+        f_bavail, f_frsize = 0, 4096
+    monkeypatch.setattr(os, "statvfs", lambda p: Full())
+    exc = audio._write_error(sf.LibsndfileError(0, "System error."), str(tmp_path / "x.wav"))
+    assert isinstance(exc, OSError) and exc.errno == errno.ENOSPC and exc.filename.endswith("x.wav")
+
+
+# Issue 13, defect 16: unreadable files and pipes
+def test_16_permission_denied_is_said(song, monkeypatch):
+    import builtins
+
+    import unetvocalsep.audio as audio
+
+    real_open = builtins.open
+
+    def denied(path, *a, **k):
+        if os.fspath(path) == str(song):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *a, **k)
+    monkeypatch.setattr(builtins, "open", denied)
+    with pytest.raises(UserError, match="permission denied"):
+        audio.AudioReader(str(song))
+
+
+# Issue 13, defect 16: unreadable files and pipes
+def test_16_pipes_and_stdin_are_refused_clearly(random_model, tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    one_line_error(cli("separate", fifo, "-o", tmp_path / "o", "--model", random_model),
+                   "pipes and devices are not supported")
+    one_line_error(cli("separate", "-", "-o", tmp_path / "o", "--model", random_model),
+                   "standard input is not supported")
+
+
+# Issue 13, defect 17: --bits for every format
+@pytest.mark.parametrize("fmt, bits, needle", [("ogg", "16", "lossy"), ("mp3", "24", "lossy"),
+                                               ("flac", "32", "cannot store 32-bit")])
+def test_17_bits_refused_consistently(random_model, song, tmp_path, fmt, bits, needle):
+    proc = cli("separate", song, "-o", tmp_path / "o", "--model", random_model,
+               "--format", fmt, "--bits", bits)
+    one_line_error(proc, needle)
+    assert not (tmp_path / "o").exists()
+
+
+# Issue 13, defect 19: absurd sample rates
+def test_19_one_hertz_header_is_refused(song, random_model, tmp_path):
+    data = bytearray(song.read_bytes())
+    assert data[12:16] == b"fmt "
+    data[24:28] = (1).to_bytes(4, "little")          # sample rate
+    data[28:32] = (1 * 2 * 4).to_bytes(4, "little")  # byte rate
+    bad = tmp_path / "one_hz.wav"
+    bad.write_bytes(bytes(data))
+    assert sf.info(str(bad)).samplerate == 1
+    one_line_error(cli("separate", bad, "-o", tmp_path / "o", "--model", random_model),
+                   "unsupported sample rate 1 Hz")
+
+
+# Issue 28, defect 5: an mp3 was cut to the length in its first header
+def test_05_joined_mp3_is_decoded_to_its_end(joined_mp3, random_model, tmp_path):
+    from unetvocalsep.audio import AudioReader, load_audio
+
+    assert sf.info(str(joined_mp3)).duration < 4          # libsndfile believes the header
+    with AudioReader(joined_mp3) as r:
+        assert 22.9 < r.duration < 23.2
+    y, sr = load_audio(joined_mp3)
+    assert 22.9 < y.shape[1] / sr < 23.2
+    assert np.abs(y[:, 10 * sr:11 * sr]).max() > 0.05     # the second file's tone is there
+    proc = cli("separate", joined_mp3, "-o", tmp_path, "--model", random_model)
+    assert proc.returncode == 0, proc.stderr
+    assert 22.9 < sf.info(str(tmp_path / "joined" / "vocals.wav")).duration < 23.2
+
+
+# Issue 28, defect 5: an mp3 was cut to the length in its first header
+def test_05_vbr_mp3_without_xing_header(tmp_path):
+    import shutil
+
+    from unetvocalsep.audio import AudioReader
+
+    if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
+        pytest.skip("needs ffmpeg and ffprobe")
+    path = _mp3(tmp_path / "vbr.mp3", 40, "-q:a", "4", "-write_xing", "0")
+    with AudioReader(path) as r:
+        assert 39.9 < r.duration < 40.2
+    plain = _mp3(tmp_path / "plain.mp3", 5)   # a normal file keeps libsndfile's decoder
+    with AudioReader(plain) as r:
+        assert r._sf is not None and 4.9 < r.duration < 5.1
+
+
+# Issue 28, defect 6: stems over 4 GiB were written as plain WAV
+def test_06_long_wav_outputs_are_rf64(random_model, song, tmp_path, monkeypatch):
+    from unetvocalsep import audio
+    from unetvocalsep.separator import Separator
+
+    y = np.zeros((2, 1000), np.float32)
+    audio.write_audio(str(tmp_path / "small.wav"), y, 8000)
+    assert (tmp_path / "small.wav").read_bytes()[:4] == b"RIFF"
+    # what passes the limit is RF64 (the limit lowered, as 4 GiB is too much for a test)
+    monkeypatch.setattr(audio, "WAV_MAX_BYTES", 4 * 2 * 8000)
+    audio.write_audio(str(tmp_path / "big.wav"), np.zeros((2, 8001), np.float32), 8000)
+    assert (tmp_path / "big.wav").read_bytes()[:4] == b"RF64"
+    assert sf.info(str(tmp_path / "big.wav")).frames == 8001
+    monkeypatch.setattr(audio, "WAV_MAX_BYTES", 44100 * 2 * 4 * 3)   # 3 s of float stereo
+    Separator(random_model).separate_file(str(song), str(tmp_path / "o"), progress=False)
+    for stem in ("vocals", "accompaniment"):
+        p = tmp_path / "o" / "song" / f"{stem}.wav"
+        assert p.read_bytes()[:4] == b"RF64"
+        assert sf.info(str(p)).frames == sf.info(str(song)).frames
+
+
+# Issue 28, defect 6: stems over 4 GiB were written as plain WAV
+def test_06_unknown_length_is_rf64_until_it_closes_small(tmp_path):
+    from unetvocalsep.audio import AudioWriter
+
+    path = tmp_path / "s.wav"
+    with AudioWriter(str(path), 8000, 1) as w:   # frames not given
+        w.write(np.zeros((1, 100), np.float32))
+    assert path.read_bytes()[:4] == b"RIFF" and sf.info(str(path)).frames == 100
+
+
+# Issue 28, defect 17: a valid WAV whose name is not UTF-8
+def test_17_non_utf8_file_name(random_model, song, tmp_path):
+    from unetvocalsep.audio import AudioReader
+
+    raw = os.fsencode(str(tmp_path)) + b"/caf\xe9.wav"      # Latin-1 e-acute
+    with open(song, "rb") as src, open(raw, "wb") as dst:
+        dst.write(src.read())
+    name = os.fsdecode(raw)
+    with AudioReader(name) as r:
+        assert r.frames == sf.info(str(song)).frames
+    proc = subprocess.run([PY, "-m", "unetvocalsep.separate", raw, b"-o",
+                           os.fsencode(str(tmp_path / "o")), b"--model",
+                           os.fsencode(random_model)], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    out = os.fsencode(str(tmp_path / "o")) + b"/caf\xe9"
+    assert sorted(os.listdir(out)) == [b"accompaniment.wav", b"vocals.wav"]
+    assert sf.info(os.fsdecode(out + b"/vocals.wav").encode("utf-8", "surrogateescape")).frames \
+        == sf.info(str(song)).frames

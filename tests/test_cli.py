@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import pytest
+from hardening import cli, one_line_error  # noqa: F401  (fixtures and helpers)
 
 COMMANDS = ["separate", "train", "finetune", "prepare", "evaluate", "synth", "web"]
 HEAVY = ["cupy", "museval", "flask", "matplotlib", "pyworld", "music21", "pretty_midi", "fast_bss_eval"]
@@ -87,3 +88,24 @@ def test_help_without_the_extras(cmd):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "usage:" in proc.stdout
+
+
+# Issue 13, defect 15: nan / inf in numeric options
+@pytest.mark.parametrize("module, args, needle", [
+    ("separate", ["x.wav", "--chunk-seconds", "nan"], "--chunk-seconds"),
+    ("separate", ["x.wav", "--chunk-seconds", "inf"], "--chunk-seconds"),
+    ("separate", ["x.wav", "--gain", "inf"], "--gain"),
+    ("separate", ["x.wav", "-j", "-1"], "--jobs"),
+    ("separate", ["x.wav", "--sr", "10"], "--sr"),
+    ("train", ["c", "--val-fraction", "nan"], "--val-fraction"),
+    ("train", ["c", "-b", "0"], "--batchsize"),
+    ("prepare", ["folder", ".", "-o", "c", "--max-offset", "inf"], "--max-offset"),
+    ("prepare", ["folder", ".", "-o", "c", "--time-stretch", "nan"], "--time-stretch"),
+    ("evaluate", ["-j", "0"], "--jobs"),
+    ("synth", ["-o", "x", "--tracks", "1", "--seconds", "inf"], "--seconds"),
+])
+def test_15_numeric_options_are_validated(module, args, needle, tmp_path):
+    if module == "web":
+        pytest.importorskip("flask")
+    proc = cli(module, *args, cwd=str(tmp_path))
+    one_line_error(proc, needle)

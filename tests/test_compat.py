@@ -19,6 +19,7 @@ from unetvocalsep import _compat
 import chainer  # noqa: E402  (after _compat)
 import chainer.functions as F
 from chainer import optimizers, serializers
+from hardening import PY  # noqa: F401  (fixtures and helpers)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -328,3 +329,16 @@ def test_train_cli_gpu_request_without_gpu_is_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "GPU" in lines[0] and "Traceback" not in proc.stderr
     assert not (tmp_path / "o" / "unet.npz").exists()
+
+
+# Issue 13, defect 8: import unetvocalsep; import chainer
+def test_08_chainer_imports_after_the_package():
+    code = ("import sys, unetvocalsep\n"
+            "assert 'chainer' not in sys.modules\n"
+            "import chainer\n"
+            "assert 'unetvocalsep._compat' in sys.modules\n"
+            "unet, cfg = unetvocalsep.load_model()\n"
+            "import numpy as np\n"
+            "print('ok', np.__version__)")
+    proc = subprocess.run([PY, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("ok"), proc.stderr[-2000:]

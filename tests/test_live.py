@@ -14,6 +14,7 @@ from unetvocalsep.errors import UserError
 from unetvocalsep.live import pick, run_pipe
 from unetvocalsep.streaming import LiveSeparator, default_hop
 from unetvocalsep.separate import Separator
+from hardening import PY  # noqa: F401  (fixtures and helpers)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SR = 22050
@@ -250,3 +251,49 @@ def test_late_blocks_are_explained_with_the_latency_that_avoids_them():
     assert "1 late block (" in late_summary(live)
     live.stats["late"] = 0
     assert late_summary(live) == ""
+
+
+# Issue 28, defect 10: live took int16 unscaled; SIGTERM dropped the partial block
+def test_10_live_scales_integer_pcm(random_model):
+    from unetvocalsep.streaming import LiveSeparator
+    from unetvocalsep.separator import Separator
+
+    sep = Separator(random_model)
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((2, 8000)) * 3000).astype(np.int16)
+    a = LiveSeparator(sep, sr=16000, channels=2, latency=0.3)
+    b = LiveSeparator(sep, sr=16000, channels=2, latency=0.3)
+    va, aa = a.process(x)
+    vb, ab = b.process(x.astype(np.float32) / 32768)
+    assert np.abs(va + aa).max() < 1.0                     # full scale, not 3000
+    np.testing.assert_allclose(va, vb, atol=1e-6)
+    np.testing.assert_allclose(aa, ab, atol=1e-6)
+
+
+# Issue 28, defect 10: live took int16 unscaled; SIGTERM dropped the partial block
+def test_10_sigterm_keeps_the_part_of_a_block_already_read(random_model):
+    import signal
+    import time
+
+    sr, ch, block = 16000, 1, 614
+    p = subprocess.Popen([PY, "-m", "unetvocalsep.live", "--input", "-", "--output", "-",
+                          "--rate", str(sr), "--channels", str(ch), "--latency", "0.3",
+                          "--block", str(block), "--model", random_model, "--stem", "mix",
+                          "--vocal-level", "0"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(block + 204) * 0.1).astype("<f4")
+    p.stdin.write(x[:block].tobytes())
+    p.stdin.flush()
+    first = p.stdout.read(4 * block)            # the first block went through
+    assert len(first) == 4 * block
+    p.stdin.write(x[block:].tobytes())          # 204 frames of the next block of 614
+    p.stdin.flush()
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    rest, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err.decode()
+    out = np.frombuffer(first + rest, "<f4")
+    d = int(round(0.3 * sr))
+    assert out.size == block + 204 + d, (out.size, err.decode())
+    np.testing.assert_allclose(out[d:], x, atol=1e-5)   # mix at 0 dB: the input, delayed

@@ -2,6 +2,8 @@
 import os
 
 import pytest
+import subprocess
+from hardening import PY  # noqa: F401  (fixtures and helpers)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -34,3 +36,16 @@ def test_notebook_runs():
     last = nb.cells[-1].outputs[0]["text"]
     scores = eval(last)  # {'vocals': x, 'accompaniment': y}
     assert scores["vocals"] > 0 and scores["accompaniment"] > 0
+
+
+# Issue 13, defect 7: the public name `separate`
+def test_07_public_function_is_callable_after_the_module_import():
+    code = ("import numpy as np, unetvocalsep, unetvocalsep.separate\n"
+            "from unetvocalsep import separate_audio\n"
+            "f = unetvocalsep.separate_audio\n"
+            "assert callable(f) and f is separate_audio\n"
+            "assert type(unetvocalsep.separate).__name__ == 'module'\n"
+            "assert 'separate' not in unetvocalsep.__all__\n"
+            "print('ok')")
+    proc = subprocess.run([PY, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr

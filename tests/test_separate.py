@@ -14,6 +14,8 @@ from unetvocalsep.model_io import DEFAULT_MODEL, load_model, save_model
 from unetvocalsep.masking import compute_mask, map_mask, stft_params
 from unetvocalsep.separate import Separator, main, separate_audio
 from unetvocalsep.spectrogram import istft, magphase, stft
+from hardening import hidden, song  # noqa: F401  (fixtures and helpers)
+from unetvocalsep.errors import AudioError, UserError
 
 
 def run_cli(*args, cwd=None):
@@ -440,3 +442,64 @@ def test_apply_mask_in_blocks_gives_the_same_samples(sr, seconds, first_frame):
     assert all(np.array_equal(w, b) for w, b in zip(whole, blocks))
     # and the blocks really are smaller than the window
     assert n > 2 * 10.0 * sr
+
+
+# Issue 13, defect 9: array layouts and dtypes
+def test_09_array_layouts(random_model):
+    from unetvocalsep.separate import Separator
+
+    sep = Separator(random_model)
+    v, a = toy_stems(seconds=2.0, sr=22050)
+    y = v + a
+    ref = sep.separate(y, 22050)
+    got = sep.separate(y.T.copy(), 22050)                       # soundfile's (samples, channels)
+    assert got["vocals"].shape == y.T.shape
+    np.testing.assert_allclose(got["vocals"], ref["vocals"].T, atol=1e-6)
+    pcm = np.round(y.T * 32767).astype(np.int16)                 # integer PCM is scaled
+    got16 = sep.separate(pcm, 22050)
+    assert np.abs(got16["vocals"]).max() < 2.0
+    np.testing.assert_allclose(got16["vocals"], ref["vocals"].T, atol=2e-3)
+    with pytest.raises(AudioError, match=r"shape \(1, 2, 44100\)"):
+        sep.separate(y[None], 22050)
+    with pytest.raises(AudioError, match="complex"):
+        sep.separate(y.astype(np.complex64), 22050)
+
+
+# Issue 13: more of the same classes, found while fixing the 21
+@pytest.mark.parametrize("kw", [{"chunk_seconds": float("nan")}, {"margin_seconds": float("inf")},
+                                {"crossfade_seconds": -1.0}, {"chunk_seconds": "60"}])
+def test_more_separator_settings_are_checked(random_model, kw):
+    from unetvocalsep.separate import Separator
+
+    with pytest.raises(UserError, match="positive number of seconds"):
+        Separator(random_model, **kw)
+
+
+# Issue 13: more of the same classes, found while fixing the 21
+def test_more_stdin_is_refused_in_python_too(random_model, tmp_path):
+    from unetvocalsep.separate import Separator
+
+    with pytest.raises(UserError, match="standard input"):
+        Separator(random_model).separate_file("-", str(tmp_path / "o"), progress=False)
+
+
+# Issue 28, defect 8: an input that shrank between the two passes
+def test_08_input_that_changes_between_passes_writes_nothing(random_model, tmp_path, monkeypatch):
+    from unetvocalsep.separator import Separator
+
+    v, a = toy_stems(seconds=6.0, sr=44100)
+    path = tmp_path / "song.wav"
+    sf.write(str(path), (v + a).T, 44100, subtype="FLOAT")
+    sep = Separator(random_model)
+    real = Separator.first_pass
+
+    def first_pass_then_shrink(self, read, sr, cache_bytes=None):
+        res = real(self, read, sr, cache_bytes=0)   # no cache: the second pass decodes again
+        sf.write(str(path), (v + a).T[:44100 * 2], 44100, subtype="FLOAT")
+        return res
+
+    monkeypatch.setattr(Separator, "first_pass", first_pass_then_shrink)
+    with pytest.raises(UserError, match="changed while it was being separated"):
+        sep.separate_file(str(path), str(tmp_path / "o"), progress=False)
+    assert not (tmp_path / "o").exists() or hidden(tmp_path / "o") == [] and \
+        not list((tmp_path / "o").rglob("*.wav"))

@@ -11,6 +11,8 @@ from unetvocalsep.argtypes import Parser, vocal_level
 from unetvocalsep.errors import UserError
 from unetvocalsep.outputs import check_filename, output_paths, track_name
 from unetvocalsep.separate import expand_inputs
+from conftest import toy_stems
+from hardening import PY, cli, hidden, one_line_error, song, tiny_disk  # noqa: F401  (fixtures and helpers)
 
 
 def run(*args, cwd=None):
@@ -156,3 +158,59 @@ def test_bundled_model_by_name(toy_song, tmp_path):
     help_text = subprocess.run([sys.executable, "-m", "unetvocalsep.separate", "--help"],
                                capture_output=True, text=True).stdout
     assert "--wiener" in help_text and "bundled model by name" in help_text
+
+
+# Issue 13, defect 4/5/6: the web server's resources
+def test_06_full_disk_cli_says_so(random_model, song, tmp_path):
+    with tiny_disk(tmp_path / "disk") as disk:
+        proc = cli("separate", song, "-o", disk / "o", "--model", random_model, "--no-progress")
+        one_line_error(proc, "no space left on device")
+        assert not [p for p in disk.rglob("*") if p.is_file()]
+
+
+# Issue 13, defect 12: a format that cannot hold one file of a batch
+def test_12_mp3_of_a_96k_file_fails_that_file_only(random_model, song, tmp_path):
+    v, a = toy_stems(seconds=2.0, sr=96000)
+    hi = tmp_path / "hires.wav"
+    sf.write(str(hi), (v + a).T, 96000, subtype="PCM_24")
+    proc = cli("separate", hi, song, "-o", tmp_path / "o", "--model", random_model,
+               "--no-progress", "--format", "mp3")
+    assert proc.returncode == 1
+    errors = [l for l in proc.stderr.splitlines() if "error" in l]
+    assert len(errors) == 1 and "96000 Hz" in errors[0] and "hires" in errors[0]
+    assert "Traceback" not in proc.stderr
+    assert (tmp_path / "o" / "song" / "vocals.mp3").exists()
+    assert not (tmp_path / "o" / "hires").exists()
+
+
+# Issue 28, defect 15: -j 2 and a plain kill ran on and committed both files
+def test_15_kill_stops_a_parallel_batch_at_once(random_model, tmp_path):
+    import glob
+    import signal
+    import time
+
+    sr = 44100
+    t = np.arange(sr * 300) / sr
+    files = []
+    for i in range(2):
+        y = (0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t)).astype(np.float32)
+        files.append(tmp_path / f"long{i}.wav")
+        sf.write(str(files[-1]), np.stack([y, y], 1), sr, subtype="PCM_16")
+    out = tmp_path / "out"
+    p = subprocess.Popen([PY, "-m", "unetvocalsep.separate", *map(str, files), "-o", str(out),
+                          "-j", "2", "--model", random_model],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not glob.glob(str(out / "*" / ".*.lock")) and time.time() - t0 < 120:
+        time.sleep(0.02)
+    time.sleep(0.5)                        # both files are being separated
+    assert p.poll() is None
+    t1 = time.time()
+    p.send_signal(signal.SIGTERM)
+    stdout, stderr = p.communicate(timeout=60)
+    stopped = time.time() - t1
+    assert p.returncode == 143, stderr
+    assert stopped < 1.5, stopped
+    assert "->" not in stdout                       # no file reported done
+    assert not list(out.rglob("*.wav")) and hidden(out) == []
+    assert stderr.strip().count("\n") == 0 and "terminated" in stderr

@@ -150,6 +150,7 @@ def separate_with(method, mixture, vocals, accompaniment, sr, rate, separator=No
     vocals, accompaniment : numpy.ndarray, shape (channels_out, samples_out), float32
     """
     from . import baselines
+
     low = rate == "16k"
     if method == "unet":
         if separator is None:

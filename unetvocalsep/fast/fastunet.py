@@ -9,8 +9,8 @@ is on; otherwise every layer calls the link itself, as the article's class
 does. Training picks it once, when it starts on the CPU
 (:func:`for_device`); the article's class stays the article's twelve lines.
 
-Same values as :class:`~unetvocalsep.network.UNet` (tests/test_fastconv.py and
-tests/test_fastnorm.py compare masks, losses and all 46 gradients), 1.6x
+Same values as :class:`~unetvocalsep.network.UNet` (tests/fast/test_fastconv.py and
+tests/fast/test_fastnorm.py compare masks, losses and all 46 gradients), 1.6x
 faster steps at batch 64 with the allocator setting (docs/FASTCONV.md).
 
 Examples

@@ -9,7 +9,7 @@ connections written in place.  It is built once per model, when the model
 is loaded, and used when :mod:`unetvocalsep.backends` chooses it; chainer's
 forward stays the reference, the GPU path and the training path.
 docs/INFERENCE.md explains every step and gives the measurements;
-tests/test_inference.py checks the plan against chainer. Over 500 lines on
+tests/fast/test_inference.py checks the plan against chainer. Over 500 lines on
 purpose: a measured kernel whose buffers, levels and GEMM order were timed
 as one unit (docs/INFERENCE.md).
 

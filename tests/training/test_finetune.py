@@ -74,7 +74,7 @@ def test_instrumental_that_starts_first(tmp_path):
     assert p["offset_samples"] == lead and p["trimmed_s"][0] == pytest.approx(0.0, abs=0.06)
 
 
-EXAMPLE_ACC = os.path.join(os.path.dirname(__file__), "..", "examples", "example_accompaniment.flac")
+EXAMPLE_ACC = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "example_accompaniment.flac")
 
 
 def test_mismatched_pair_is_refused(tmp_path):

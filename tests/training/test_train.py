@@ -16,6 +16,8 @@ from unetvocalsep.spectrogram import normalise, spectrogram
 from unetvocalsep.train import main
 from unetvocalsep.training.extensions import stored_step_size
 from unetvocalsep.training.train import split_validation, train
+import time
+from hardening import _small_cache, _tampered, cli, one_line_error, tiny_run  # noqa: F401  (fixtures and helpers)
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +223,93 @@ def test_alpha_must_be_positive(tmp_path, capsys):
 def test_final_alpha_must_be_positive(tmp_path, capsys):
     assert main([str(tmp_path), "--final-alpha", "0"]) != 0
     assert "final-alpha" in capsys.readouterr().err
+
+
+# Issue 13, defect 13: NaN in the cache, and a loss that is not finite
+def test_13_nan_cache_is_refused_before_training(tmp_path):
+    cache = _small_cache(tmp_path / "cache")
+    arr = np.load(str(cache / "t1.npy"), mmap_mode="r+")
+    arr[0, 5, 7] = np.nan
+    arr.flush()
+    del arr
+    proc = cli("train", cache, "-o", tmp_path / "r", "-i", "2", "-b", "2", "--no-progress")
+    one_line_error(proc, "NaN")
+    assert not (tmp_path / "r" / "unet.npz").exists()
+
+
+# Issue 13, defect 13: NaN in the cache, and a loss that is not finite
+def test_13_non_finite_loss_stops_training(tmp_path):
+    cache = _small_cache(tmp_path / "cache", value=3e38)   # finite data, the loss overflows
+    proc = cli("train", cache, "-o", tmp_path / "r", "-i", "5", "-b", "2", "--no-progress")
+    one_line_error(proc, "training loss became")
+    assert not (tmp_path / "r" / "unet.npz").exists()
+
+
+# Issue 13, defect 14: train -o checked first
+def test_14_train_output_checked_at_the_start(tmp_path):
+    cache = _small_cache(tmp_path / "cache")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    t0 = time.time()
+    proc = cli("train", cache, "-o", blocker / "sub", "-i", "50", "-b", "2", "--no-progress")
+    one_line_error(proc, "not a folder")
+    proc = cli("train", cache, "-o", blocker, "-i", "50", "-b", "2", "--no-progress")
+    one_line_error(proc, "not a folder")
+    assert time.time() - t0 < 30
+
+
+# Issue 13, defect 14: train -o checked first
+def test_14_permission_problem_is_named(tmp_path, monkeypatch):
+    import errno
+
+    from unetvocalsep.files import check_writable_folder
+
+    real_open = os.open
+
+    def denied(path, *a, **k):
+        if ".unetvocalsep-probe-" in str(path):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path, *a, **k)
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(UserError, match="permission denied"):
+        check_writable_folder(str(tmp_path))
+
+
+# Issue 13: more of the same classes, found while fixing the 21
+def test_more_train_never_replaces_an_earlier_model(tmp_path):
+    cache = _small_cache(tmp_path / "cache")
+    out = tmp_path / "r"
+    args = ["train", cache, "-o", out, "-i", "1", "-b", "2", "--no-progress"]
+    assert cli(*args).returncode == 0
+    before = (out / "unet.npz").read_bytes()
+    one_line_error(cli(*args), "--overwrite")
+    assert (out / "unet.npz").read_bytes() == before
+    assert cli(*args, "--overwrite").returncode == 0
+
+
+# Issue 28, defect 12, 13: memory from one option or field; a snapshot of the wrong shapes
+@pytest.mark.parametrize("change, needle", [
+    ({"iterator:main/current_position": np.array(10 ** 9)}, "position"),
+    ({"unet/conv1/W/m": np.zeros((3, 3), np.float32)}, "shape"),
+])
+def test_12_13_hostile_snapshot_is_refused(tiny_run, tmp_path, change, needle):
+    from unetvocalsep.errors import ModelError
+    from unetvocalsep.training.train import train
+
+    bad = _tampered(tiny_run / "out" / "snapshot_iter_2", tmp_path / "bad.npz", **change)
+    with pytest.raises(ModelError, match=needle):
+        train(str(tiny_run / "cache"), out=str(tmp_path / "o"), val_fraction=0.0, batchsize=2,
+              iteration=4, progress=False, resume=bad)
+
+
+# Issue 28, defect 12, 13: memory from one option or field; a snapshot of the wrong shapes
+def test_12_batch_size_is_bounded_by_the_memory(tiny_run, tmp_path):
+    from unetvocalsep.limits import check_batch_size
+
+    one_line_error(cli("train", tiny_run / "cache", "-o", tmp_path / "o", "-b", "100000",
+                       "-i", "1", "--no-progress"), "GiB is available")
+    one_line_error(cli("finetune", "--pair", "a.wav", "b.wav", "-o", tmp_path / "f",
+                       "-b", "100000"), "GiB is available")
+    assert check_batch_size(64, available=2 * 2 ** 30) == 64
+    with pytest.raises(UserError, match="-b 85 or less"):
+        check_batch_size(100, available=2 * 2 ** 30)

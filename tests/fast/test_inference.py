@@ -18,7 +18,7 @@ from unetvocalsep.fast.inference import InferencePlan
 from unetvocalsep.model_io import load_model, load_params, save_model
 from unetvocalsep.network import UNet
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _trained_like_unet(seed=0):

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # tests/
 ROOT = os.path.dirname(HERE)
 
 MPIEXEC = shutil.which("mpiexec")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soxr
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
 import fakedata as fd  # noqa: E402
 
 from unetvocalsep.training import datasets as D  # noqa: E402
@@ -17,6 +17,13 @@ from unetvocalsep import prepare as P_cli  # noqa: E402
 from unetvocalsep.training import prepare as P  # noqa: E402
 from unetvocalsep.training import stems as S  # noqa: E402
 from unetvocalsep.spectrogram import n_frames, stft  # noqa: E402
+import os
+import signal
+import soundfile as sf
+import sys
+import time
+from conftest import toy_stems
+from hardening import PY, _alive, _children, _wait_for, cli, folder_dataset, hidden, leftovers, one_line_error  # noqa: F401  (fixtures and helpers)
 
 SR16 = 16000
 
@@ -368,3 +375,59 @@ def test_train_runs_on_prepared_caches_with_multiprocess_iterator(hq_caches, tmp
     with open(tmp_path / "result" / "log") as f:
         log = json.load(f)
     assert len(log) == 2 and all(np.isfinite(e["main/loss"]) and e["main/loss"] > 0 for e in log)
+
+
+# Issue 13, defect 10/11: signals and worker processes
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_11_prepare_workers_end_with_the_parent(folder_dataset, tmp_path, sig):
+    out = tmp_path / "cache"
+    # pitch-shifted copies make each track slow enough to be caught at work
+    proc = subprocess.Popen([PY, "-m", "unetvocalsep.prepare", "folder", str(folder_dataset),
+                             "-o", str(out), "-j", "2", "--no-progress", "--pitch-shift", "-2", "2",
+                             "--time-stretch", "0.9", "1.1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # wait until both workers run (spawned children that import the package)
+    assert _wait_for(lambda: len(_children(proc.pid)) >= 2 or proc.poll() is not None, 90)
+    time.sleep(1.5)
+    assert proc.poll() is None, proc.stderr.read()
+    kids = _children(proc.pid)
+    proc.send_signal(sig)
+    proc.wait(30)
+    assert _wait_for(lambda: not any(_alive(k) for k in kids), 20), \
+        [k for k in kids if _alive(k)]
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 128 + signal.SIGTERM
+    assert _wait_for(lambda: not leftovers(out), 10), leftovers(out)
+
+
+# Issue 28, defect 16: prepare on a full disk
+def test_16_prepare_on_a_full_disk_says_so_and_keeps_pairs(tmp_path):
+    import contextlib
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root to mount a small tmpfs")
+    raw = tmp_path / "raw"
+    for i in range(3):
+        v, a = toy_stems(seconds=8.0, sr=16000, channels=1, seed=30 + i)
+        d = raw / f"track{i}"
+        d.mkdir(parents=True)
+        for name, x in (("mixture", v + a), ("vocals", v), ("accompaniment", a)):
+            sf.write(str(d / f"{name}.wav"), x.T, 16000, subtype="FLOAT")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    # one 8 s track is 3 x 513 x 251 float32 = 1.5 MB: room for one and a half
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2400k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        proc = cli("prepare", "folder", raw, "-o", disk / "cache")   # no bar on a pipe
+        line = one_line_error(proc, "no space left on device")
+        assert "requested and" not in line and ".part" not in line
+        npy = {p.stem for p in (disk / "cache").glob("*.npy")}
+        js = {p.stem for p in (disk / "cache").glob("*.json")}
+        assert npy == js and len(npy) >= 1               # whole pairs only
+        assert hidden(disk) == []
+    finally:
+        with contextlib.suppress(Exception):
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -23,6 +23,9 @@ from unetvocalsep.web import EXTENSION_KEY, create_app  # noqa: E402
 from unetvocalsep.web.records import ID_RE  # noqa: E402
 from unetvocalsep.web.picture import MaskRecorder  # noqa: E402
 from unetvocalsep.web.uploads import check_upload, display_name
+import pytest
+import soundfile as sf
+from hardening import _post, _serve, _stop, _wait, _wav, _wav_bytes, cli, joined_mp3, manager, one_line_error, song, tiny_disk, web_client  # noqa: F401  (fixtures and helpers)
 
 SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}
 
@@ -584,3 +587,222 @@ def test_wiener_field_refines_the_job(make_app, separator):
     assert r.status_code == 400 and "wiener" in r.json["error"]
     page = client.get("/").get_data(as_text=True)
     assert 'id="wiener"' in page
+
+
+# Issue 13, defect 4/5/6: the web server's resources
+def test_04_many_channels_refused_high_rates_reduced(manager):
+    from unetvocalsep.web.uploads import RequestError
+
+    m = manager()
+    with pytest.raises(RequestError, match="8 channels") as info:
+        m.submit(_wav_bytes(2.0, 192000, 8, "FLAC", "PCM_16", silent=True), "x.flac")
+    assert info.value.status == 400 and not os.listdir(m.jobs_dir)
+    job = m.submit(_wav_bytes(2.0, 96000, 2), "hi.wav")
+    assert _wait(job) == "done", job.error
+    info = sf.info(job.path("vocals"))
+    assert info.samplerate == 48000 and info.channels == 2
+    assert m.status(job)["output_sample_rate"] == 48000
+
+
+# Issue 13, defect 4/5/6: the web server's resources
+def test_04_disk_per_job_is_bounded(manager):
+    from unetvocalsep.web.uploads import RequestError
+
+    m = manager(max_job_mb=2)
+    with pytest.raises(RequestError, match="MB per song") as info:
+        m.submit(_wav_bytes(10.0, 44100, 2), "long.wav")
+    assert info.value.status == 413 and not os.listdir(m.jobs_dir)
+
+
+# Issue 13, defect 4/5/6: the web server's resources
+def test_05_max_queue_is_atomic(manager, monkeypatch):
+    import unetvocalsep.web.jobs as jobs
+    from unetvocalsep.web.uploads import RequestError
+
+    release = threading.Event()
+    m = manager(max_queue=3, process=lambda sep, job: release.wait(30))
+    inner = jobs.check_upload
+
+    def slow(*a, **k):   # widen the window between the check and the enqueue
+        time.sleep(0.3)
+        return inner(*a, **k)
+    monkeypatch.setattr(jobs, "check_upload", slow)
+    results = []
+    barrier = threading.Barrier(20)
+
+    def send():
+        barrier.wait()
+        try:
+            m.submit(_wav_bytes(0.5, 16000, 1), "a.wav")
+            results.append(202)
+        except RequestError as exc:
+            results.append(exc.status)
+    threads = [threading.Thread(target=send) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    release.set()
+    assert results.count(202) <= 3 + 1, results   # the queue, plus one the worker took
+    assert results.count(503) >= 16 and len(m.queue) <= 3
+
+
+# Issue 13, defect 4/5/6: the web server's resources
+def test_06_full_disk_web_says_507(manager, tmp_path):
+    from unetvocalsep.web.uploads import RequestError
+
+    with tiny_disk(tmp_path / "disk", "300k") as disk:
+        m = manager(jobs_dir=str(disk / "jobs"))
+        with pytest.raises(RequestError, match="no space left") as info:
+            m.submit(_wav_bytes(10.0, 44100, 2), "big.wav")
+        assert info.value.status == 507
+        assert os.listdir(m.jobs_dir) == []
+        m.close()
+
+
+# Issue 13, defect 15: nan / inf in numeric options
+def test_15_web_numeric_options(tmp_path):
+    pytest.importorskip("flask")
+    for args, needle in ((["--max-seconds", "nan"], "--max-seconds"), (["--port", "70000"], "--port"),
+                         (["--max-job-mb", "-1"], "--max-job-mb")):
+        one_line_error(cli("web", *args, cwd=str(tmp_path)), needle)
+
+
+# Issue 28, defect 18: the web page answered any origin and any Host
+def test_18_cross_origin_posts_and_foreign_hosts_are_refused(web_client):
+    c = web_client
+    tok = c.get("/api/token", base_url="http://127.0.0.1:8000").json["token"]
+    good = {"X-Unetvocalsep-Token": tok}
+    # CSRF: another site's page posting to the user's server
+    r = _post(c, dict(good, Origin="https://evil.example"))
+    assert r.status_code == 403 and "cross-origin" in r.json["error"]
+    r = _post(c, {"Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403
+    # no token (a form on another page cannot read one)
+    r = _post(c, {"Origin": "http://127.0.0.1:8000"})
+    assert r.status_code == 403 and "token" in r.json["error"]
+    r = _post(c, {"X-Unetvocalsep-Token": tok[:-1] + ("0" if tok[-1] != "0" else "1")})
+    assert r.status_code == 403
+    # DNS rebinding: a foreign name for this server, reading or writing
+    for method in ("get", "post"):
+        r = getattr(c, method)("/api/token", base_url="http://evil.example:8000")
+        assert r.status_code == 421
+    assert c.get("/", base_url="http://rebind.attacker.test").status_code == 421
+    # what is allowed: the page's own origin with its token, programs without Origin,
+    # the proxy's name and origin given on the command line
+    page = c.get("/", base_url="http://127.0.0.1:8000").get_data(as_text=True)
+    page_tok = page.split('data-token="')[1].split('"')[0]
+    assert _post(c, {"X-Unetvocalsep-Token": page_tok,
+                     "Origin": "http://127.0.0.1:8000"}).status_code == 202
+    assert _post(c, good).status_code == 202
+    assert _post(c, dict(good, Origin="https://sep.example.com"),
+                 base_url="http://sep.example.com").status_code == 202
+    assert _post(c, good, base_url="http://localhost:8000").status_code == 202
+
+
+# Issue 28, defect 18: the web page answered any origin and any Host
+def test_18_guard_rules():
+    from unetvocalsep.web.guard import Guard
+
+    g = Guard()
+    assert g.host_ok("[::1]:8000") and g.host_ok("192.168.1.20") and g.host_ok("LOCALHOST")
+    assert not g.host_ok("") and not g.host_ok(None) and not g.host_ok("attacker.test")
+    assert not g.origin_ok("null", "127.0.0.1:8000", "http")
+    assert not g.origin_ok("http://127.0.0.1:9999", "127.0.0.1:8000", "http")
+    assert Guard().token_ok(g.new_token()) is False      # another server's key
+
+
+# Issue 28, defect 19, 20: the server: bounded connections with a timeout; a restart keeps finished jobs
+def test_19_slow_clients_are_bounded_and_timed_out(random_model, tmp_path):
+    import socket
+    import time
+    import urllib.request
+
+    proc, port, _ = _serve(random_model, tmp_path / "jobs", "--max-connections", "20",
+                           "--timeout", "2")
+    socks = []
+    try:
+        for _ in range(60):   # slow uploads: a header, then nothing
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"POST /api/separate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Content-Length: 1000000\r\n\r\nxx")
+            socks.append(s)
+        threads = len(os.listdir(f"/proc/{proc.pid}/task"))
+        assert threads < 30, threads               # not one thread per connection
+        # each is closed 2 s after it went silent; those past the limit of 20 wait in
+        # the listen queue and are taken (and timed out) as places free up
+        open_ = set(range(len(socks)))
+        end = time.time() + 40
+        while open_ and time.time() < end:
+            for i in list(open_):
+                try:
+                    socks[i].settimeout(0.05)
+                    if socks[i].recv(1) == b"":
+                        open_.discard(i)
+                except (ConnectionResetError, BrokenPipeError):
+                    open_.discard(i)
+                except socket.timeout:
+                    pass
+        assert not open_, f"{len(open_)} slow connections still open"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as r:
+            assert r.status == 200               # and the server still answers
+    finally:
+        for s in socks:
+            s.close()
+        assert _stop(proc) == 0
+
+
+# Issue 28, defect 19, 20: the server: bounded connections with a timeout; a restart keeps finished jobs
+def test_20_restart_serves_finished_jobs_and_removes_unfinished(random_model, tmp_path):
+    import json
+    import time
+    import urllib.request
+
+    jobs = tmp_path / "jobs"
+    proc, port, _ = _serve(random_model, jobs)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        tok = json.load(urllib.request.urlopen(base + "/api/token"))["token"]
+        boundary = "xyzboundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f"filename=\"song.wav\"\r\nContent-Type: audio/wav\r\n\r\n").encode() + _wav() \
+            + f"\r\n--{boundary}--\r\n".encode()
+        req = urllib.request.Request(base + "/api/separate", data=body, method="POST", headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "X-Unetvocalsep-Token": tok})
+        answer = json.load(urllib.request.urlopen(req))
+        end = time.time() + 120
+        while time.time() < end:
+            st = json.load(urllib.request.urlopen(base + answer["status_url"]))
+            if st["status"] in ("done", "failed"):
+                break
+            time.sleep(0.2)
+        assert st["status"] == "done", st
+    finally:
+        assert _stop(proc) == 0
+    unfinished = jobs / ("ab" * 16)                 # a job that was queued when it stopped
+    unfinished.mkdir()
+    (unfinished / "input.wav").write_bytes(_wav())
+    (jobs / "notes.txt").write_text("mine")          # not a job: left alone
+    proc, port, lines = _serve(random_model, jobs)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert any("1 finished served again, 1 unfinished removed" in x for x in lines), lines
+        st = json.load(urllib.request.urlopen(base + answer["status_url"]))
+        assert st["status"] == "done" and st["name"] == "song.wav"
+        with urllib.request.urlopen(base + st["stems"]["vocals"]) as r:
+            assert r.status == 200 and len(r.read()) > 1000
+        assert not unfinished.exists() and (jobs / "notes.txt").read_text() == "mine"
+    finally:
+        assert _stop(proc) == 0
+
+
+# Issue 28, defect 19, 20: the server: bounded connections with a timeout; a restart keeps finished jobs
+def test_05_web_sees_the_real_length_of_a_joined_mp3(joined_mp3):
+    from unetvocalsep.web.uploads import RequestError
+    from unetvocalsep.web.uploads import check_upload
+
+    ext, (duration, sr, channels) = check_upload(str(joined_mp3), max_seconds=600)
+    assert ext == "mp3" and 22.9 < duration < 23.2
+    with pytest.raises(RequestError, match="too long"):
+        check_upload(str(joined_mp3), max_seconds=10)     # the header says 3 s

@@ -7,6 +7,7 @@ import pytest
 from unetvocalsep import curves as curves_cli
 from unetvocalsep.training import curves
 from unetvocalsep.errors import UserError
+from hardening import cli, one_line_error, song  # noqa: F401  (fixtures and helpers)
 
 
 def _run(tmp_path, name, batchsize, points, iterations):
@@ -99,3 +100,23 @@ def test_python_m_entry_points(tmp_path, entry):
     # the prefix names what was typed (issue 29)
     prefix = "unetvocalsep curves" if entry[-1] == "curves" else "unetvocalsep.curves"
     assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"{prefix}: error: ")
+
+
+# Issue 28, defect 9: song == instrumental; NaN losses taken as a verdict
+def test_09_nan_losses_give_no_verdict(tmp_path):
+    import json
+
+    from unetvocalsep.training.curves import plateau
+
+    x = np.arange(1, 31) * 100.0
+    y = np.linspace(1.0, 0.5, 30)
+    y[25] = np.nan
+    with pytest.raises(ValueError, match="no verdict"):
+        plateau(x, y)
+    run = tmp_path / "run"
+    run.mkdir()
+    log = [{"iteration": int(i), "validation/main/loss": float(v)} for i, v in zip(x, y)]
+    (run / "log").write_text(json.dumps(log))      # NaN is written as NaN, as chainer does
+    (run / "unet.json").write_text(json.dumps({"batchsize": 2, "iterations": 3000}))
+    line = one_line_error(cli("curves", run), "no verdict")
+    assert "stopped improving" not in line

@@ -24,7 +24,7 @@ from unetvocalsep.fast.ortbackend import OnnxNetwork  # noqa: E402
 
 from test_inference import _chainer_mask, _trained_like_unet  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")

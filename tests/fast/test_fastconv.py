@@ -368,8 +368,8 @@ def test_env_var_read_at_import():
     import os
     env = dict(os.environ, UNETVOCALSEP_FAST_PATH="0")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True, cwd=os.path.dirname(os.path.dirname(
-                             os.path.abspath(__file__))))
+                         text=True, check=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(
+                             os.path.abspath(__file__)))))
     assert out.stdout.strip() == "False"
 
 
