@@ -20,7 +20,7 @@ from .streaming import LATENCY, MAX_LATENCY, MIN_LATENCY, LiveSeparator
 
 # -- the command line ---------------------------------------------------------------------
 PROG = "unetvocalsep.live"
-STEMS = ("mix", "vocals", "accompaniment")
+STEM_CHOICES = ("mix", "vocals", "accompaniment")
 #: Frames per block read from a pipe.
 BLOCK = 1024
 
@@ -88,7 +88,7 @@ def get_parser():
     p.add_argument("--channels", type=positive_int, default=2, help="channels (default 2)")
     p.add_argument("--latency", type=latency, default=LATENCY,
                    help=f"delay of the output, {MIN_LATENCY}-{MAX_LATENCY} s (default {LATENCY})")
-    p.add_argument("--stem", choices=STEMS, default="mix",
+    p.add_argument("--stem", choices=STEM_CHOICES, default="mix",
                    help="what to output: mix (accompaniment + vocals at --vocal-level; the "
                         "default), vocals or accompaniment")
     p.add_argument("--vocal-level", type=vocal_level, default=float("-inf"), metavar="DB",

@@ -110,7 +110,7 @@ def save_model(path, unet, cfg=None, dtype=None):
 _FIELD_TYPES = {"sr": int, "n_fft": int, "win_length": int, "hop": int, "patch": int,
                 "n_bins": int, "target": str, "storage_dtype": str}
 #: Values of ``target``: what the mask selects.
-TARGETS = ("vocal", "inst", "accompaniment")
+MODEL_TARGETS = ("vocal", "inst", "accompaniment")
 #: dtypes a weight array may have.
 WEIGHT_DTYPES = ("float16", "float32", "float64")
 
@@ -131,7 +131,7 @@ def read_config(path):
     ------
     ModelError
         Unreadable JSON, a field of the wrong type, a ``target`` other than
-        :data:`TARGETS`, or STFT settings other than the article's.
+        :data:`MODEL_TARGETS`, or STFT settings other than the article's.
     """
     cpath = config_path(path)
     if not os.path.lexists(cpath):
@@ -150,9 +150,9 @@ def read_config(path):
         if key in cfg and (not isinstance(cfg[key], kind) or isinstance(cfg[key], bool)):
             raise ModelError(f"model settings {cpath}: {key!r} must be a JSON "
                              f"{'integer' if kind is int else 'string'}, got {json.dumps(cfg[key])}")
-    if cfg.get("target", "vocal") not in TARGETS:
+    if cfg.get("target", "vocal") not in MODEL_TARGETS:
         raise ModelError(f"model settings {cpath}: unknown target {cfg['target']!r} "
-                         f"(one of {', '.join(TARGETS)})")
+                         f"(one of {', '.join(MODEL_TARGETS)})")
     for key, want in _REQUIRED.items():
         if key in cfg and cfg[key] != want:
             raise ModelError(f"model {path} was trained with {key}={cfg[key]}, this package uses {want}")
