@@ -35,8 +35,13 @@ for s in realmix valid-leak valid-voice valid-synth; do
 done
 DATA=("$W/cache/mir1k" "$W/cache/musdb" "$W/cache/realmix")
 VAL=("$W/val/mir1k" "$W/val/musdb" "$W/cache/valid-leak" "$W/cache/valid-voice" "$W/cache/valid-synth")
+# Resume from the newest snapshot; on a new machine (snapshots gone) start from the
+# newest committed float16 milestone of this run, else from the bundled model.
 last=$(ls -t "$W"/stage1/snapshot_iter_* 2>/dev/null | head -1 || true)
-if [ -n "$last" ]; then START=(--resume "$last"); else START=(--init-model unetvocalsep/models/default.npz); fi
+MILESTONE=models/milestones/issue26-stage1.npz
+if [ -n "$last" ]; then START=(--resume "$last")
+elif [ -f "$MILESTONE" ]; then START=(--init-model "$MILESTONE")
+else START=(--init-model unetvocalsep/models/default.npz); fi
 $PY -m unetvocalsep.train "${DATA[@]}" --validation "${VAL[@]}" -o "$W/stage1" --batchsize 64 \
     --iteration "$ITERS" --seed 26 --log-interval 50 --snapshot-interval 100 --no-progress \
     "${START[@]}"
