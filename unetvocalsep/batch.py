@@ -13,7 +13,7 @@ from .audio import AudioReader
 from .errors import UserError, cli_name, describe_error
 
 
-from .limits import mem_available  # noqa: F401  (batch.mem_available: callers, tests)
+from .limits import mem_available
 from .signals import Cancelled
 
 #: Peak memory one file in flight adds (measured, docs/INFERENCE.md: a second
