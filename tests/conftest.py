@@ -49,6 +49,21 @@ def toy_stems(seconds=4.0, sr=44100, channels=2, seed=0):
     return v, a
 
 
+def write_toy_folder(folder, tracks, seconds, sr, channels, seed):
+    """Write ``tracks`` toy songs in the synth layout: ``folder/track<i>/{mixture,vocals,accompaniment}.wav``.
+
+    Track ``i`` is :func:`toy_stems` with seed ``seed + i``, written as float WAV.
+    """
+    import soundfile as sf
+
+    for i in range(tracks):
+        v, a = toy_stems(seconds=seconds, sr=sr, channels=channels, seed=seed + i)
+        d = os.path.join(str(folder), f"track{i}")
+        os.makedirs(d)
+        for name, x in (("mixture", v + a), ("vocals", v), ("accompaniment", a)):
+            sf.write(os.path.join(d, f"{name}.wav"), x.T, sr, subtype="FLOAT")
+
+
 @pytest.fixture(scope="session")
 def toy_song(tmp_path_factory):
     """A 4 s 44.1 kHz stereo wav with its stems: (path, vocals, accompaniment, sr)."""

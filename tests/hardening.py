@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import toy_stems
+from conftest import toy_stems, write_toy_folder
 
 from unetvocalsep import constants
 
@@ -233,12 +233,7 @@ def tiny_run(tmp_path_factory):
     from unetvocalsep.training.train import train
 
     root = tmp_path_factory.mktemp("tinyrun")
-    for i in range(3):
-        v, a = toy_stems(seconds=6.0, sr=16000, channels=1, seed=20 + i)
-        d = root / "raw" / f"track{i}"
-        d.mkdir(parents=True)
-        for name, x in (("mixture", v + a), ("vocals", v), ("accompaniment", a)):
-            sf.write(str(d / f"{name}.wav"), x.T, 16000, subtype="FLOAT")
+    write_toy_folder(root / "raw", 3, seconds=6.0, sr=16000, channels=1, seed=20)
     prepare("folder", str(root / "raw"), str(root / "cache"), progress=False)
     train(str(root / "cache"), out=str(root / "out"), val_fraction=0.0, batchsize=2,
           iteration=2, snapshot_interval=2, progress=False)

@@ -14,15 +14,12 @@ import fakedata as fd  # noqa: E402
 from unetvocalsep.training import datasets as D  # noqa: E402
 from unetvocalsep.training.medleydb import is_vocal_instrument  # noqa: E402
 from unetvocalsep import prepare as P_cli  # noqa: E402
-from unetvocalsep.training import prepare as P  # noqa: E402
-from unetvocalsep.training import stems as S  # noqa: E402
 from unetvocalsep.spectrogram import n_frames, stft  # noqa: E402
 import os
 import signal
-import soundfile as sf
 import sys
 import time
-from conftest import toy_stems
+from conftest import write_toy_folder
 from hardening import PY, _alive, _children, _wait_for, cli, folder_dataset, hidden, leftovers, one_line_error  # noqa: F401  (fixtures and helpers)
 
 SR16 = 16000
@@ -408,12 +405,7 @@ def test_16_prepare_on_a_full_disk_says_so_and_keeps_pairs(tmp_path):
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("needs root to mount a small tmpfs")
     raw = tmp_path / "raw"
-    for i in range(3):
-        v, a = toy_stems(seconds=8.0, sr=16000, channels=1, seed=30 + i)
-        d = raw / f"track{i}"
-        d.mkdir(parents=True)
-        for name, x in (("mixture", v + a), ("vocals", v), ("accompaniment", a)):
-            sf.write(str(d / f"{name}.wav"), x.T, 16000, subtype="FLOAT")
+    write_toy_folder(raw, 3, seconds=8.0, sr=16000, channels=1, seed=30)
     disk = tmp_path / "disk"
     disk.mkdir()
     # one 8 s track is 3 x 513 x 251 float32 = 1.5 MB: room for one and a half

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import toy_stems
+from conftest import toy_stems, write_toy_folder
 from unetvocalsep.training.cache import SpectrogramDataset, article_iterations_per_epoch, make_example, open_track
 from unetvocalsep.training.prepare import prepare
 from unetvocalsep.errors import UserError
@@ -24,12 +24,7 @@ from hardening import _small_cache, _tampered, cli, one_line_error, tiny_run  # 
 def toy_corpus(tmp_path_factory):
     """Five 8 s tracks in the synth layout, and their cache."""
     root = tmp_path_factory.mktemp("corpus")
-    for i in range(5):
-        v, a = toy_stems(seconds=8.0, sr=22050, channels=2, seed=10 + i)
-        d = root / "raw" / f"track{i}"
-        d.mkdir(parents=True)
-        for name, x in (("mixture", v + a), ("vocals", v), ("accompaniment", a)):
-            sf.write(str(d / f"{name}.wav"), x.T, 22050, subtype="FLOAT")
+    write_toy_folder(root / "raw", 5, seconds=8.0, sr=22050, channels=2, seed=10)
     cache = root / "cache"
     prepare("folder", str(root / "raw"), str(cache), progress=False)
     return root
