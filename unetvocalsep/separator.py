@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from . import constants, pipeline
-from .backends import is_unet, load_network
+from .backends import load_network
 from .errors import UserError
 from .highband import DEFAULT_HIGHBAND, check_highband, fill_highband
 from .inputs import as_channels_first, check_signal
@@ -100,10 +100,8 @@ class Separator:
         if self._unet is None:
             from .model_io import load_model
 
-            if getattr(self.net, "unet", None) is not None:   # a ChainerNetwork holds it
+            if getattr(self.net, "unet", None) is not None:   # a UNet given, or a ChainerNetwork
                 self._unet = self.net.unet
-            elif is_unet(self._model):
-                self._unet = self._model
             else:
                 self._unet, _ = load_model(self._model)
         return self._unet

@@ -111,8 +111,9 @@ class use_fast_path:  # noqa: N801  (function-like name, also a context manager)
     enabled : bool
         ``True``: :func:`~unetvocalsep.fast.fastconv.conv4x4s2` /
         :func:`~unetvocalsep.fast.fastconv.deconv4x4s2` for NumPy inputs in
-        :class:`~unetvocalsep.network.UNet`, and the NumPy inference plan for
-        separation; ``False``: chainer's own links for both.
+        :class:`~unetvocalsep.fast.fastunet.FastUNet`, and the NumPy plan or
+        onnxruntime for separation (networks loaded afterwards); ``False``:
+        chainer's own links for both.
     """
 
     def __init__(self, enabled=True):
