@@ -106,6 +106,14 @@ def fraction(text):
     return x
 
 
+def decay(text):
+    """A float in (0, 1): a moving average's decay."""
+    x = finite_float(text)
+    if not 0 < x < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1 (say 0.999)")
+    return x
+
+
 def positive_int(text):
     """An int >= 1."""
     x = _number(text, int)

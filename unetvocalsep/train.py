@@ -14,7 +14,7 @@ from .training.train import (COMMUNICATORS, EPOCHS, GPU_COMMUNICATORS, LOG_INTER
 
 def get_parser():
     """The ``python -m unetvocalsep.train`` argument parser."""
-    from .argtypes import Parser, fraction, nonnegative_int, positive_float, positive_int
+    from .argtypes import Parser, decay, fraction, nonnegative_int, positive_float, positive_int
 
     p = Parser(
         prog="python -m unetvocalsep.train",
@@ -50,6 +50,14 @@ def get_parser():
     p.add_argument("--alpha", type=positive_float, default=None,
                    help="not the article's: Adam's alpha at the start of the run (default "
                         "0.001, Adam's default); --final-alpha's schedule starts here")
+    p.add_argument("--weights", type=positive_float, nargs="+", default=None,
+                   help="not the article's: one crop weight per data folder (default: every "
+                        "frame drawn equally often); 1 4 1 draws the second folder's frames "
+                        "four times as often")
+    p.add_argument("--ema", type=decay, default=None, metavar="DECAY",
+                   help="not the article's: also keep an exponential moving average of the "
+                        "weights (0.999: about the last 1,000 iterations), saved as "
+                        "unet_ema.npz at each snapshot")
     p.add_argument("--communicator", default=None, choices=COMMUNICATORS,
                    help="data-parallel training with ChainerMN, one process per device, "
                         "launched by mpiexec: pure_nccl (GPUs, recommended), flat, "
@@ -93,6 +101,9 @@ def _main(argv=None):
     args = get_parser().parse_args(argv)
     if args.batchsize < 1 or (args.iteration is not None and args.iteration < 1) or args.epoch < 1:
         raise UserError("batch size, epochs and iterations must be positive")
+    if args.weights is not None and len(args.weights) != len(args.data):
+        raise UserError(f"{len(args.weights)} --weights for {len(args.data)} data folders: "
+                        "give one per folder")
     from .device import parse_device
 
     device = parse_device(args.device)   # an unknown device is one line, before any work
@@ -104,7 +115,8 @@ def _main(argv=None):
           device=device, target=args.target, seed=args.seed, resume=args.resume,
           snapshot_interval=args.snapshot_interval, log_interval=args.log_interval,
           loaderjob=args.loaderjob, progress=not args.no_progress, init_model=args.init_model,
-          comm=comm, overwrite=args.overwrite, final_alpha=args.final_alpha, alpha=args.alpha)
+          comm=comm, overwrite=args.overwrite, final_alpha=args.final_alpha, alpha=args.alpha,
+          weights=args.weights, ema=args.ema)
     if comm is None or comm.rank == 0:
         print(f"model written to {os.path.join(args.out, 'unet.npz')}")
     return 0

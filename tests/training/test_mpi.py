@@ -107,6 +107,37 @@ def test_two_process_naive_training(tmp_path):
     assert proc.stdout.count("model written to") == 1
 
 
+@pytest.mark.skipif(MPIEXEC is None or not HAVE_MPI4PY, reason="needs mpiexec and mpi4py")
+def test_two_process_training_with_validation_sets_and_average(tmp_path):
+    # issue 26: per-set validation losses, data weights and the moving average under ChainerMN
+    train_cache = make_cache(tmp_path / "cache")
+    more = make_cache(tmp_path / "more", n_tracks=2)
+    val_a = make_cache(tmp_path / "val_a", n_tracks=2)
+    val_b = make_cache(tmp_path / "val_b", n_tracks=2, seconds=9.0)
+    out = tmp_path / "out"
+    out.mkdir()
+    wrapper = tmp_path / "wrapper.py"
+    wrapper.write_text(WRAPPER)
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    cmd = [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-n", "2",
+           sys.executable, str(wrapper), str(out), train_cache, more, "--weights", "1", "2",
+           "--validation", val_a, val_b, "--ema", "0.9",
+           "-o", str(out), "--communicator", "naive", "-i", "4", "-b", "2",
+           "--log-interval", "1", "--snapshot-interval", "4", "--no-progress"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    log = json.loads((out / "log").read_text())
+    last = log[-1]
+    assert {"validation/val_a/main/loss", "validation/val_b/main/loss",
+            "validation/main/loss"} <= set(last)
+    lo, hi = sorted([last["validation/val_a/main/loss"], last["validation/val_b/main/loss"]])
+    assert lo <= last["validation/main/loss"] <= hi
+    cfg = json.loads((out / "unet_ema.json").read_text())
+    assert cfg["ema_decay"] == 0.9 and cfg["processes"] == 2 and cfg["data_weights"] == [1.0, 2.0]
+    assert proc.stdout.count("model written to") == 1
+
+
 def test_gpu_communicator_without_gpu_is_one_line(tmp_path):
     import chainer
 

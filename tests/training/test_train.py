@@ -60,6 +60,41 @@ def test_dataset_random_crops(toy_corpus):
     assert starts
 
 
+def test_weights_draw_crops_in_proportion(tmp_path):
+    # issue 26: one weight per data folder multiplies how often its frames are drawn
+    from unetvocalsep.training.cache import track_weights, weighted_counts
+
+    rng = np.random.default_rng(0)
+    for d, frames in (("a", [256, 512]), ("b", [384])):
+        os.makedirs(tmp_path / d)
+        for i, n in enumerate(frames):
+            np.save(tmp_path / d / f"{d}{i}.npy", rng.random((3, 513, n)).astype(np.float32))
+    paths = [str(tmp_path / "a"), str(tmp_path / "b")]
+    by_track = track_weights(paths, [1, 2.5])
+    files = sorted(by_track)
+    assert [by_track[f] for f in files] == [1.0, 1.0, 2.5]
+    ds = SpectrogramDataset(files, seed=0, weights=[by_track[f] for f in files], epoch_factor=1)
+    owners = [int(np.searchsorted(ds._bounds, i, side="right")) for i in range(len(ds))]
+    assert np.bincount(owners).tolist() == [2, 4, 8]      # 2, 4, round(3 * 2.5)
+    plain = SpectrogramDataset(files, seed=0, epoch_factor=1)
+    assert len(plain) == 9 and len(ds) == 14
+    # validation crops are every patch once, whatever the weights
+    fixed = SpectrogramDataset(files, random=False, weights=[1, 1, 2.5])
+    assert len(fixed) == 9
+    assert weighted_counts(np.array([3, 1]), [0.1, 0.1]).tolist() == [1, 1]
+    with pytest.raises(UserError, match="positive"):
+        track_weights(paths, [1, 0])
+    with pytest.raises(UserError, match="one per folder"):
+        track_weights(paths, [1])
+
+
+def test_set_labels_are_short_and_unique():
+    from unetvocalsep.training.setvalidation import set_labels
+
+    assert set_labels(["/w/val/mir1k/", "/w/cache/valid-leak", "x/mir1k", "t.npy"]) == \
+        ["mir1k", "valid-leak", "mir1k-2", "t"]
+
+
 def test_split_validation_is_disjoint():
     files = [f"t{i}.npy" for i in range(10)]
     tr, va = split_validation(files, 0.2, seed=1)

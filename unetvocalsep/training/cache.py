@@ -146,6 +146,67 @@ def list_tracks(paths):
     return found
 
 
+def track_weights(paths, weights):
+    """One crop weight per track, from one weight per cache folder or file.
+
+    Parameters
+    ----------
+    paths : list of str
+        Cache folders or files, as given to :func:`list_tracks`.
+    weights : list of float
+        One per entry of ``paths``, each > 0.
+
+    Returns
+    -------
+    dict
+        ``{track path: weight}`` for every track :func:`list_tracks` finds.
+
+    Raises
+    ------
+    UserError
+        If the counts differ or a weight is not a positive finite number.
+
+    Examples
+    --------
+    >>> track_weights([], [])
+    {}
+    """
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if len(weights) != len(paths):
+        raise UserError(f"{len(weights)} weights for {len(paths)} data folders: give one per folder")
+    out = {}
+    for p, w in zip(paths, weights):
+        w = float(w)
+        if not (np.isfinite(w) and w > 0):
+            raise UserError(f"a data weight must be a positive number, not {w:g}")
+        for f in list_tracks(p):
+            out[f] = w
+    return out
+
+
+def weighted_counts(counts, weights):
+    """Crop counts per track scaled by their weights (at least 1 each).
+
+    Parameters
+    ----------
+    counts : ndarray of int, shape (tracks,)
+    weights : sequence of float, shape (tracks,)
+
+    Returns
+    -------
+    ndarray of int64, shape (tracks,)
+
+    Examples
+    --------
+    >>> weighted_counts(np.array([10, 3]), [1.0, 2.5]).tolist()
+    [10, 8]
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != np.shape(counts):
+        raise UserError(f"{w.size} weights for {np.size(counts)} tracks")
+    return np.maximum(1, np.rint(np.asarray(counts) * w)).astype(np.int64)
+
+
 def open_track(path):
     """Open a cached track lazily.
 
@@ -220,18 +281,24 @@ class SpectrogramDataset(chainer.dataset.DatasetMixin):
         the article's epoch, ``sum(frames) // 128 // 64 * 4`` iterations at
         batch 64.
     seed : int or None
+    weights : sequence of float or None
+        Not the article's (which draws every frame equally often): one weight
+        per track of ``paths`` (after :func:`list_tracks`), multiplying how
+        often random crops come from it; see :func:`track_weights` for one
+        weight per cache folder. ``None``: all 1. Not used when ``random`` is
+        False.
 
     Notes
     -----
     ``get_example(i)`` returns ``(X, Y)``, both float32 of shape
     ``(1, 512, patch)``: bins 1..512 of the mix and of the target. In random
-    mode ``i`` selects the track (longer tracks are drawn more often) and the
-    crop start is drawn at random. Each worker process of a
+    mode ``i`` selects the track (longer tracks, and tracks of a larger
+    weight, are drawn more often) and the crop start is drawn at random. Each worker process of a
     ``MultiprocessIterator`` draws from its own random stream.
     """
 
     def __init__(self, paths, target="vocal", patch=constants.PATCH, random=True,
-                 epoch_factor=4, seed=None):
+                 epoch_factor=4, seed=None, weights=None):
         if target not in ("vocal", "inst"):
             raise UserError(f"target must be 'vocal' or 'inst', not {target!r}")
         self.files = list_tracks(paths)
@@ -244,6 +311,8 @@ class SpectrogramDataset(chainer.dataset.DatasetMixin):
         self._arrays = {}   # only the article's .npz files, which cannot be memory-mapped
         self.frames = np.array([self._frames(f) for f in self.files], dtype=np.int64)
         counts = np.maximum(1, self.frames // patch)
+        if random and weights is not None:
+            counts = weighted_counts(counts, weights)
         self._bounds = np.cumsum(counts)
         self._len = int(self._bounds[-1]) * (epoch_factor if random else 1)
         self._rng, self._pid = None, None

@@ -37,6 +37,12 @@ def scatter(train_set, val_set, comm, seed=0):
     return train_set, val_set
 
 
+def scatter_validation(val_set, comm):
+    """Give each process its share of one validation set (rank 0's is read)."""
+    import chainermn
+    return chainermn.scatter_dataset(val_set if comm.rank == 0 else None, comm)
+
+
 def multi_node_optimizer(optimizer, comm):
     """Wrap ``optimizer`` so that gradients are averaged over the processes."""
     import chainermn

@@ -37,11 +37,43 @@ def load_snapshot(path, trainer):
     if not zipfile.is_zipfile(path):
         raise ModelError(f"not a trainer snapshot (expected a chainer npz): {path}")
     arrays = read_npz_safely(path)
+    check_same_run(trainer, arrays, path)
     try:
         serializers.NpzDeserializer(arrays).load(trainer)
     except Exception as exc:
         raise ModelError(f"cannot resume from {path}: {type(exc).__name__}: {exc}") from None
     check_trainer_state(trainer, path)
+
+
+def check_same_run(trainer, arrays, path):
+    """Refuse, with a reason, a snapshot written by a run with other data or extensions.
+
+    Parameters
+    ----------
+    trainer : chainer.training.Trainer
+    arrays : dict
+        The snapshot's arrays.
+    path : str
+        The snapshot, for the message.
+
+    Raises
+    ------
+    ModelError
+        If an iterator's epoch order has another length than this run's
+        dataset (other data folders or ``--weights``), or if this run keeps a
+        moving average (``--ema``) that the snapshot lacks.
+    """
+    for name, it in getattr(trainer.updater, "_iterators", {}).items():
+        order = arrays.get(f"updater/iterator:{name}/order")
+        n = len(getattr(it, "dataset", ()) or ())
+        if order is not None and getattr(order, "ndim", 0) == 1 and n and len(order) != n:
+            raise ModelError(f"snapshot {path} was written by a run drawing {len(order)} crops "
+                             f"per epoch, this run draws {n}: resume with the same data folders "
+                             "and --weights")
+    if "weight_average" in getattr(trainer, "_extensions", {}) and \
+            "extensions/weight_average/updates" not in arrays:
+        raise ModelError(f"snapshot {path} was written by a run without --ema; resume it without "
+                         "--ema, or start a new run from its weights with --init-model")
 
 
 def check_trainer_state(trainer, path):

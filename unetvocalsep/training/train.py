@@ -106,10 +106,40 @@ def optimizer_description(alpha, final_alpha=None, custom=False):
     return "Adam (chainer defaults)"
 
 
+def validation_sets(validation, val_files, target="vocal"):
+    """The held-out datasets, one per ``validation`` entry (or one for ``val_files``).
+
+    Parameters
+    ----------
+    validation : str, list of str or None
+        Validation cache folders/files as given to :func:`train`; None when
+        the validation tracks were split off the training data.
+    val_files : list of str
+        The validation tracks (:func:`unetvocalsep.training.cache.list_tracks`).
+    target : {'vocal', 'inst'}
+
+    Returns
+    -------
+    dict
+        ``{label: SpectrogramDataset}`` (non-random crops), labels from
+        :func:`unetvocalsep.training.setvalidation.set_labels`; one entry
+        ``{'validation': ...}`` without several ``validation`` entries.
+    """
+    from .cache import SpectrogramDataset, list_tracks
+    from .setvalidation import set_labels
+
+    entries = [validation] if isinstance(validation, (str, os.PathLike)) else list(validation or [])
+    if len(entries) < 2:
+        return {"validation": SpectrogramDataset(val_files, target=target, random=False)}
+    return {label: SpectrogramDataset(list_tracks(p), target=target, random=False)
+            for label, p in zip(set_labels(entries), entries)}
+
+
 def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.BATCH,
           epoch=EPOCHS, iteration=None, device=-1, target="vocal", seed=0, resume=None,
           snapshot_interval=SNAPSHOT_INTERVAL, log_interval=LOG_INTERVAL, loaderjob=0, progress=True,
-          init_model=None, comm=None, overwrite=False, final_alpha=None, alpha=None):
+          init_model=None, comm=None, overwrite=False, final_alpha=None, alpha=None,
+          weights=None, ema=None):
     """Train a UNet on cached spectrograms.
 
     Parameters
@@ -119,7 +149,10 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     out : str
         Output folder: ``unet.npz`` + ``unet.json``, ``log``, ``loss.png``, snapshots.
     validation : str, list of str or None
-        Held-out cache folders/files for the ``Evaluator``.
+        Held-out cache folders/files for the ``Evaluator``. With several, the
+        log also has each one's loss, ``validation/<name>/main/loss``
+        (:class:`unetvocalsep.training.setvalidation.SetEvaluator`), beside the
+        pooled ``validation/main/loss``.
     val_fraction : float
         Hold out this fraction of the ``data`` tracks when ``validation`` is None.
     batchsize : int
@@ -163,6 +196,16 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
         short fine-tuning stage that should not undo what the weights learned.
         Both are kept in the snapshots, so ``resume`` continues with them when
         they are not given again (:class:`StepSizeSettings`).
+    weights : list of float or None
+        Not the article's (which draws every frame of the data equally often):
+        one weight per entry of ``data``, multiplying how often random crops
+        come from its tracks (:func:`unetvocalsep.training.cache.track_weights`).
+        Stored with the weights as ``data_weights``.
+    ema : float or None
+        Not the article's: also keep an exponential moving average of the
+        weights with this decay (0.999: about the last 1,000 iterations) and
+        save it as ``out/unet_ema.npz`` at each snapshot and at the end
+        (:class:`unetvocalsep.training.averaging.WeightAverage`).
 
     Returns
     -------
@@ -185,7 +228,10 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     from chainer import iterators, optimizers, training
     from chainer.training import extensions
 
-    from .cache import SpectrogramDataset, article_iterations_per_epoch, check_tracks, list_tracks
+    from .averaging import WeightAverage
+    from .cache import (SpectrogramDataset, article_iterations_per_epoch, check_tracks, list_tracks,
+                        track_weights)
+    from .setvalidation import SetEvaluator
     from ..fast import allocator
     from ..device import get_device
     from ..fast.fastunet import for_device
@@ -221,11 +267,16 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     if not files:
         raise UserError("no training tracks left")
     check_tracks(files + list(val_files))
-    train_set = SpectrogramDataset(files, target=target, random=True, seed=seed)
-    val_set = SpectrogramDataset(val_files, target=target, random=False) if val_files else None
+    per_file = None
+    if weights is not None:
+        by_track = track_weights(data, weights)
+        per_file = [by_track[f] for f in files]
+    train_set = SpectrogramDataset(files, target=target, random=True, seed=seed, weights=per_file)
+    val_sets = validation_sets(validation, val_files, target) if val_files else {}
     if comm is not None:
         from . import distributed
-        train_set, val_set = distributed.scatter(train_set, val_set, comm, seed)
+        train_set, _ = distributed.scatter(train_set, None, comm, seed)
+        val_sets = {k: distributed.scatter_validation(v, comm) for k, v in val_sets.items()}
 
     unet = load_model(init_model)[0] if init_model else UNet()
     unet = for_device(unet, dev.xp)   # on the CPU: the same links on faster kernels
@@ -257,16 +308,20 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
         trainer.extend(extensions.observe_value(
             "alpha", lambda t: t.updater.get_optimizer("main").alpha), trigger=(log_interval, "iteration"))
 
-    if val_set is not None:
-        val_iter = iterators.SerialIterator(val_set, batchsize, repeat=False, shuffle=False)
-        evaluator = extensions.Evaluator(val_iter, model, device=dev)
+    if val_sets:
+        val_iters = {k: iterators.SerialIterator(v, batchsize, repeat=False, shuffle=False)
+                     for k, v in val_sets.items()}
+        if len(val_iters) == 1:
+            evaluator = extensions.Evaluator(next(iter(val_iters.values())), model, device=dev)
+        else:
+            evaluator = SetEvaluator(val_iters, model, device=dev)
         if comm is not None:
             evaluator = distributed.multi_node_evaluator(evaluator, comm)
         trainer.extend(evaluator, trigger=(log_interval * 4, "iteration"))
     if comm is not None:
         average_bn = distributed.extend_trainer(
             trainer, model, comm, snapshot_interval,
-            eval_every=log_interval * 4 if val_set is not None else None)
+            eval_every=log_interval * 4 if val_sets else None)
     if rank0:
         cfg = default_config(
             target=target, batchsize=batchsize,
@@ -277,6 +332,10 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
             article_iterations_per_epoch=article_iterations_per_epoch(
                 SpectrogramDataset(files), batchsize),
             seed=seed, device=str(dev), processes=comm.size if comm is not None else 1)
+        if weights is not None:
+            cfg["data_weights"] = [float(w) for w in weights]
+        if ema is not None:
+            cfg["ema_decay"] = float(ema)
         trainer.extend(extensions.LogReport(trigger=(log_interval, "iteration")))
         keys = PRINT_KEYS + (["alpha"] if custom_alpha else [])
         trainer.extend(extensions.PrintReport(keys), trigger=(log_interval, "iteration"))
@@ -290,6 +349,13 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
                        trigger=(snapshot_interval, "iteration"))
         save = SaveUNet(unet, os.path.join(out, "unet.npz"), cfg)
         trainer.extend(save, name="save_unet", trigger=(snapshot_interval, "iteration"))
+    if ema is not None:
+        average = WeightAverage(unet, ema)
+        trainer.extend(average)   # every rank: its snapshot state stays the same on each
+        if rank0:
+            save_ema = SaveUNet(average.average, os.path.join(out, "unet_ema.npz"),
+                                dict(cfg, weights="exponential moving average"))
+            trainer.extend(save_ema, name="save_unet_ema", trigger=(snapshot_interval, "iteration"))
     if resume:   # read without pickle (model_io.read_npz_safely): a snapshot can't run code
         load_snapshot(resume, trainer)
     # overflow or NaN shows up as a non-finite loss, which StopOnNonFiniteLoss turns
@@ -300,4 +366,6 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
         average_bn(trainer)  # collective: every rank ends with the same model
     if rank0:
         save(trainer)
+        if ema is not None:
+            save_ema(trainer)
     return trainer
