@@ -33,7 +33,7 @@ class SaveUNet:
         cfg["epoch_detail"] = float(trainer.updater.epoch_detail)
         cfg["training_seconds"] = float(trainer.elapsed_time)
         unet = self.unet.copy(mode="copy")
-        unet.to_cpu()
+        unet.to_device("@numpy")
         save_model(self.path, unet, cfg)
 
 

@@ -68,7 +68,7 @@ def save_copy(unet, path, cfg, dtype=None):
     from ..model_io import save_model
 
     copy = unet.copy(mode="copy")
-    copy.to_cpu()
+    copy.to_device("@numpy")
     save_model(path, copy, cfg, dtype=dtype)
 
 
