@@ -163,3 +163,26 @@ def test_average_models_script(tmp_path, capsys):
     assert script["main"]([paths[0], "-o", str(tmp_path / "x.npz")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "exists" in err[0] and "two models" in err[1]
+
+
+def test_validation_by_set_script(tmp_path, capsys):
+    # issue 26: the per-set losses of saved models, as train's SetEvaluator logs them
+    import runpy
+
+    from conftest import REPO_ROOT
+    from unetvocalsep.training.cache import SpectrogramDataset
+    from unetvocalsep.training.validation import validation_loss
+
+    _, _, v1, v2 = _caches(str(tmp_path))
+    path, unet = _saved(tmp_path, "m.npz", 0)
+    script = runpy.run_path(os.path.join(REPO_ROOT, "scripts", "validation_by_set.py"))
+    capsys.readouterr()
+    assert script["main"]([path, "--sets", v1, v2]) == 0
+    head, row = capsys.readouterr().out.strip().splitlines()
+    assert head == "model | v1 | v2 | pooled"
+    got = [float(x) for x in row.split(" | ")[1:]]
+    want = [validation_loss(load_model(path)[0], SpectrogramDataset(v, random=False)) * 1e4
+            for v in (v1, v2)]
+    assert got[:2] == pytest.approx(want, abs=2e-3)
+    assert got[2] == pytest.approx((2 * want[0] + 4 * want[1]) / 6, abs=2e-3)
+    assert script["main"]([path, "--sets", str(tmp_path / "missing")]) == 1
