@@ -25,13 +25,7 @@ mkdir -p "$R"
 run() { $PY -m unetvocalsep.evaluate "$@" --model "$MODEL" --method unet --rate 16k -j 2 --no-progress; }
 run musdb18 "$MUSDB" --split test -o "$R/musdb-test" > "$R/musdb-test.txt"
 # the whole-clip vocal SDR (BSS Eval v3 over the whole clip, stored as SDR_v3)
-$PY - "$R/musdb-test" >> "$R/musdb-test.txt" <<'PYEOF'
-import glob, json, sys
-import numpy as np
-v = [json.load(open(f))["SDR_v3"]["vocals"] for f in glob.glob(sys.argv[1] + "/unet/16k/*.json")]
-v = [x for x in v if x is not None and np.isfinite(x)]
-print(f"whole-clip vocal SDR (v3), median of {len(v)} clips: {np.median(v):.2f} dB")
-PYEOF
+$PY "$(dirname "$0")/whole_clip_sdr.py" "$R/musdb-test" >> "$R/musdb-test.txt"
 run ikala "$W/mir1k_val" -o "$R/mir1k-val" > "$R/mir1k-val.txt"
 for s in valid-leak valid-voice valid-synth; do
   run folder "$W/corpus/$s" -o "$R/$s" > "$R/$s.txt"

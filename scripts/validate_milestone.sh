@@ -19,13 +19,7 @@ R="$OUT/$NAME"
 mkdir -p "$R"
 run() { $PY -m unetvocalsep.evaluate "$@" --model "$MODEL" --method unet --rate 16k -j 2 --no-progress; }
 run musdb18 "$MUSDB" --split valid -o "$R/musdb-valid" > "$R/musdb-valid.txt"
-$PY - "$R/musdb-valid" >> "$R/musdb-valid.txt" <<'PYEOF'
-import glob, json, sys
-import numpy as np
-v = [json.load(open(f))["SDR_v3"]["vocals"] for f in glob.glob(sys.argv[1] + "/unet/16k/*.json")]
-v = [x for x in v if x is not None and np.isfinite(x)]
-print(f"whole-clip vocal SDR (v3), median of {len(v)} clips: {np.median(v):.2f} dB")
-PYEOF
+$PY "$(dirname "$0")/whole_clip_sdr.py" "$R/musdb-valid" >> "$R/musdb-valid.txt"
 run ikala "$W/mir1k_val" -o "$R/mir1k-val" > "$R/mir1k-val.txt"
 run folder "$W/corpus/valid-leak" -o "$R/valid-leak" > "$R/valid-leak.txt"
 $PY "$(dirname "$0")/band_energy.py" musdb18 "$MUSDB" --split valid --model "$MODEL" > "$R/band.txt"

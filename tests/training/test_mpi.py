@@ -66,22 +66,31 @@ def make_cache(folder, n_tracks=3, seconds=4.5):
     return str(folder)
 
 
-@pytest.mark.skipif(MPIEXEC is None or not HAVE_MPI4PY, reason="needs mpiexec and mpi4py")
-def test_two_process_naive_training(tmp_path):
-    cache = make_cache(tmp_path / "cache")
-    out = tmp_path / "out"
+def run_two_processes(tmp_path, out, args):
+    """``mpiexec -n 2`` of the train command line (through WRAPPER) into ``out``, naive communicator.
+
+    Returns the finished ``subprocess.CompletedProcess``; fails the test if it exited non-zero.
+    """
     out.mkdir()
     wrapper = tmp_path / "wrapper.py"
     wrapper.write_text(WRAPPER)
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     cmd = [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-n", "2",
-           sys.executable, str(wrapper), str(out),
-           cache, "-o", str(out), "--communicator", "naive", "-i", "12", "-b", "2",
-           "--log-interval", "3", "--snapshot-interval", "6", "--val-fraction", "0.34",
-           "--no-progress"]
+           sys.executable, str(wrapper), str(out)] + list(args) + [
+           "-o", str(out), "--communicator", "naive", "--no-progress"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.skipif(MPIEXEC is None or not HAVE_MPI4PY, reason="needs mpiexec and mpi4py")
+def test_two_process_naive_training(tmp_path):
+    cache = make_cache(tmp_path / "cache")
+    out = tmp_path / "out"
+    proc = run_two_processes(tmp_path, out, [
+        cache, "-i", "12", "-b", "2", "--log-interval", "3", "--snapshot-interval", "6",
+        "--val-fraction", "0.34"])
 
     assert (out / "size0").read_text() == "2" and (out / "size1").read_text() == "2"
     a, b = np.load(out / "rank0.npz"), np.load(out / "rank1.npz")
@@ -115,18 +124,9 @@ def test_two_process_training_with_validation_sets_and_average(tmp_path):
     val_a = make_cache(tmp_path / "val_a", n_tracks=2)
     val_b = make_cache(tmp_path / "val_b", n_tracks=2, seconds=9.0)
     out = tmp_path / "out"
-    out.mkdir()
-    wrapper = tmp_path / "wrapper.py"
-    wrapper.write_text(WRAPPER)
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    cmd = [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-n", "2",
-           sys.executable, str(wrapper), str(out), train_cache, more, "--weights", "1", "2",
-           "--validation", val_a, val_b, "--ema", "0.9",
-           "-o", str(out), "--communicator", "naive", "-i", "4", "-b", "2",
-           "--log-interval", "1", "--snapshot-interval", "4", "--no-progress"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    proc = run_two_processes(tmp_path, out, [
+        train_cache, more, "--weights", "1", "2", "--validation", val_a, val_b, "--ema", "0.9",
+        "-i", "4", "-b", "2", "--log-interval", "1", "--snapshot-interval", "4"])
     log = json.loads((out / "log").read_text())
     last = log[-1]
     assert {"validation/val_a/main/loss", "validation/val_b/main/loss",

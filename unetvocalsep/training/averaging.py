@@ -32,11 +32,9 @@ def _arrays(unet):
     out = {name: p.array for name, p in unet.namedparams()}
     for link_name, link in unet.namedlinks():
         for name in getattr(link, "_persistent", ()):
-            value = getattr(link, name)
-            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            value = getattr(link, name)   # a NumPy or CuPy array, or a Python number
+            if getattr(getattr(value, "dtype", None), "kind", "") == "f":
                 out[f"{link_name}/{name}"] = value
-            elif hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "f":
-                out[f"{link_name}/{name}"] = value   # a CuPy array
     return out
 
 

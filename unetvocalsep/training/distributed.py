@@ -8,39 +8,35 @@ Examples
 --------
 >>> import chainermn                                             # doctest: +SKIP
 >>> comm = chainermn.create_communicator("naive")                # doctest: +SKIP
->>> train_set, val_set = scatter(train_set, val_set, comm, seed=0)  # doctest: +SKIP
+>>> train_set, val_sets = scatter(train_set, val_sets, comm, seed=0)  # doctest: +SKIP
 """
 import chainer
 from chainer import training
 
 
-def scatter(train_set, val_set, comm, seed=0):
-    """Give each process its share of the training (and validation) examples.
+def scatter(train_set, val_sets, comm, seed=0):
+    """Give each process its share of the training and validation examples.
 
     Parameters
     ----------
-    train_set, val_set : chainer dataset, or None for ``val_set``
-        Only rank 0's are read.
+    train_set : chainer dataset
+    val_sets : dict
+        ``{label: chainer dataset}``, each validation set scattered on its
+        own (possibly empty). Only rank 0's datasets are read.
     comm : chainermn communicator
     seed : int
 
     Returns
     -------
-    train_set, val_set
+    train_set, val_sets
     """
     import chainermn
     rank0 = comm.rank == 0
     train_set = chainermn.scatter_dataset(train_set if rank0 else None, comm, shuffle=True,
                                           seed=seed)
-    if val_set is not None:
-        val_set = chainermn.scatter_dataset(val_set if rank0 else None, comm)
-    return train_set, val_set
-
-
-def scatter_validation(val_set, comm):
-    """Give each process its share of one validation set (rank 0's is read)."""
-    import chainermn
-    return chainermn.scatter_dataset(val_set if comm.rank == 0 else None, comm)
+    val_sets = {k: chainermn.scatter_dataset(v if rank0 else None, comm)
+                for k, v in val_sets.items()}
+    return train_set, val_sets
 
 
 def multi_node_optimizer(optimizer, comm):

@@ -275,8 +275,7 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
     val_sets = validation_sets(validation, val_files, target) if val_files else {}
     if comm is not None:
         from . import distributed
-        train_set, _ = distributed.scatter(train_set, None, comm, seed)
-        val_sets = {k: distributed.scatter_validation(v, comm) for k, v in val_sets.items()}
+        train_set, val_sets = distributed.scatter(train_set, val_sets, comm, seed)
 
     unet = load_model(init_model)[0] if init_model else UNet()
     unet = for_device(unet, dev.xp)   # on the CPU: the same links on faster kernels
