@@ -14,7 +14,11 @@
 # tracks, and issue 12's three held-out sets (leakage, real voices, synthetic).
 # Needs scripts/install-corpus-deps.sh (the game music) and the [synth] extra.
 # Starts from the bundled model (issue 12: better than scratch after the same
-# budget), the article's batch 64 and Adam's defaults.
+# budget), the article's batch 64 and Adam's defaults. Since the fourth session
+# (2026-12-06) it also keeps a moving average of the weights (--ema 0.999, saved
+# as WORKDIR/stage1/unet_ema.npz), because single snapshots swing by several dB
+# of leakage (docs/MODEL.md); snapshots of a run without it are refused, so a run
+# begun before then continues from the committed milestone instead.
 set -euo pipefail
 MIR=${1:?MIR-1K Wavfile folder}
 MUSDB=${2:?MUSDB previews folder}
@@ -44,4 +48,4 @@ elif [ -f "$MILESTONE" ]; then START=(--init-model "$MILESTONE")
 else START=(--init-model unetvocalsep/models/default.npz); fi
 $PY -m unetvocalsep.train "${DATA[@]}" --validation "${VAL[@]}" -o "$W/stage1" --batchsize 64 \
     --iteration "$ITERS" --seed 26 --log-interval 50 --snapshot-interval 100 --no-progress \
-    "${START[@]}"
+    --ema 0.999 "${START[@]}"
