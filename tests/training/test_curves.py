@@ -10,7 +10,7 @@ from unetvocalsep.errors import UserError
 from hardening import cli, one_line_error, song  # noqa: F401  (fixtures and helpers)
 
 
-def _run(tmp_path, name, batchsize, points, iterations):
+def _run(tmp_path, name, batchsize, points, iterations, processes=None):
     """A train output folder: log with validation every 100 iterations, unet.json."""
     d = tmp_path / name
     d.mkdir()
@@ -19,7 +19,10 @@ def _run(tmp_path, name, batchsize, points, iterations):
         log.append({"iteration": it - 50, "main/loss": 0.01})   # between two evaluations
         log.append({"iteration": it, "main/loss": 0.01, "validation/main/loss": v})
     (d / "log").write_text(json.dumps(log))
-    (d / "unet.json").write_text(json.dumps({"batchsize": batchsize, "iterations": iterations}))
+    cfg = {"batchsize": batchsize, "iterations": iterations}
+    if processes is not None:
+        cfg["processes"] = processes
+    (d / "unet.json").write_text(json.dumps(cfg))
     return str(d)
 
 
@@ -56,6 +59,14 @@ def test_stage_points_puts_consecutive_stages_on_one_crop_axis(tmp_path):
     x, y = curves.stage_points([a, b, c], crops_before=1000)
     np.testing.assert_array_equal(x, [2600, 4200, 10600, 17000, 26600])
     np.testing.assert_array_equal(y, [3.0, 2.0, 1.5, 1.0, 0.5])
+
+
+def test_stage_points_counts_every_process_of_a_distributed_run(tmp_path):
+    # ChainerMN: --batchsize is per process, so 2 x 32 crops per update
+    a = _run(tmp_path, "a", 64, [(100, 2.0)], 100, processes=1)
+    b = _run(tmp_path, "b", 32, [(100, 1.0), (200, 0.5)], 200, processes=2)
+    x, _ = curves.stage_points([a, b])
+    np.testing.assert_array_equal(x, [6400, 12800, 19200])
 
 
 def test_read_log_and_stage_points_refuse_what_is_not_a_log(tmp_path):

@@ -139,7 +139,8 @@ def stage_points(runs, crops_before=0, key=VALIDATION_KEY):
     Returns
     -------
     crops : numpy.ndarray, shape (points,), float64
-        Crops seen (``crops_before`` + earlier stages + batchsize * iteration).
+        Crops seen (``crops_before`` + earlier stages + batchsize * processes *
+        iteration; ``--batchsize`` is per process in a ChainerMN run).
     values : numpy.ndarray, shape (points,), float64
 
     Raises
@@ -159,7 +160,7 @@ def stage_points(runs, crops_before=0, key=VALIDATION_KEY):
         if not os.path.isfile(config_path(model)):   # read_config would assume the article's
             raise UserError(f"{run} is not a training output folder (no unet.json)")
         cfg = read_config(model)
-        batch = int(cfg["batchsize"])
+        batch = int(cfg["batchsize"]) * int(cfg.get("processes", 1))   # per update
         xs.append(done + batch * it.astype(np.float64))
         ys.append(val)
         done += batch * int(cfg.get("iterations", it[-1]))
