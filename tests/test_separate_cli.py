@@ -160,6 +160,29 @@ def test_bundled_model_by_name(toy_song, tmp_path):
     assert "--wiener" in help_text and "bundled model by name" in help_text
 
 
+def test_the_free_model_is_kept_by_name_with_its_own_licence(toy_song, tmp_path):
+    """Issue 26: the default was trained on research-only data; the free one stays."""
+    import json
+
+    from unetvocalsep.model_io import bundled_models, load_model
+
+    models = bundled_models()
+    assert set(models) >= {"default", "free"}
+    cfg = {n: json.loads(open(models[n][:-4] + ".json").read()) for n in ("default", "free")}
+    assert "non-commercial" in cfg["default"]["licence"] and "'free'" in cfg["default"]["licence"]
+    assert cfg["free"]["licence"].startswith("GPL-3.0-or-later")
+    assert cfg["default"]["total_iterations"] > cfg["free"]["total_iterations"]
+    (a, _), (b, _) = load_model("default"), load_model("free")
+    assert not np.array_equal(a.conv1.W.array, b.conv1.W.array)
+    outs = {}
+    for name in ("default", "free"):
+        proc = run(toy_song[0], "-o", str(tmp_path / name), "--model", name)
+        assert proc.returncode == 0, proc.stderr
+        outs[name], _ = sf.read(str(tmp_path / name / "toy song" / "vocals.wav"))
+    assert outs["default"].shape == outs["free"].shape
+    assert np.abs(outs["default"] - outs["free"]).max() > 1e-3       # each model really ran
+
+
 # Issue 13, defect 4/5/6: the web server's resources
 def test_06_full_disk_cli_says_so(random_model, song, tmp_path):
     with tiny_disk(tmp_path / "disk") as disk:
