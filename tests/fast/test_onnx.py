@@ -77,7 +77,10 @@ def test_exported_bundled_model_matches_chainer_on_real_input(tmp_path):
     unet, _ = load_model(None)
     ref = _chainer_mask(unet, x)
     got = _session(out, threads=2).run(None, {"magnitude": x})[0]
-    assert np.max(np.abs(got - ref)) < 1e-5
+    # float32 rounding in another order through 12 layers: up to 2.4e-5 on the
+    # real-singing default (larger activations than the free model's 1e-5); a
+    # wrong layer or folding moves the mask by more than 1e-2
+    assert np.max(np.abs(got - ref)) < 1e-4
     assert ref.std() > 1e-2
 
 
@@ -116,7 +119,7 @@ def test_onnx_network_matches_plan_and_checks_shape():
     params, _ = load_params()
     net, plan = OnnxNetwork(params, threads=1), InferencePlan(params)
     x = _real_input(128)
-    assert np.max(np.abs(net(x) - plan(x))) < 1e-5
+    assert np.max(np.abs(net(x) - plan(x))) < 1e-4     # rounding only (see above)
     with pytest.raises(ValueError):
         net(np.zeros((1, 1, 512, 100), np.float32))
 
