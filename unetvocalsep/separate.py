@@ -25,7 +25,8 @@ def separate_audio(y, sr, model=None, hard_mask=False, device=-1, out_sr=None, m
     y : numpy.ndarray, shape (samples,) or (channels, samples)
     sr : int
     model : str, UNet, Separator or None
-        ``None`` uses the bundled model. Pass a :class:`Separator` to avoid
+        ``None`` uses the bundled model ``'default'``; ``'free'`` picks the one
+        trained on free data only. Pass a :class:`Separator` to avoid
         reloading the model for every call.
     hard_mask : bool
     device : int or str
@@ -127,7 +128,8 @@ def get_parser():
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--model", default=None, metavar="NAME|PATH",
                    help="a bundled model by name (" + ", ".join(_bundled_names()) + "), or a "
-                        "trained npz (default: default)")
+                        "trained npz (default: default, research and non-commercial use only; "
+                        "free: trained on free data only)")
     p.add_argument("--hard-mask", action="store_true", help="binary mask: mask > 0.5 -> 1, else 0")
     p.add_argument("--device", default="-1",
                    help="-1 for the CPU, 0 for the first GPU, or chainer's @cupy:0 form (default: -1)")

@@ -41,7 +41,10 @@ class Separator:
     Parameters
     ----------
     model : str, UNet or None
-        Path of an npz model, a UNet instance, or ``None`` for the bundled model.
+        Path of an npz model, a bundled model's name (``'default'``: real singing,
+        research and non-commercial use only; ``'free'``: free data only; see
+        :func:`unetvocalsep.model_io.bundled_models`), a UNet instance, or ``None``
+        for ``'default'``.
     device : int or str
         ``-1`` for the CPU, ``N`` or ``'@cupy:N'`` for a GPU.
     hard_mask : bool
