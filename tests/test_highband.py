@@ -69,11 +69,16 @@ def test_vocals_hold_no_band_edge_noise_files_and_16k(bundled, tmp_path):
         assert edge_ratio_db(v.T, ref, sr) < -20, out_sr
 
 
+def live_vocals(sep, x):
+    """The vocals of ``x`` fed through live separation in 4096-frame blocks, delay removed."""
+    live = LiveSeparator(sep, sr=SR, channels=2, latency=1.0)
+    return np.concatenate([live.process(x[:, i:i + 4096])[0] for i in range(0, x.shape[1], 4096)],
+                          axis=1)[:, live.delay:]
+
+
 def test_vocals_hold_no_band_edge_noise_live(bundled):
     x = edge_music(8.0)
-    live = LiveSeparator(bundled, sr=SR, channels=2, latency=1.0)
-    v = np.concatenate([live.process(x[:, i:i + 4096])[0] for i in range(0, x.shape[1], 4096)],
-                       axis=1)[:, live.delay:]
+    v = live_vocals(bundled, x)
     # after the first 2 s, in which live's running peak is still low and the
     # whole vocal stem leaks (docs/LIVE.md), not just the band edge
     v, ref = v[:, 2 * SR:], x[:, 2 * SR:v.shape[1]]
@@ -81,10 +86,7 @@ def test_vocals_hold_no_band_edge_noise_live(bundled):
     assert filled < -20
     # the raw network mask passes the band (both bundled models; the free one most)
     for model, bound in (("default", filled + 10), ("free", -10)):
-        live = LiveSeparator(Separator(model=model, highband="article"), sr=SR, channels=2,
-                             latency=1.0)
-        v = np.concatenate([live.process(x[:, i:i + 4096])[0] for i in range(0, x.shape[1], 4096)],
-                           axis=1)[:, live.delay + 2 * SR:]
+        v = live_vocals(Separator(model=model, highband="article"), x)[:, 2 * SR:]
         assert edge_ratio_db(v, ref, SR) > bound, model
 
 
