@@ -139,7 +139,24 @@ def test_cli_pipe_full_speed(song):
     assert got.shape[1] == y.shape[1] + d
     # vocals at 0 dB: the mix is the input itself, delayed
     assert np.abs(got[:, d:] - y).max() < 1e-5 and np.abs(got[:, :d]).max() < 1e-5
-    assert b"CPU load" in err and err.count(b"\n") == 1
+    lines = err.decode().splitlines()
+    assert len(lines) == 2 and "CPU load" in lines[1], lines
+    # the first line names the model in use and its terms (the default's are restricted)
+    assert lines[0].startswith("unetvocalsep.live: model default (research and non-commercial"), lines
+
+
+def test_cli_quiet_prints_nothing_and_names_other_models(song, random_model):
+    y = (song[0] + song[1])[:, :SR]
+    raw = np.ascontiguousarray(y.T, dtype="<f4").tobytes()
+    args = ["--input", "-", "--output", "-", "--rate", str(SR), "--channels", "2",
+            "--latency", "0.5", "--model", random_model]
+    p = _cli([*args, "-q"])
+    out, err = p.communicate(raw, timeout=120)
+    assert p.returncode == 0 and err == b"" and len(out) == 8 * (SR + int(0.5 * SR))
+    p = _cli(args)
+    out, err = p.communicate(raw, timeout=120)
+    first = err.decode().splitlines()[0]
+    assert p.returncode == 0 and random_model in first and "not recorded" in first, first
 
 
 def test_cli_pipe_real_time_and_sigterm(song):

@@ -149,3 +149,31 @@ def test_11_13_nested_settings_json(random_model, song, tmp_path):
     run.mkdir()
     (run / "log").write_text("[" * 100000 + "]" * 100000)
     one_line_error(cli("curves", run), "not a chainer LogReport log")
+
+
+def test_describe_model_names_bundled_models_paths_and_missing_licences(tmp_path):
+    import shutil
+
+    from unetvocalsep.model_io import bundled_models, describe_model, load_model
+
+    for name in bundled_models():
+        _, cfg = load_model(name)
+        info = describe_model(name, cfg)
+        assert info["name"] == name and info["bundled"] and info["licence"] == cfg["licence"]
+        assert info["summary"] == f"{name} ({info['licence_short']})"
+        assert 0 < len(info["licence_short"]) <= len(info["licence"])
+    _, cfg = load_model(None)
+    assert describe_model(None, cfg)["name"] == "default"
+    assert describe_model(None, cfg)["licence_short"] == "research and non-commercial use only"
+    # a copy elsewhere is a path, not the bundled model, but keeps the terms of its json
+    copy = tmp_path / "mine.npz"
+    shutil.copy(bundled_models()["free"], copy)
+    shutil.copy(bundled_models()["free"][:-4] + ".json", tmp_path / "mine.json")
+    _, cfg = load_model(str(copy))
+    info = describe_model(str(copy), cfg)
+    assert info["name"] == str(copy) and not info["bundled"]
+    assert info["licence_short"] == "GPL-3.0-or-later, to be safe"
+    info = describe_model(str(copy), {"iterations": 5, "licence": "  "})
+    assert info["licence"].startswith("not recorded") and info["iterations"] == 5
+    info = describe_model(object(), {})
+    assert info["name"] == "a object given in Python" and info["iterations"] is None

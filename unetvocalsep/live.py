@@ -249,6 +249,8 @@ def _main(argv):
         raise UserError("--vocal-level applies to --stem mix only")
     live = LiveSeparator(args.model, sr=args.rate, channels=args.channels, latency=args.latency,
                          highband=args.highband, wiener=args.wiener)
+    if not args.quiet:
+        print(f"{PROG}: model {live.sep.model_info['summary']}", file=sys.stderr, flush=True)
     if pipe_in:
         res = run_pipe(live, sys.stdin.buffer, sys.stdout.buffer, args.stem, args.vocal_level,
                        args.block)

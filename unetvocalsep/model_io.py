@@ -242,6 +242,52 @@ def model_path(model):
     return model
 
 
+def describe_model(model, cfg):
+    """Which model is in use and under which terms, for a summary line or a page.
+
+    Parameters
+    ----------
+    model : str, os.PathLike, None or object
+        What the user asked for (``None``: the default; a bundled name; a
+        path); anything else (a UNet given in Python) is named by its type.
+    cfg : dict
+        Its settings, as :func:`load_model` returns them.
+
+    Returns
+    -------
+    dict
+        ``name`` (the bundled name, or the path as given), ``bundled`` (bool),
+        ``licence`` (the terms recorded with the weights, or a sentence saying
+        none were), ``licence_short`` (their first clause), ``iterations``
+        (``None`` when not recorded) and ``summary`` (``'NAME (LICENCE_SHORT)'``,
+        for a line on stderr).
+
+    Examples
+    --------
+    >>> _, cfg = load_model("free")
+    >>> describe_model("free", cfg)["licence_short"]
+    'GPL-3.0-or-later, to be safe'
+    """
+    bundled = False
+    if model is None or isinstance(model, (str, os.PathLike)):
+        path = model_path(model) or DEFAULT_MODEL
+        name = os.fspath(model) if model is not None else "default"
+        for bname, bpath in bundled_models().items():
+            if os.path.abspath(path) == os.path.abspath(bpath):
+                name, bundled = bname, True
+    else:
+        name = f"a {type(model).__name__} given in Python"
+    licence = cfg.get("licence")
+    if not isinstance(licence, str) or not licence.strip():
+        licence = "not recorded with these weights (ask whoever trained them)"
+    cut = min(i for i in (licence.find(":"), licence.find(" ("), len(licence)) if i >= 0)
+    iterations = cfg.get("total_iterations", cfg.get("iterations"))
+    short = licence[:cut].strip()
+    return {"name": name, "bundled": bundled, "licence": licence, "licence_short": short,
+            "iterations": iterations if isinstance(iterations, int) else None,
+            "summary": f"{name} ({short})"}
+
+
 def _checked_model_file(path):
     """Resolve ``path`` (None: the bundled model) and check it is a UNet npz.
 

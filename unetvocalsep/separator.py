@@ -98,6 +98,19 @@ class Separator:
         return self.net if isinstance(self.net, InferencePlan) else None
 
     @property
+    def model_info(self):
+        """Which model this separator runs and its licence: :func:`~unetvocalsep.model_io.describe_model`.
+
+        Examples
+        --------
+        >>> Separator(model="free").model_info["name"]
+        'free'
+        """
+        from .model_io import describe_model
+
+        return describe_model(self._model, self.config)
+
+    @property
     def unet(self):
         """The chainer :class:`~unetvocalsep.network.UNet` (loaded on first use on the fast CPU path)."""
         if self._unet is None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from html import escape as html_escape
 
 import numpy as np
 import pytest
@@ -109,6 +110,19 @@ def test_page_is_self_contained(client):
     js = client.get("/static/app.js").get_data(as_text=True)
     assert "upload.onprogress" in js and "'drop'" in js
     assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+
+
+def test_page_and_api_name_the_model_and_its_licence(client, make_app, random_model):
+    info = client.get("/api/model").json
+    assert info["name"] == random_model and info["bundled"] is False
+    assert info["licence_short"] == "not recorded with these weights"
+    html = client.get("/").get_data(as_text=True)
+    assert re.search(r'id="model"[^>]*>Model: <strong>' + re.escape(html_escape(random_model)), html)
+    app = make_app(model="free")
+    info = app.test_client().get("/api/model").json
+    assert info["name"] == "free" and info["bundled"] and info["licence"].startswith("GPL-3.0")
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert "<strong>free</strong>" in page and "(GPL-3.0-or-later, to be safe)" in page
 
 
 # -- a whole job -------------------------------------------------------------------------
@@ -555,6 +569,7 @@ def test_cli_serves_and_stops(random_model, tmp_path):
             lines.append(proc.stderr.readline())
             assert lines[-1] or proc.poll() is None, f"server exited: {lines}"
         jobs_dir = re.search(r"results in (\S+) \(deleted on exit\)", "".join(lines)).group(1)
+        assert f"model {random_model} (not recorded with these weights)\n" in lines
         url = re.search(r"http://127\.0\.0\.1:\d+/", lines[-1]).group(0)
         with urllib.request.urlopen(url, timeout=30) as r:
             assert r.status == 200 and b'id="drop"' in r.read()

@@ -19,6 +19,9 @@ own host names and origins, and a POST needs a page token
   400 not audio / undecodable / too short / too long / more than 2 channels, 413 too big
   (the upload, or the disk its results would take), 503 queue full, 507 disk full;
   uploads above 48 kHz are separated at 48 kHz;
+- ``GET /api/model`` -> the model in use and its licence: ``{"name", "bundled",
+  "licence", "licence_short", "iterations", "summary"}``
+  (:func:`~unetvocalsep.model_io.describe_model`; the page shows it too);
 - ``GET /api/jobs/<id>`` -> the job's status (see :func:`job_json`);
 - ``GET /api/jobs/<id>/<stem>`` with ``stem`` one of ``vocals``,
   ``accompaniment``, ``original``, ``spectrogram``; ``?download=1`` asks the
@@ -41,6 +44,8 @@ ACCEPT = (".wav", ".flac", ".ogg", ".mp3")
 EXTENSION_KEY = "unetvocalsep.jobs"
 #: Key of the :class:`~.guard.Guard` in ``app.extensions``.
 GUARD_KEY = "unetvocalsep.guard"
+#: Key of the model's description (``GET /api/model``) in ``app.extensions``.
+MODEL_KEY = "unetvocalsep.model"
 
 
 def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=MAX_UPLOAD_MB,
@@ -83,7 +88,8 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=MAX_UPLO
     Returns
     -------
     flask.Flask
-        ``app.extensions['unetvocalsep.jobs']`` is the :class:`~.jobs.JobManager`.
+        ``app.extensions['unetvocalsep.jobs']`` is the :class:`~.jobs.JobManager`,
+        ``app.extensions['unetvocalsep.model']`` the model's description.
 
     Raises
     ------
@@ -111,6 +117,8 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=MAX_UPLO
     app.extensions[EXTENSION_KEY] = manager
     guard = Guard(allow_hosts, allow_origins)
     app.extensions[GUARD_KEY] = guard
+    model_info = separator.model_info
+    app.extensions[MODEL_KEY] = model_info
 
     def error(message, status):
         return flask.jsonify(error=message, status=status), status
@@ -151,7 +159,11 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=MAX_UPLO
     def index():
         return flask.render_template("index.html", max_upload_mb=max_upload_mb,
                                      max_seconds=max_seconds, accept=",".join(ACCEPT),
-                                     token=guard.new_token())
+                                     token=guard.new_token(), model=model_info)
+
+    @app.get("/api/model")
+    def model():
+        return flask.jsonify(model_info)
 
     @app.get("/api/token")
     def token():
@@ -222,4 +234,4 @@ def create_app(separator=None, model=None, jobs_dir=None, max_upload_mb=MAX_UPLO
     return app
 
 
-__all__ = ["create_app", "JobManager", "ID_RE", "FILES"]
+__all__ = ["create_app", "JobManager", "ID_RE", "FILES", "MODEL_KEY"]

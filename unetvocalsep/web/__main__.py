@@ -85,7 +85,7 @@ def _main(argv):
         raise UserError(f"invalid port {args.port}")
     from waitress.server import create_server
 
-    from . import EXTENSION_KEY, create_app
+    from . import EXTENSION_KEY, MODEL_KEY, create_app
 
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(name)s: %(message)s")
@@ -112,6 +112,7 @@ def _main(argv):
         host = f"[{args.host}]" if ":" in args.host else args.host
         where = (f"{manager.jobs_dir} (deleted on exit)" if args.jobs_dir is None
                  else manager.jobs_dir)
+        print(f"model {app.extensions[MODEL_KEY]['summary']}", file=sys.stderr)
         print(f"uploads and results in {where}", file=sys.stderr)
         if manager.recovered or manager.removed:
             print(f"jobs of an earlier run: {manager.recovered} finished served again, "
