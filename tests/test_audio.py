@@ -255,6 +255,55 @@ def test_05_vbr_mp3_without_xing_header(tmp_path):
         assert r._sf is not None and 4.9 < r.duration < 5.1
 
 
+def test_05_short_header_mp3_streams_through_ffmpeg_and_seeks(tmp_path, monkeypatch):
+    """Such a file is read block by block (not decoded whole), sample for sample as ffmpeg."""
+    import shutil
+
+    from unetvocalsep import mpeg
+    from unetvocalsep.audio import AudioReader
+
+    if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
+        pytest.skip("needs ffmpeg and ffprobe")
+    path = _mp3(tmp_path / "vbr.mp3", 12, "-q:a", "4", "-write_xing", "0")
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "2",
+                          "-ar", "44100", "pipe:1"], capture_output=True, check=True).stdout
+    ref = np.frombuffer(raw, "<f4").reshape(-1, 2).T
+    with AudioReader(path) as r:
+        assert r._ff is not None and r._data is None and r.frames == ref.shape[1]
+        blocks = []
+        while True:
+            y = r.read(7777)
+            assert y.shape[1] <= 7777
+            if not y.shape[1]:
+                break
+            blocks.append(y)
+        assert np.array_equal(np.concatenate(blocks, 1), ref)
+        for at in (300000, 1000, ref.shape[1] - 5):     # forwards, back, to the end
+            r.seek(at)
+            assert np.array_equal(r.read(4410), ref[:, at:at + 4410])
+    assert r._ff is None                                  # closed: no ffmpeg left running
+    monkeypatch.setattr(mpeg, "Decoder", None)            # the count is kept, not redone
+    assert mpeg.decoded_length(str(path), 2, 44100) == ref.shape[1]
+    monkeypatch.undo()
+    monkeypatch.setattr(mpeg.shutil, "which", lambda name: None if name == "ffmpeg" else "/x")
+    with pytest.raises(mpeg.AudioError, match="ffmpeg, needed to decode it to the end"):
+        mpeg.Decoder(str(path), 2, 44100)
+
+
+def test_05_decoder_reports_ffmpeg_failure(tmp_path):
+    import shutil
+
+    from unetvocalsep import mpeg
+
+    if not shutil.which("ffmpeg"):
+        pytest.skip("needs ffmpeg")
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"not audio at all" * 100)
+    with pytest.raises(mpeg.AudioError, match=r"cannot decode .*bad\.mp3 with ffmpeg: "):
+        with mpeg.Decoder(str(bad), 2, 44100) as d:
+            d.read(1000)
+
+
 # Issue 28, defect 6: stems over 4 GiB were written as plain WAV
 def test_06_long_wav_outputs_are_rf64(random_model, song, tmp_path, monkeypatch):
     from unetvocalsep import audio

@@ -100,9 +100,9 @@ class AudioReader:
     ----------
     path : str or os.PathLike
         Any file libsndfile decodes; other formats are decoded fully into
-        memory with librosa (audioread / ffmpeg), and so is an mp3 whose
-        header understates its length (joined files, VBR without a Xing
-        header; :mod:`unetvocalsep.mpeg`).
+        memory with librosa (audioread / ffmpeg). An mp3 whose header
+        understates its length (joined files, VBR without a Xing header) is
+        read through ffmpeg block by block (:mod:`unetvocalsep.mpeg`).
 
     Attributes
     ----------
@@ -119,6 +119,7 @@ class AudioReader:
         self.path = _check_path(path)
         self._sf = None
         self._data = None
+        self._ff = None   # an mpeg.Decoder, for an mp3 whose header is short
         self._pos = 0
         try:
             self._sf = sf.SoundFile(sf_path(self.path))
@@ -142,19 +143,17 @@ class AudioReader:
             self._check_mp3_length()
 
     def _check_mp3_length(self):
-        """Decode with ffmpeg an mp3 whose header understates its length (:mod:`.mpeg`)."""
+        """Read through ffmpeg an mp3 whose header understates its length (:mod:`.mpeg`)."""
         from . import mpeg
 
         if not mpeg.header_is_short(self.path, self.frames, self.sr):
             return
-        try:
-            y = mpeg.decode(self.path, self.channels, self.sr)
-        except AudioError:
-            self.close()
-            raise
         self.close()
-        self._data = y
-        self.frames = y.shape[1]
+        try:
+            self.frames = mpeg.decoded_length(self.path, self.channels, self.sr)
+            self._ff = mpeg.Decoder(self.path, self.channels, self.sr)
+        except OSError as exc:
+            raise AudioError(f"cannot read {self.path}: {exc.strerror or exc}") from None
 
     @property
     def duration(self):
@@ -181,6 +180,9 @@ class AudioReader:
         if self._data is not None:
             y = self._data[:, self._pos:self._pos + n]
             self._pos += y.shape[1]
+        elif self._ff is not None:   # never past the counted length, should the file grow
+            y = self._ff.read(max(min(n, self.frames - self._pos), 0))
+            self._pos += y.shape[1]
         else:
             try:
                 y = self._sf.read(n, dtype="float32", always_2d=True).T
@@ -201,6 +203,13 @@ class AudioReader:
         if self._data is not None:
             self._pos = frame
             return
+        if self._ff is not None:
+            if frame < self._pos:
+                self._ff.restart()
+                self._pos = 0
+            self._ff.skip(frame - self._pos)
+            self._pos = frame
+            return
         try:
             self._sf.seek(frame)
         except Exception:   # a stream libsndfile cannot seek: read up to it
@@ -217,6 +226,9 @@ class AudioReader:
         if self._sf is not None:
             self._sf.close()
             self._sf = None
+        if self._ff is not None:
+            self._ff.close()
+            self._ff = None
 
     def __enter__(self):
         return self

@@ -10,8 +10,12 @@ ordinary files defeat that and were cut short without a word (issue 28):
 
 :func:`header_is_short` counts the MPEG frames with ``ffprobe`` (a demux, no
 decoding: 0.09 s for a 20-minute file, 0.05 s of it starting ffprobe) and
-compares that with the length libsndfile reports; :func:`decode` then decodes
-the whole stream with ffmpeg. Without ffprobe the check is skipped.
+compares that with the length libsndfile reports. Such a file is then read
+through ffmpeg block by block (:class:`Decoder`), never whole into memory: its
+true length comes from one counting pass, kept per file version
+(:func:`decoded_length`: 2.8 s for a 20-minute file here), and each reading
+pass streams ffmpeg's output. Separating a 20-minute file peaks at 643 MiB
+instead of 1,769 (benchmarks/RESULTS.md). Without ffprobe the check is skipped.
 
 Examples
 --------
@@ -22,12 +26,13 @@ import functools
 import os
 import shutil
 import subprocess
+import tempfile
 
 import numpy as np
 
 from .errors import AudioError
 
-__all__ = ["samples_per_frame", "count_frames", "header_is_short", "decode"]
+__all__ = ["samples_per_frame", "count_frames", "header_is_short", "decoded_length", "Decoder"]
 
 #: Slack between the frame count and libsndfile's length, in MPEG frames: the
 #: encoder delay and padding that gapless decoders trim, and an Info frame.
@@ -109,8 +114,11 @@ def header_is_short(path, frames, sr):
     return (packets - SLACK_FRAMES) * samples_per_frame(sr) > frames
 
 
-def decode(path, channels, sr, timeout=None):
-    """Decode a whole file with ffmpeg, to its real end.
+class Decoder:
+    """A file decoded by ffmpeg to its real end, read block by block.
+
+    Memory stays at one block whatever the file's length (a whole decode of a
+    2-hour mix at 44.1 kHz stereo would take 2.5 GB).
 
     Parameters
     ----------
@@ -118,29 +126,146 @@ def decode(path, channels, sr, timeout=None):
     channels : int
     sr : int
         Output rate (the file's own, so nothing is resampled).
-    timeout : float or None
+
+    Raises
+    ------
+    AudioError
+        ffmpeg is missing, or cannot decode the file (on the read that meets
+        the error).
+
+    Examples
+    --------
+    >>> with Decoder("song.mp3", 2, 44100) as d:          # doctest: +SKIP
+    ...     block = d.read(44100)                        # (2, 44100) float32
+    """
+
+    def __init__(self, path, channels, sr):
+        self.path, self.channels, self.sr = path, int(channels), int(sr)
+        self._proc = self._err = None
+        self._start()
+
+    def _start(self):
+        exe = shutil.which("ffmpeg")
+        if exe is None:
+            raise AudioError(f"{self.path}: its header understates its length and ffmpeg, "
+                             "needed to decode it to the end, is not installed")
+        self._err = tempfile.TemporaryFile()   # a pipe could fill and stall ffmpeg
+        try:
+            self._proc = subprocess.Popen(
+                [exe, "-v", "error", "-nostdin", "-i", self.path, "-map", "0:a:0", "-f", "f32le",
+                 "-ac", str(self.channels), "-ar", str(self.sr), "pipe:1"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._err)
+        except OSError as exc:
+            self.close()
+            raise AudioError(f"cannot decode {self.path} with ffmpeg: {exc}") from None
+
+    def read(self, n):
+        """The next ``n`` samples per channel.
+
+        Parameters
+        ----------
+        n : int
+
+        Returns
+        -------
+        numpy.ndarray, shape (channels, m), float32
+            ``m <= n``; ``m == 0`` at the end of the stream.
+        """
+        if self._proc is None:
+            return np.zeros((self.channels, 0), np.float32)
+        want = int(n) * self.channels * 4
+        parts, got = [], 0
+        while got < want:
+            b = self._proc.stdout.read(want - got)
+            if not b:
+                self._finish()
+                break
+            parts.append(b)
+            got += len(b)
+        y = np.frombuffer(b"".join(parts), dtype="<f4")
+        y = y[:len(y) // self.channels * self.channels]
+        return np.ascontiguousarray(y.reshape(-1, self.channels).T)
+
+    def skip(self, n):
+        """Read and drop ``n`` samples per channel (ffmpeg's own seek is not sample-exact here)."""
+        left = int(n)
+        while left > 0:
+            got = self.read(min(left, 1 << 18)).shape[1]
+            if not got:
+                break
+            left -= got
+
+    def restart(self):
+        """Go back to the start of the file."""
+        self.close()
+        self._start()
+
+    def _finish(self):
+        rc = self._proc.wait()
+        self._proc.stdout.close()
+        self._proc = None
+        if rc != 0:
+            self._err.seek(0)
+            msg = self._err.read().decode(errors="replace").strip().splitlines()
+            self.close()
+            raise AudioError(f"cannot decode {self.path} with ffmpeg: {msg[-1] if msg else 'failed'}")
+
+    def close(self):
+        """Stop ffmpeg (if still running) and free its files."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc.stdout.close()
+            self._proc = None
+        if self._err is not None:
+            self._err.close()
+            self._err = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:   # at interpreter exit
+            pass
+
+
+def decoded_length(path, channels, sr):
+    """Samples per channel that ffmpeg decodes from a file, by one counting pass.
+
+    Kept per file version (path, inode, size, modification time), as
+    :func:`count_frames`: a file is opened several times per separation.
+
+    Parameters
+    ----------
+    path : str
+    channels : int
+    sr : int
 
     Returns
     -------
-    numpy.ndarray, shape (channels, samples), float32
+    int
 
     Raises
     ------
     AudioError
         ffmpeg is missing or cannot decode the file.
     """
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        raise AudioError(f"{path}: its header understates its length and ffmpeg, needed to "
-                         "decode it to the end, is not installed")
-    try:
-        out = subprocess.run([exe, "-v", "error", "-nostdin", "-i", path, "-map", "0:a:0",
-                              "-f", "f32le", "-ac", str(channels), "-ar", str(sr), "pipe:1"],
-                             capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise AudioError(f"cannot decode {path} with ffmpeg: {exc}") from None
-    if out.returncode != 0:
-        msg = out.stderr.decode(errors="replace").strip().splitlines()
-        raise AudioError(f"cannot decode {path} with ffmpeg: {msg[-1] if msg else 'failed'}")
-    y = np.frombuffer(out.stdout, dtype="<f4")
-    return np.ascontiguousarray(y[:len(y) // channels * channels].reshape(-1, channels).T)
+    st = os.stat(path)
+    return _decoded_length(path, (st.st_ino, st.st_size, st.st_mtime_ns), int(channels), int(sr))
+
+
+@functools.lru_cache(maxsize=64)
+def _decoded_length(path, version, channels, sr):
+    total = 0
+    with Decoder(path, channels, sr) as d:
+        while True:
+            got = d.read(1 << 18).shape[1]
+            if not got:
+                return total
+            total += got
+
