@@ -270,6 +270,9 @@ def test_05_short_header_mp3_streams_through_ffmpeg_and_seeks(tmp_path, monkeypa
     ref = np.frombuffer(raw, "<f4").reshape(-1, 2).T
     with AudioReader(path) as r:
         assert r._ff is not None and r._data is None and r.frames == ref.shape[1]
+        # ffmpeg has its own session: a Ctrl-C or a group kill meant for us does not make
+        # it fail first ("cannot decode" instead of "interrupted")
+        assert os.getsid(r._ff._proc.pid) != os.getsid(0)
         blocks = []
         while True:
             y = r.read(7777)

@@ -154,7 +154,11 @@ class Decoder:
             self._proc = subprocess.Popen(
                 [exe, "-v", "error", "-nostdin", "-i", self.path, "-map", "0:a:0", "-f", "f32le",
                  "-ac", str(self.channels), "-ar", str(self.sr), "pipe:1"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._err)
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._err,
+                # its own session: a Ctrl-C meant for us must not kill it first and
+                # turn "interrupted" into "cannot decode" (close() stops it; should we
+                # die, its next write fails and it exits)
+                start_new_session=True)
         except OSError as exc:
             self.close()
             raise AudioError(f"cannot decode {self.path} with ffmpeg: {exc}") from None
