@@ -60,7 +60,7 @@ class _Evil:
         return (open, (self.marker, "w"))
 
 
-def _evil_copy(src, dst, marker, key="evil"):
+def evil_copy(src, dst, marker, key="evil"):
     """``src`` npz plus one object array that runs code when unpickled."""
     with np.load(src) as z:
         arrays = {k: z[k] for k in z.files}
@@ -70,7 +70,7 @@ def _evil_copy(src, dst, marker, key="evil"):
     return str(dst)
 
 
-def _small_cache(cache, n=2, value=None):
+def small_cache(cache, n=2, value=None):
     """A cache of ``n`` tracks of 200 frames; every value set to ``value`` if given."""
     from unetvocalsep.training.cache import save_example
 
@@ -103,7 +103,7 @@ def manager(random_model, tmp_path):
         m.close()
 
 
-def _wav_bytes(seconds, sr, channels, fmt="WAV", subtype="PCM_16", silent=False):
+def wav_bytes(seconds, sr, channels, fmt="WAV", subtype="PCM_16", silent=False):
     import io
 
     rng = np.random.default_rng(1)
@@ -116,7 +116,7 @@ def _wav_bytes(seconds, sr, channels, fmt="WAV", subtype="PCM_16", silent=False)
     return b
 
 
-def _wait(job, timeout=60):
+def wait_for_job(job, timeout=60):
     t0 = time.time()
     while job.status in ("queued", "running") and time.time() - t0 < timeout:
         time.sleep(0.05)
@@ -138,14 +138,14 @@ def tiny_disk(path, size="600k"):
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
-def _long_song(tmp_path, seconds=90):
+def make_long_song(tmp_path, seconds=90):
     v, a = toy_stems(seconds=seconds, sr=44100, seed=3)
     path = tmp_path / "long.wav"
     sf.write(str(path), (v + a).T, 44100, subtype="PCM_16")
     return path
 
 
-def _wait_for(cond, timeout=60.0):
+def wait_for(cond, timeout=60.0):
     t0 = time.time()
     while time.time() - t0 < timeout:
         if cond():
@@ -154,7 +154,7 @@ def _wait_for(cond, timeout=60.0):
     return False
 
 
-def _children(pid):
+def children_of(pid):
     kids = []
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -168,7 +168,7 @@ def _children(pid):
     return kids
 
 
-def _alive(pid):
+def pid_alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -188,7 +188,7 @@ def folder_dataset(tmp_path):
     return root
 
 
-def _model_copy(src, dst, change=None, cfg=None):
+def model_copy(src, dst, change=None, cfg=None):
     with np.load(src) as z:
         arrays = {k: z[k] for k in z.files}
     if change:
@@ -207,7 +207,7 @@ def hidden(folder):
                   p.name.endswith(".lock"))
 
 
-def _mp3(path, seconds, *extra, freq=440):
+def make_mp3(path, seconds, *extra, freq=440):
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
                     f"sine=f={freq}:d={seconds}", "-ar", "44100", "-ac", "2", *extra, str(path)],
                    check=True)
@@ -221,7 +221,7 @@ def joined_mp3(tmp_path_factory):
     if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
         pytest.skip("needs ffmpeg and ffprobe")
     d = tmp_path_factory.mktemp("mp3")
-    a, b = _mp3(d / "a.mp3", 3), _mp3(d / "b.mp3", 20, freq=660)
+    a, b = make_mp3(d / "a.mp3", 3), make_mp3(d / "b.mp3", 20, freq=660)
     joined = d / "joined.mp3"
     joined.write_bytes(a.read_bytes() + b.read_bytes())   # cat a.mp3 b.mp3
     return joined
@@ -240,7 +240,7 @@ def tiny_run(tmp_path_factory):
     return root
 
 
-def _tampered(snapshot, dst, **changes):
+def tampered_snapshot(snapshot, dst, **changes):
     with np.load(snapshot) as z:
         arrays = {k: z[k] for k in z.files}
     for suffix, value in changes.items():
@@ -264,7 +264,7 @@ def web_client(random_model, tmp_path):
     app.extensions[EXTENSION_KEY].close()
 
 
-def _wav(seconds=2.0):
+def toy_wav_bytes(seconds=2.0):
     import io
 
     v, a = toy_stems(seconds=seconds, sr=22050)
@@ -273,14 +273,14 @@ def _wav(seconds=2.0):
     return buf.getvalue()
 
 
-def _post(client, headers, base_url="http://127.0.0.1:8000"):
+def post_song(client, headers, base_url="http://127.0.0.1:8000"):
     import io
 
-    return client.post("/api/separate", data={"file": (io.BytesIO(_wav()), "song.wav")},
+    return client.post("/api/separate", data={"file": (io.BytesIO(toy_wav_bytes()), "song.wav")},
                        content_type="multipart/form-data", headers=headers, base_url=base_url)
 
 
-def _serve(random_model, jobs_dir, *extra):
+def serve_cli(random_model, jobs_dir, *extra):
     import re
     import time
 
@@ -296,7 +296,7 @@ def _serve(random_model, jobs_dir, *extra):
     return proc, port, lines
 
 
-def _stop(proc):
+def stop_server(proc):
     import signal
 
     proc.send_signal(signal.SIGTERM)

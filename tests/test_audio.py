@@ -10,7 +10,7 @@ from unetvocalsep.resampling import resample
 from unetvocalsep.files import atomic_path
 from unetvocalsep.errors import AudioError, UserError
 import subprocess
-from hardening import PY, _mp3, cli, joined_mp3, one_line_error, song  # noqa: F401  (fixtures and helpers)
+from hardening import PY, make_mp3, cli, joined_mp3, one_line_error, song  # noqa: F401  (fixtures and helpers)
 
 
 @pytest.mark.parametrize("fmt,tol", [("wav", 1e-4), ("flac", 1e-4), ("ogg", 0.2), ("mp3", 0.2)])
@@ -247,10 +247,10 @@ def test_05_vbr_mp3_without_xing_header(tmp_path):
 
     if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
         pytest.skip("needs ffmpeg and ffprobe")
-    path = _mp3(tmp_path / "vbr.mp3", 40, "-q:a", "4", "-write_xing", "0")
+    path = make_mp3(tmp_path / "vbr.mp3", 40, "-q:a", "4", "-write_xing", "0")
     with AudioReader(path) as r:
         assert 39.9 < r.duration < 40.2
-    plain = _mp3(tmp_path / "plain.mp3", 5)   # a normal file keeps libsndfile's decoder
+    plain = make_mp3(tmp_path / "plain.mp3", 5)   # a normal file keeps libsndfile's decoder
     with AudioReader(plain) as r:
         assert r._sf is not None and 4.9 < r.duration < 5.1
 
@@ -264,7 +264,7 @@ def test_05_short_header_mp3_streams_through_ffmpeg_and_seeks(tmp_path, monkeypa
 
     if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
         pytest.skip("needs ffmpeg and ffprobe")
-    path = _mp3(tmp_path / "vbr.mp3", 12, "-q:a", "4", "-write_xing", "0")
+    path = make_mp3(tmp_path / "vbr.mp3", 12, "-q:a", "4", "-write_xing", "0")
     raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "2",
                           "-ar", "44100", "pipe:1"], capture_output=True, check=True).stdout
     ref = np.frombuffer(raw, "<f4").reshape(-1, 2).T

@@ -4,7 +4,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from hardening import (PY, _evil_copy, _model_copy, _small_cache, cli,  # noqa: F401  (fixtures and helpers)
+from hardening import (PY, evil_copy, model_copy, small_cache, cli,  # noqa: F401  (fixtures and helpers)
                        one_line_error, song)
 
 from unetvocalsep.errors import ModelError
@@ -15,7 +15,7 @@ def test_01_pickled_object_in_model_never_runs(random_model, song, tmp_path):
     from unetvocalsep.model_io import load_model, load_params
 
     marker = tmp_path / "pwned"
-    evil = _evil_copy(random_model, tmp_path / "evil.npz", marker)
+    evil = evil_copy(random_model, tmp_path / "evil.npz", marker)
     for load in (load_model, load_params):
         with pytest.raises(ModelError, match="pickled Python object"):
             load(evil)
@@ -33,9 +33,9 @@ def test_01_pickle_in_init_model_and_snapshot(random_model, tmp_path):
     from unetvocalsep.npzfile import read_npz_safely
 
     cache = tmp_path / "cache"
-    _small_cache(cache)
+    small_cache(cache)
     marker = tmp_path / "pwned"
-    evil = _evil_copy(random_model, tmp_path / "evil.npz", marker)
+    evil = evil_copy(random_model, tmp_path / "evil.npz", marker)
     one_line_error(cli("train", cache, "-o", tmp_path / "r1", "-i", "1", "-b", "2", "--no-progress",
                        "--init-model", evil), "pickled")
     # a real snapshot, then the same with a pickled object added
@@ -45,7 +45,7 @@ def test_01_pickle_in_init_model_and_snapshot(random_model, tmp_path):
     snap = tmp_path / "r2" / "snapshot_iter_2"
     assert snap.exists()
     assert read_npz_safely(str(snap))   # a genuine snapshot reads without pickle
-    evil_snap = _evil_copy(str(snap), tmp_path / "evil_snapshot", marker,
+    evil_snap = evil_copy(str(snap), tmp_path / "evil_snapshot", marker,
                            key="updater/iterator:main/evil")
     one_line_error(cli("train", cache, "-o", tmp_path / "r3", "-i", "3", "-b", "2",
                        "--no-progress", "--resume", evil_snap), "pickled")
@@ -72,7 +72,7 @@ def test_20_integer_weights_are_refused(random_model, tmp_path):
 
     def to_int(arrays):
         return {k: (v * 100).astype(np.int32) if k.endswith("/W") else v for k, v in arrays.items()}
-    path = _model_copy(random_model, tmp_path / "int.npz", to_int)
+    path = model_copy(random_model, tmp_path / "int.npz", to_int)
     for load in (load_params, load_model):
         with pytest.raises(ModelError, match="int32 weights"):
             load(path)
@@ -86,7 +86,7 @@ def test_20_integer_weights_are_refused(random_model, tmp_path):
 def test_21_model_settings_are_validated(random_model, tmp_path, cfg, needle):
     from unetvocalsep.model_io import load_params
 
-    path = _model_copy(random_model, tmp_path / "m.npz", cfg=cfg)
+    path = model_copy(random_model, tmp_path / "m.npz", cfg=cfg)
     with pytest.raises(ModelError, match=needle):
         load_params(path)
 

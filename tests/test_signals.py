@@ -3,7 +3,7 @@ import os
 import signal
 import subprocess
 
-from hardening import PY, _long_song, _wait_for, cli, leftovers, song  # noqa: F401  (fixtures and helpers)
+from hardening import PY, make_long_song, wait_for, cli, leftovers, song  # noqa: F401  (fixtures and helpers)
 
 
 # Issue 13, defect 10/11: signals and worker processes
@@ -11,12 +11,12 @@ def test_10_sigterm_leaves_no_part_files(random_model, tmp_path):
     # 5 minutes: at ~160x real time a 90 s song's second pass is over in about 0.5 s, and a
     # SIGTERM sent after the temporaries appear could land after the commit (one failure in a
     # full run on 2026-12-06)
-    path = _long_song(tmp_path, seconds=300)
+    path = make_long_song(tmp_path, seconds=300)
     out = tmp_path / "o"
     proc = subprocess.Popen([PY, "-m", "unetvocalsep.separate", str(path), "-o", str(out),
                              "--model", random_model, "--no-progress", "--chunk-seconds", "10"],
                             stderr=subprocess.PIPE, text=True)
-    assert _wait_for(lambda: leftovers(out)), "no temporary output appeared"
+    assert wait_for(lambda: leftovers(out)), "no temporary output appeared"
     proc.send_signal(signal.SIGTERM)
     rc = proc.wait(30)
     err = proc.stderr.read()

@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 from conftest import write_toy_folder
-from hardening import PY, _alive, _children, _wait_for, cli, folder_dataset, hidden, leftovers, one_line_error  # noqa: F401  (fixtures and helpers)
+from hardening import PY, pid_alive, children_of, wait_for, cli, folder_dataset, hidden, leftovers, one_line_error  # noqa: F401  (fixtures and helpers)
 
 SR16 = 16000
 
@@ -384,17 +384,17 @@ def test_11_prepare_workers_end_with_the_parent(folder_dataset, tmp_path, sig):
                              "--time-stretch", "0.9", "1.1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # wait until both workers run (spawned children that import the package)
-    assert _wait_for(lambda: len(_children(proc.pid)) >= 2 or proc.poll() is not None, 90)
+    assert wait_for(lambda: len(children_of(proc.pid)) >= 2 or proc.poll() is not None, 90)
     time.sleep(1.5)
     assert proc.poll() is None, proc.stderr.read()
-    kids = _children(proc.pid)
+    kids = children_of(proc.pid)
     proc.send_signal(sig)
     proc.wait(30)
-    assert _wait_for(lambda: not any(_alive(k) for k in kids), 20), \
-        [k for k in kids if _alive(k)]
+    assert wait_for(lambda: not any(pid_alive(k) for k in kids), 20), \
+        [k for k in kids if pid_alive(k)]
     if sig == signal.SIGTERM:
         assert proc.returncode == 128 + signal.SIGTERM
-    assert _wait_for(lambda: not leftovers(out), 10), leftovers(out)
+    assert wait_for(lambda: not leftovers(out), 10), leftovers(out)
 
 
 # Issue 28, defect 16: prepare on a full disk

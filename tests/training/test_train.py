@@ -17,7 +17,7 @@ from unetvocalsep.train import main
 from unetvocalsep.training.extensions import stored_step_size
 from unetvocalsep.training.train import split_validation, train
 import time
-from hardening import _small_cache, _tampered, cli, one_line_error, tiny_run  # noqa: F401  (fixtures and helpers)
+from hardening import small_cache, tampered_snapshot, cli, one_line_error, tiny_run  # noqa: F401  (fixtures and helpers)
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +257,7 @@ def test_final_alpha_must_be_positive(tmp_path, capsys):
 
 # Issue 13, defect 13: NaN in the cache, and a loss that is not finite
 def test_13_nan_cache_is_refused_before_training(tmp_path):
-    cache = _small_cache(tmp_path / "cache")
+    cache = small_cache(tmp_path / "cache")
     arr = np.load(str(cache / "t1.npy"), mmap_mode="r+")
     arr[0, 5, 7] = np.nan
     arr.flush()
@@ -269,7 +269,7 @@ def test_13_nan_cache_is_refused_before_training(tmp_path):
 
 # Issue 13, defect 13: NaN in the cache, and a loss that is not finite
 def test_13_non_finite_loss_stops_training(tmp_path):
-    cache = _small_cache(tmp_path / "cache", value=3e38)   # finite data, the loss overflows
+    cache = small_cache(tmp_path / "cache", value=3e38)   # finite data, the loss overflows
     proc = cli("train", cache, "-o", tmp_path / "r", "-i", "5", "-b", "2", "--no-progress")
     one_line_error(proc, "training loss became")
     assert not (tmp_path / "r" / "unet.npz").exists()
@@ -277,7 +277,7 @@ def test_13_non_finite_loss_stops_training(tmp_path):
 
 # Issue 13, defect 14: train -o checked first
 def test_14_train_output_checked_at_the_start(tmp_path):
-    cache = _small_cache(tmp_path / "cache")
+    cache = small_cache(tmp_path / "cache")
     blocker = tmp_path / "file"
     blocker.write_text("x")
     t0 = time.time()
@@ -307,7 +307,7 @@ def test_14_permission_problem_is_named(tmp_path, monkeypatch):
 
 # Issue 13: more of the same classes, found while fixing the 21
 def test_more_train_never_replaces_an_earlier_model(tmp_path):
-    cache = _small_cache(tmp_path / "cache")
+    cache = small_cache(tmp_path / "cache")
     out = tmp_path / "r"
     args = ["train", cache, "-o", out, "-i", "1", "-b", "2", "--no-progress"]
     assert cli(*args).returncode == 0
@@ -326,7 +326,7 @@ def test_12_13_hostile_snapshot_is_refused(tiny_run, tmp_path, change, needle):
     from unetvocalsep.errors import ModelError
     from unetvocalsep.training.train import train
 
-    bad = _tampered(tiny_run / "out" / "snapshot_iter_2", tmp_path / "bad.npz", **change)
+    bad = tampered_snapshot(tiny_run / "out" / "snapshot_iter_2", tmp_path / "bad.npz", **change)
     with pytest.raises(ModelError, match=needle):
         train(str(tiny_run / "cache"), out=str(tmp_path / "o"), val_fraction=0.0, batchsize=2,
               iteration=4, progress=False, resume=bad)

@@ -26,7 +26,7 @@ from unetvocalsep.web.picture import MaskRecorder  # noqa: E402
 from unetvocalsep.web.uploads import check_upload, display_name
 import pytest
 import soundfile as sf
-from hardening import _post, _serve, _stop, _wait, _wav, _wav_bytes, cli, joined_mp3, manager, one_line_error, song, tiny_disk, web_client  # noqa: F401  (fixtures and helpers)
+from hardening import post_song, serve_cli, stop_server, wait_for_job, toy_wav_bytes, wav_bytes, cli, joined_mp3, manager, one_line_error, song, tiny_disk, web_client  # noqa: F401  (fixtures and helpers)
 
 SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS", "MP3": "MPEG_LAYER_III"}
 
@@ -610,10 +610,10 @@ def test_04_many_channels_refused_high_rates_reduced(manager):
 
     m = manager()
     with pytest.raises(RequestError, match="8 channels") as info:
-        m.submit(_wav_bytes(2.0, 192000, 8, "FLAC", "PCM_16", silent=True), "x.flac")
+        m.submit(wav_bytes(2.0, 192000, 8, "FLAC", "PCM_16", silent=True), "x.flac")
     assert info.value.status == 400 and not os.listdir(m.jobs_dir)
-    job = m.submit(_wav_bytes(2.0, 96000, 2), "hi.wav")
-    assert _wait(job) == "done", job.error
+    job = m.submit(wav_bytes(2.0, 96000, 2), "hi.wav")
+    assert wait_for_job(job) == "done", job.error
     info = sf.info(job.path("vocals"))
     assert info.samplerate == 48000 and info.channels == 2
     assert m.status(job)["output_sample_rate"] == 48000
@@ -625,7 +625,7 @@ def test_04_disk_per_job_is_bounded(manager):
 
     m = manager(max_job_mb=2)
     with pytest.raises(RequestError, match="MB per song") as info:
-        m.submit(_wav_bytes(10.0, 44100, 2), "long.wav")
+        m.submit(wav_bytes(10.0, 44100, 2), "long.wav")
     assert info.value.status == 413 and not os.listdir(m.jobs_dir)
 
 
@@ -648,7 +648,7 @@ def test_05_max_queue_is_atomic(manager, monkeypatch):
     def send():
         barrier.wait()
         try:
-            m.submit(_wav_bytes(0.5, 16000, 1), "a.wav")
+            m.submit(wav_bytes(0.5, 16000, 1), "a.wav")
             results.append(202)
         except RequestError as exc:
             results.append(exc.status)
@@ -669,7 +669,7 @@ def test_06_full_disk_web_says_507(manager, tmp_path):
     with tiny_disk(tmp_path / "disk", "300k") as disk:
         m = manager(jobs_dir=str(disk / "jobs"))
         with pytest.raises(RequestError, match="no space left") as info:
-            m.submit(_wav_bytes(10.0, 44100, 2), "big.wav")
+            m.submit(wav_bytes(10.0, 44100, 2), "big.wav")
         assert info.value.status == 507
         assert os.listdir(m.jobs_dir) == []
         m.close()
@@ -689,14 +689,14 @@ def test_18_cross_origin_posts_and_foreign_hosts_are_refused(web_client):
     tok = c.get("/api/token", base_url="http://127.0.0.1:8000").json["token"]
     good = {"X-Unetvocalsep-Token": tok}
     # CSRF: another site's page posting to the user's server
-    r = _post(c, dict(good, Origin="https://evil.example"))
+    r = post_song(c, dict(good, Origin="https://evil.example"))
     assert r.status_code == 403 and "cross-origin" in r.json["error"]
-    r = _post(c, {"Sec-Fetch-Site": "cross-site"})
+    r = post_song(c, {"Sec-Fetch-Site": "cross-site"})
     assert r.status_code == 403
     # no token (a form on another page cannot read one)
-    r = _post(c, {"Origin": "http://127.0.0.1:8000"})
+    r = post_song(c, {"Origin": "http://127.0.0.1:8000"})
     assert r.status_code == 403 and "token" in r.json["error"]
-    r = _post(c, {"X-Unetvocalsep-Token": tok[:-1] + ("0" if tok[-1] != "0" else "1")})
+    r = post_song(c, {"X-Unetvocalsep-Token": tok[:-1] + ("0" if tok[-1] != "0" else "1")})
     assert r.status_code == 403
     # DNS rebinding: a foreign name for this server, reading or writing
     for method in ("get", "post"):
@@ -707,12 +707,12 @@ def test_18_cross_origin_posts_and_foreign_hosts_are_refused(web_client):
     # the proxy's name and origin given on the command line
     page = c.get("/", base_url="http://127.0.0.1:8000").get_data(as_text=True)
     page_tok = page.split('data-token="')[1].split('"')[0]
-    assert _post(c, {"X-Unetvocalsep-Token": page_tok,
+    assert post_song(c, {"X-Unetvocalsep-Token": page_tok,
                      "Origin": "http://127.0.0.1:8000"}).status_code == 202
-    assert _post(c, good).status_code == 202
-    assert _post(c, dict(good, Origin="https://sep.example.com"),
+    assert post_song(c, good).status_code == 202
+    assert post_song(c, dict(good, Origin="https://sep.example.com"),
                  base_url="http://sep.example.com").status_code == 202
-    assert _post(c, good, base_url="http://localhost:8000").status_code == 202
+    assert post_song(c, good, base_url="http://localhost:8000").status_code == 202
 
 
 # Issue 28, defect 18: the web page answered any origin and any Host
@@ -733,7 +733,7 @@ def test_19_slow_clients_are_bounded_and_timed_out(random_model, tmp_path):
     import time
     import urllib.request
 
-    proc, port, _ = _serve(random_model, tmp_path / "jobs", "--max-connections", "20",
+    proc, port, _ = serve_cli(random_model, tmp_path / "jobs", "--max-connections", "20",
                            "--timeout", "2")
     socks = []
     try:
@@ -764,7 +764,7 @@ def test_19_slow_clients_are_bounded_and_timed_out(random_model, tmp_path):
     finally:
         for s in socks:
             s.close()
-        assert _stop(proc) == 0
+        assert stop_server(proc) == 0
 
 
 # Issue 28, defect 19, 20: the server: bounded connections with a timeout; a restart keeps finished jobs
@@ -774,13 +774,13 @@ def test_20_restart_serves_finished_jobs_and_removes_unfinished(random_model, tm
     import urllib.request
 
     jobs = tmp_path / "jobs"
-    proc, port, _ = _serve(random_model, jobs)
+    proc, port, _ = serve_cli(random_model, jobs)
     base = f"http://127.0.0.1:{port}"
     try:
         tok = json.load(urllib.request.urlopen(base + "/api/token"))["token"]
         boundary = "xyzboundary"
         body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-                f"filename=\"song.wav\"\r\nContent-Type: audio/wav\r\n\r\n").encode() + _wav() \
+                f"filename=\"song.wav\"\r\nContent-Type: audio/wav\r\n\r\n").encode() + toy_wav_bytes() \
             + f"\r\n--{boundary}--\r\n".encode()
         req = urllib.request.Request(base + "/api/separate", data=body, method="POST", headers={
             "Content-Type": f"multipart/form-data; boundary={boundary}",
@@ -794,12 +794,12 @@ def test_20_restart_serves_finished_jobs_and_removes_unfinished(random_model, tm
             time.sleep(0.2)
         assert st["status"] == "done", st
     finally:
-        assert _stop(proc) == 0
+        assert stop_server(proc) == 0
     unfinished = jobs / ("ab" * 16)                 # a job that was queued when it stopped
     unfinished.mkdir()
-    (unfinished / "input.wav").write_bytes(_wav())
+    (unfinished / "input.wav").write_bytes(toy_wav_bytes())
     (jobs / "notes.txt").write_text("mine")          # not a job: left alone
-    proc, port, lines = _serve(random_model, jobs)
+    proc, port, lines = serve_cli(random_model, jobs)
     base = f"http://127.0.0.1:{port}"
     try:
         assert any("1 finished served again, 1 unfinished removed" in x for x in lines), lines
@@ -809,7 +809,7 @@ def test_20_restart_serves_finished_jobs_and_removes_unfinished(random_model, tm
             assert r.status == 200 and len(r.read()) > 1000
         assert not unfinished.exists() and (jobs / "notes.txt").read_text() == "mine"
     finally:
-        assert _stop(proc) == 0
+        assert stop_server(proc) == 0
 
 
 # Issue 28, defect 19, 20: the server: bounded connections with a timeout; a restart keeps finished jobs
