@@ -3,6 +3,8 @@
 Only the arguments live here; the work is done by
 :mod:`unetvocalsep.training.curves`, whose functions a notebook can call.
 """
+import sys
+
 from .errors import UserError
 from .signals import run_cli
 from .training.curves import describe, plateau, stage_points
@@ -33,6 +35,11 @@ def _main(argv=None):
     except ValueError as e:
         raise UserError(str(e)) from None
     print(f"{x[-1]:,.0f} crops; {describe(res)}")
+    if res["start"] < args.crops_before:   # the judged part reaches into stages not given
+        print(f"unetvocalsep.curves: note: the last {args.fraction:.2g} of the crops starts at "
+              f"crop {res['start']:,.0f}, before the runs given (crop {args.crops_before:,}); "
+              f"only their {res['points']} points were judged: give the earlier stages' "
+              "folders too, or a smaller --fraction", file=sys.stderr)
     return 0
 
 

@@ -92,8 +92,14 @@ def test_cli_prints_the_verdict_and_errors_in_one_line(tmp_path, capsys):
     pts = [(i, 1e-3 * (1 + 0.01 * np.cos(i))) for i in range(100, 3001, 100)]
     run = _run(tmp_path, "s", 64, pts, 3000)
     assert curves_cli.main([run, "--crops-before", "256000"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("448,000 crops; stopped improving: 24 points from crop 298,667")
+    cap = capsys.readouterr()
+    assert cap.out.startswith("448,000 crops; stopped improving: 24 points from crop 298,667")
+    assert cap.err == ""                          # the last third lies inside the run given
+    # the last 80 % would reach into the 256,000 crops of stages not given: said, not hidden
+    assert curves_cli.main([run, "--crops-before", "256000", "--fraction", "0.8"]) == 0
+    cap = capsys.readouterr()
+    assert "30 points from crop 89,600" in cap.out
+    assert "before the runs given (crop 256,000); only their 30 points" in cap.err
     falling = _run(tmp_path, "f", 64, [(i, 1e-3 - 1e-8 * i) for i in range(100, 3001, 100)], 3000)
     assert curves_cli.main([falling]) == 0
     assert "still improving" in capsys.readouterr().out
