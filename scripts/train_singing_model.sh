@@ -3,6 +3,7 @@
 # trains, resuming after any stop (snapshots in WORKDIR, outside the repository).
 #
 #   scripts/train_singing_model.sh MIR1K_WAVFILE_DIR MUSDB_DIR WORKDIR [ITERATIONS]
+# (ITERATIONS 0: build the caches only, e.g. for scripts/anneal_singing_model.sh)
 #
 # Data, in crops (proportional to frames; docs/MODEL.md keeps the record):
 #   - real singing: MIR-1K (12 singers) and MUSDB18 train previews, pitch-shifted
@@ -45,6 +46,7 @@ $PY -m unetvocalsep.synth -o "$W/corpus/valid-synth" --tracks 12 --seconds 30 --
 for s in realmix valid-leak valid-voice valid-synth; do
   $PY -m unetvocalsep.prepare folder "$W/corpus/$s" -o "$W/cache/$s" -j 2 --no-progress
 done
+[ "$ITERS" -gt 0 ] || { echo "caches built in $W; no training asked (ITERATIONS 0)"; exit 0; }
 DATA=("$W/cache/mir1k" "$W/cache/musdb" "$W/cache/realmix")
 VAL=("$W/val/mir1k" "$W/val/musdb" "$W/cache/valid-leak" "$W/cache/valid-voice" "$W/cache/valid-synth")
 # Resume from the newest snapshot; on a new machine (snapshots gone) start from the
