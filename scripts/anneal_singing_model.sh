@@ -4,6 +4,8 @@
 # moving average at 11,000 iterations (models/milestones/issue26-stage1.npz).
 # Stage 1 (scripts/train_singing_model.sh, alpha 1e-3 throughout) had reached a
 # plateau of the validation loss; a falling step is the usual last leg.
+# (Not the third session's scripts/train_singing_stage2.sh, a --weights experiment
+# that was dropped: that one writes WORKDIR/stage2, this one WORKDIR/stage2-anneal.)
 #
 #   scripts/anneal_singing_model.sh WORKDIR
 #
@@ -19,17 +21,13 @@ W=${1:?work folder (train_singing_model.sh WORKDIR)}
 PY=${PYTHON:-python}
 NPROC=${NPROC:-2}
 TOTAL=4625 ALPHA0=1e-3 ALPHA1=1e-5
-case "$NPROC" in 1|2|4|8) ;; *) echo "NPROC must be 1, 2, 4 or 8 (64 crops per update)" >&2; exit 2;; esac
-for d in cache/mir1k cache/musdb cache/realmix val/mir1k val/musdb; do
-  [ -d "$W/$d" ] || { echo "no $W/$d: run scripts/train_singing_model.sh first" >&2; exit 2; }
+. "$(dirname "$0")/singing-run-setup.sh"
+singing_launch "$PY" "$NPROC"
+singing_sets "$W"
+for d in "${DATA[@]}" "${VAL[@]}"; do
+  [ -d "$d" ] || { echo "no $d: run scripts/train_singing_model.sh first" >&2; exit 2; }
 done
 STAGE=$W/stage2-anneal$([ "$NPROC" -eq 2 ] || echo "-np$NPROC")   # a snapshot resumes with its NPROC
-LAUNCH=("$PY"); PAR=()
-if [ "$NPROC" -gt 1 ]; then
-  export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-  LAUNCH=(mpiexec --allow-run-as-root --oversubscribe -n "$NPROC" "$PY")
-  PAR=(--communicator naive)
-fi
 last=$(ls -t "$STAGE"/snapshot_iter_* 2>/dev/null | head -1 || true)
 M2=models/milestones/issue26-anneal
 if [ -n "$last" ]; then
@@ -42,8 +40,6 @@ else
   START=(--init-model models/milestones/issue26-stage1.npz); ITERS=$TOTAL; A0=$ALPHA0
 fi
 [ "$ITERS" -gt 0 ] || { echo "stage 2 is complete ($M2.npz)"; exit 0; }
-"${LAUNCH[@]}" -m unetvocalsep.train "$W/cache/mir1k" "$W/cache/musdb" "$W/cache/realmix" \
-    --validation "$W/val/mir1k" "$W/val/musdb" "$W/cache/valid-leak" "$W/cache/valid-voice" \
-    "$W/cache/valid-synth" -o "$STAGE" --batchsize $((64 / NPROC)) --iteration "$ITERS" \
+"${LAUNCH[@]}" -m unetvocalsep.train "${DATA[@]}" --validation "${VAL[@]}" -o "$STAGE" --batchsize $((64 / NPROC)) --iteration "$ITERS" \
     --seed 27 --log-interval 50 --snapshot-interval 100 --no-progress --ema 0.999 \
     --alpha "$A0" --final-alpha "$ALPHA1" "${PAR[@]}" "${START[@]}"

@@ -33,7 +33,8 @@ W=${3:?work folder}
 ITERS=${4:-8000}
 PY=${PYTHON:-python}
 NPROC=${NPROC:-1}
-case "$NPROC" in 1|2|4|8) ;; *) echo "NPROC must be 1, 2, 4 or 8 (64 crops per update)" >&2; exit 2;; esac
+. "$(dirname "$0")/singing-run-setup.sh"
+singing_launch "$PY" "$NPROC"
 mkdir -p "$W"
 [ -d "$W/cache/mir1k" ] && [ -d "$W/val/musdb" ] || \
     PYTHON=$PY "$(dirname "$0")/build-real-singing-corpus.sh" "$MIR" "$MUSDB" "$W" 2
@@ -47,17 +48,10 @@ for s in realmix valid-leak valid-voice valid-synth; do
   $PY -m unetvocalsep.prepare folder "$W/corpus/$s" -o "$W/cache/$s" -j 2 --no-progress
 done
 [ "$ITERS" -gt 0 ] || { echo "caches built in $W; no training asked (ITERATIONS 0)"; exit 0; }
-DATA=("$W/cache/mir1k" "$W/cache/musdb" "$W/cache/realmix")
-VAL=("$W/val/mir1k" "$W/val/musdb" "$W/cache/valid-leak" "$W/cache/valid-voice" "$W/cache/valid-synth")
+singing_sets "$W"
 # Resume from the newest snapshot; on a new machine (snapshots gone) start from the
 # newest committed float16 milestone of this run, else from the bundled model.
-STAGE=$W/stage1; LAUNCH=("$PY"); PAR=()
-if [ "$NPROC" -gt 1 ]; then
-  STAGE=$W/stage1-np$NPROC
-  export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-  LAUNCH=(mpiexec --allow-run-as-root --oversubscribe -n "$NPROC" "$PY")
-  PAR=(--communicator naive)
-fi
+STAGE=$W/stage1$([ "$NPROC" -eq 1 ] || echo "-np$NPROC")   # a snapshot resumes with its NPROC
 last=$(ls -t "$STAGE"/snapshot_iter_* 2>/dev/null | head -1 || true)
 MILESTONE=models/milestones/issue26-stage1.npz
 if [ -n "$last" ]; then START=(--resume "$last")

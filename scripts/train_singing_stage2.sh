@@ -19,8 +19,8 @@ WEIGHTS=("$@")
 [ ${#WEIGHTS[@]} -eq 0 ] && WEIGHTS=(1 4 1)
 PY=${PYTHON:-python}
 OUT=${OUT:-$W/stage2}
-DATA=("$W/cache/mir1k" "$W/cache/musdb" "$W/cache/realmix")
-VAL=("$W/val/mir1k" "$W/val/musdb" "$W/cache/valid-leak" "$W/cache/valid-voice" "$W/cache/valid-synth")
+. "$(dirname "$0")/singing-run-setup.sh"
+singing_sets "$W"
 last=$(ls -t "$OUT"/snapshot_iter_* 2>/dev/null | head -1 || true)
 if [ -n "$last" ]; then START=(--resume "$last"); else START=(--init-model "$INIT"); fi
 $PY -m unetvocalsep.train "${DATA[@]}" --weights "${WEIGHTS[@]}" --validation "${VAL[@]}" \
