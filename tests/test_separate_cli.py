@@ -160,6 +160,40 @@ def test_bundled_model_by_name(toy_song, tmp_path):
     assert "--wiener" in help_text and "bundled model by name" in help_text
 
 
+def test_a_person_at_a_terminal_is_told_the_model_and_its_licence(toy_song, tmp_path):
+    """On a terminal the first stderr line names the model and its terms; on a pipe, nothing."""
+    import pty
+
+    def first_lines(*args):
+        master, slave = pty.openpty()
+        try:
+            proc = subprocess.run([sys.executable, "-m", "unetvocalsep.separate", toy_song[0],
+                                   "--no-progress", "--stems", "vocals", *args],
+                                  stdout=subprocess.PIPE, stderr=slave, timeout=300)
+            os.close(slave)
+            chunks = []
+            while True:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:  # the pty is closed once the child is gone
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+        finally:
+            os.close(master)
+        assert proc.returncode == 0
+        return b"".join(chunks).decode().splitlines()
+
+    lines = first_lines("-o", str(tmp_path / "a"))
+    assert lines[0].startswith("unetvocalsep.separate: model default (")
+    assert "non-commercial" in lines[0], lines
+    lines = first_lines("-o", str(tmp_path / "b"), "--model", "free")
+    assert lines[0] == "unetvocalsep.separate: model free (GPL-3.0-or-later, to be safe)", lines
+    proc = run(toy_song[0], "-o", str(tmp_path / "c"), "--stems", "vocals")  # stderr a pipe
+    assert proc.returncode == 0 and "model" not in proc.stderr, proc.stderr
+
+
 def test_the_free_model_is_kept_by_name_with_its_own_licence(toy_song, tmp_path):
     """Issue 26: the default was trained on research-only data; the free one stays."""
     from unetvocalsep.model_io import bundled_models, load_model

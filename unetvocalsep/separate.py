@@ -244,10 +244,13 @@ def _main(argv=None):
     sep = Separator(args.model, device=args.device, hard_mask=args.hard_mask,
                     highband=args.highband, chunk_seconds=args.chunk_seconds,
                     wiener=args.wiener)
+    import sys
+
+    if stderr_is_terminal():  # a person reads this; a script's stderr stays for errors
+        print(f"{cli_name('unetvocalsep.separate')}: model {sep.model_info['summary']}",
+              file=sys.stderr, flush=True)
     jobs = batch.choose_jobs(args.jobs, len(files))
     if args.jobs and jobs < min(args.jobs, len(files)):
-        import sys
-
         print(f"{cli_name('unetvocalsep.separate')}: note: -j {args.jobs} lowered to {jobs}: "
               f"{batch.mem_available() / 2 ** 30:.1f} GiB available, about "
               f"{batch.JOB_MEMORY_BYTES / 2 ** 20:.0f} MiB per file", file=sys.stderr)
