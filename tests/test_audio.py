@@ -289,7 +289,7 @@ def test_05_short_header_mp3_streams_through_ffmpeg_and_seeks(tmp_path, monkeypa
     assert mpeg.decoded_length(str(path), 2, 44100) == ref.shape[1]
     monkeypatch.undo()
     monkeypatch.setattr(mpeg.shutil, "which", lambda name: None if name == "ffmpeg" else "/x")
-    with pytest.raises(mpeg.AudioError, match="ffmpeg, needed to decode it to the end"):
+    with pytest.raises(mpeg.AudioError, match="ffmpeg, needed to decode it"):
         mpeg.Decoder(str(path), 2, 44100)
 
 
@@ -305,6 +305,50 @@ def test_05_decoder_reports_ffmpeg_failure(tmp_path):
     with pytest.raises(mpeg.AudioError, match=r"cannot decode .*bad\.mp3 with ffmpeg: "):
         with mpeg.Decoder(str(bad), 2, 44100) as d:
             d.read(1000)
+
+
+def test_m4a_streams_through_ffmpeg_sample_for_sample(tmp_path, monkeypatch, random_model):
+    """m4a (which libsndfile cannot read) is streamed, not decoded whole by librosa."""
+    import shutil
+
+    from unetvocalsep import mpeg
+
+    if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
+        pytest.skip("needs ffmpeg and ffprobe")
+    path = tmp_path / "song.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=f=330:d=4", "-f", "lavfi",
+                    "-i", "anoisesrc=d=4:a=0.05", "-filter_complex", "[0][1]amerge=inputs=2",
+                    "-ar", "22050", "-c:a", "aac", str(path)], check=True)
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "pipe:1"],
+                         capture_output=True, check=True).stdout
+    ref = np.frombuffer(raw, "<f4").reshape(-1, 2).T
+    assert mpeg.probe_audio(str(path)) == (22050, 2)
+    with AudioReader(path) as r:
+        assert r._data is None and r._ff is not None       # streamed, nothing held whole
+        assert (r.sr, r.channels, r.frames) == (22050, 2, ref.shape[1])
+        first = r.read(5000)
+        r.seek(30000)
+        later = r.read(1000)
+    np.testing.assert_array_equal(first, ref[:, :5000])
+    np.testing.assert_array_equal(later, ref[:, 30000:31000])
+    y, sr = load_audio(path)
+    np.testing.assert_array_equal(y, ref)
+    out = tmp_path / "out"
+    proc = subprocess.run([PY, "-m", "unetvocalsep.separate", str(path), "-o", str(out), "--model",
+                           random_model, "--no-progress"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    v, vsr = sf.read(str(out / "song" / "vocals.wav"), always_2d=True)
+    assert vsr == 22050 and v.shape == (ref.shape[1], 2)
+    # a file ffprobe finds no audio in still gets the one-line refusal
+    bad = tmp_path / "notes.m4a"
+    bad.write_text("not audio")
+    assert mpeg.probe_audio(str(bad)) is None
+    with pytest.raises(AudioError, match="not an audio file"):
+        AudioReader(bad)
+    # without ffmpeg, the old way: librosa decodes it whole
+    monkeypatch.setattr(mpeg, "probe_audio", lambda p: None)
+    with AudioReader(path) as r:
+        assert r._data is not None and r._data.shape[1] == ref.shape[1]
 
 
 # Issue 28, defect 6: stems over 4 GiB were written as plain WAV

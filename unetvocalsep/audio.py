@@ -2,8 +2,9 @@
 
 Arrays are always ``float32`` of shape ``(channels, samples)`` inside the
 package. Files are read with soundfile (wav, flac, ogg, mp3 and the other
-formats of libsndfile); anything else (m4a, mp4, ...) falls back to
-``librosa.load`` through audioread/ffmpeg.
+formats of libsndfile); anything else (m4a, mp4, ...) is streamed through
+ffmpeg (:mod:`unetvocalsep.mpeg`), or without ffmpeg decoded whole by
+``librosa.load`` (audioread).
 
 Outputs are written atomically: to a hidden temporary file in the target
 folder, renamed over the final name only when complete. The one module over
@@ -99,10 +100,11 @@ class AudioReader:
     Parameters
     ----------
     path : str or os.PathLike
-        Any file libsndfile decodes; other formats are decoded fully into
-        memory with librosa (audioread / ffmpeg). An mp3 whose header
-        understates its length (joined files, VBR without a Xing header) is
-        read through ffmpeg block by block (:mod:`unetvocalsep.mpeg`).
+        Any file libsndfile decodes; other formats (m4a/AAC, wma, the audio of
+        a video...) and an mp3 whose header understates its length (joined
+        files, VBR without a Xing header) are read through ffmpeg block by
+        block (:mod:`unetvocalsep.mpeg`). Without ffmpeg, other formats are
+        decoded whole into memory by librosa (audioread).
 
     Attributes
     ----------
@@ -126,11 +128,12 @@ class AudioReader:
             self.sr = self._sf.samplerate
             self.channels = self._sf.channels
             self.frames = self._sf.frames
-        except Exception:  # not decodable by libsndfile: try audioread/ffmpeg
+        except Exception:  # not decodable by libsndfile: stream it through ffmpeg
             self._sf = None
-            y, self.sr = _load_fallback(self.path)
-            self._data = y
-            self.channels, self.frames = y.shape
+            if not self._open_with_ffmpeg():   # no ffmpeg/ffprobe: librosa, whole
+                y, self.sr = _load_fallback(self.path)
+                self._data = y
+                self.channels, self.frames = y.shape
         if self.frames <= 0 or self.sr <= 0:
             self.close()
             raise AudioError(f"no audio samples in: {self.path}")
@@ -141,6 +144,21 @@ class AudioReader:
             raise
         if self._sf is not None and self._sf.format == "MP3":
             self._check_mp3_length()
+
+    def _open_with_ffmpeg(self):
+        """Stream a format libsndfile cannot read (m4a...) through ffmpeg; False if it cannot."""
+        from . import mpeg
+
+        probed = mpeg.probe_audio(self.path)
+        if probed is None:
+            return False
+        self.sr, self.channels = probed
+        try:
+            self.frames = mpeg.decoded_length(self.path, self.channels, self.sr)
+            self._ff = mpeg.Decoder(self.path, self.channels, self.sr)
+        except OSError as exc:
+            raise AudioError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        return True
 
     def _check_mp3_length(self):
         """Read through ffmpeg an mp3 whose header understates its length (:mod:`.mpeg`)."""

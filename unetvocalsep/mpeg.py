@@ -17,6 +17,11 @@ true length comes from one counting pass, kept per file version
 pass streams ffmpeg's output. Separating a 20-minute file peaks at 643 MiB
 instead of 1,769 (benchmarks/RESULTS.md). Without ffprobe the check is skipped.
 
+Formats libsndfile does not read at all (m4a/AAC, wma, video files...) go the
+same way: :func:`probe_audio` asks ffprobe for the first audio stream's rate
+and channels, and the file is streamed by :class:`Decoder` instead of being
+decoded whole into memory by librosa.
+
 Examples
 --------
 >>> samples_per_frame(44100), samples_per_frame(16000)
@@ -32,7 +37,8 @@ import numpy as np
 
 from .errors import AudioError
 
-__all__ = ["samples_per_frame", "count_frames", "header_is_short", "decoded_length", "Decoder"]
+__all__ = ["samples_per_frame", "count_frames", "header_is_short", "probe_audio", "decoded_length",
+           "Decoder"]
 
 #: Slack between the frame count and libsndfile's length, in MPEG frames: the
 #: encoder delay and padding that gapless decoders trim, and an Info frame.
@@ -94,6 +100,42 @@ def _count_frames(path, version, timeout):
         return None
 
 
+def probe_audio(path, timeout=60):
+    """Sample rate and channels of a file's first audio stream, by ffprobe.
+
+    Parameters
+    ----------
+    path : str
+    timeout : float
+        Seconds to wait for ffprobe.
+
+    Returns
+    -------
+    tuple of int (sr, channels), or None
+        None where ffprobe or ffmpeg is missing, or the file has no audio
+        stream ffprobe can read (a text file, a corrupt one).
+
+    Examples
+    --------
+    >>> probe_audio("song.m4a")                          # doctest: +SKIP
+    (44100, 2)
+    """
+    exe = shutil.which("ffprobe")
+    if exe is None or shutil.which("ffmpeg") is None:
+        return None
+    try:
+        out = subprocess.run([exe, "-v", "error", "-select_streams", "a:0", "-show_entries",
+                              "stream=sample_rate,channels", "-of", "csv=p=0", "--", path],
+                             capture_output=True, text=True, timeout=timeout,
+                             stdin=subprocess.DEVNULL)
+        if out.returncode != 0 or not out.stdout.strip():
+            return None
+        sr, channels = (int(v) for v in out.stdout.strip().splitlines()[0].split(",")[:2])
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    return (sr, channels) if sr > 0 and channels > 0 else None
+
+
 def header_is_short(path, frames, sr):
     """Whether an mp3's stream holds clearly more audio than ``frames``.
 
@@ -147,8 +189,8 @@ class Decoder:
     def _start(self):
         exe = shutil.which("ffmpeg")
         if exe is None:
-            raise AudioError(f"{self.path}: its header understates its length and ffmpeg, "
-                             "needed to decode it to the end, is not installed")
+            raise AudioError(f"{self.path}: ffmpeg, needed to decode it (to its end), is not "
+                             "installed")
         self._err = tempfile.TemporaryFile()   # a pipe could fill and stall ffmpeg
         try:
             self._proc = subprocess.Popen(
