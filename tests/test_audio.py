@@ -270,10 +270,11 @@ def test_05_short_header_mp3_streams_through_ffmpeg_and_seeks(tmp_path, monkeypa
     ref = np.frombuffer(raw, "<f4").reshape(-1, 2).T
     with AudioReader(path) as r:
         assert r._ff is not None and r._data is None and r.frames == ref.shape[1]
+        assert r._ff._proc is None                       # no ffmpeg until the first read
+        blocks = [r.read(7777)]
         # ffmpeg has its own session: a Ctrl-C or a group kill meant for us does not make
         # it fail first ("cannot decode" instead of "interrupted")
         assert os.getsid(r._ff._proc.pid) != os.getsid(0)
-        blocks = []
         while True:
             y = r.read(7777)
             assert y.shape[1] <= 7777

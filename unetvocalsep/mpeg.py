@@ -184,7 +184,10 @@ class Decoder:
     def __init__(self, path, channels, sr):
         self.path, self.channels, self.sr = path, int(channels), int(sr)
         self._proc = self._err = None
-        self._start()
+        self._done = False   # ffmpeg starts at the first read: an open for the length costs nothing
+        if shutil.which("ffmpeg") is None:
+            raise AudioError(f"{self.path}: ffmpeg, needed to decode it (to its end), is not "
+                             "installed")
 
     def _start(self):
         exe = shutil.which("ffmpeg")
@@ -218,7 +221,9 @@ class Decoder:
             ``m <= n``; ``m == 0`` at the end of the stream.
         """
         if self._proc is None:
-            return np.zeros((self.channels, 0), np.float32)
+            if self._done:
+                return np.zeros((self.channels, 0), np.float32)
+            self._start()
         want = int(n) * self.channels * 4
         parts, got = [], 0
         while got < want:
@@ -242,14 +247,14 @@ class Decoder:
             left -= got
 
     def restart(self):
-        """Go back to the start of the file."""
+        """Go back to the start of the file (ffmpeg starts again at the next read)."""
         self.close()
-        self._start()
+        self._done = False
 
     def _finish(self):
         rc = self._proc.wait()
         self._proc.stdout.close()
-        self._proc = None
+        self._proc, self._done = None, True
         if rc != 0:
             self._err.seek(0)
             msg = self._err.read().decode(errors="replace").strip().splitlines()
@@ -257,7 +262,8 @@ class Decoder:
             raise AudioError(f"cannot decode {self.path} with ffmpeg: {msg[-1] if msg else 'failed'}")
 
     def close(self):
-        """Stop ffmpeg (if still running) and free its files."""
+        """Stop ffmpeg (if still running) and free its files; later reads return nothing."""
+        self._done = True
         if self._proc is not None:
             self._proc.kill()
             self._proc.wait()
