@@ -32,7 +32,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     with open(os.path.join(args.run, "unet_ema.json")) as f:
         cfg = json.load(f)
-    start = float(re.match(r"Adam \(alpha ([0-9.e+-]+) linearly to ", cfg["optimizer"]).group(1))
+    start = cfg.get("adam_alpha")   # runs before 2026-12-07 (eighth session): in words only
+    if start is None:
+        start = float(re.match(r"Adam \(alpha ([0-9.e+-]+) linearly to ", cfg["optimizer"]).group(1))
     with open(STAGE1) as f:
         stage1 = json.load(f)
     if abs(start - ALPHA0) < 1e-12:      # the run began the schedule

@@ -200,12 +200,16 @@ def test_alpha_sets_the_start_of_the_schedule_or_a_constant_step(toy_corpus, tmp
                  "--alpha", "3e-4", "--final-alpha", "3e-5"]) == 0
     expected = [3e-4 + (3e-5 - 3e-4) * (it - 1) / 20 for it in (5, 10, 15, 20)]
     np.testing.assert_allclose([e["alpha"] for e in json.load(open(out / "log"))], expected, rtol=1e-6)
-    assert json.load(open(out / "unet.json"))["optimizer"].startswith("Adam (alpha 0.0003 linearly to 3e-05")
+    cfg = json.load(open(out / "unet.json"))
+    assert cfg["optimizer"].startswith("Adam (alpha 0.0003 linearly to 3e-05")
+    assert (cfg["adam_alpha"], cfg["final_alpha"]) == (3e-4, 3e-5)   # for scripts, not words
     const = tmp_path / "const"
     assert main([str(toy_corpus / "cache"), "-o", str(const), "--val-fraction", "0.2", "-b", "2",
                  "-i", "10", "--log-interval", "5", "--no-progress", "--alpha", "2e-4"]) == 0
     np.testing.assert_allclose([e["alpha"] for e in json.load(open(const / "log"))], [2e-4, 2e-4])
-    assert json.load(open(const / "unet.json"))["optimizer"].startswith("Adam (alpha 0.0002,")
+    cfg = json.load(open(const / "unet.json"))
+    assert cfg["optimizer"].startswith("Adam (alpha 0.0002,")
+    assert (cfg["adam_alpha"], cfg["final_alpha"]) == (2e-4, None)
 
 
 def test_resume_keeps_the_step_size_settings_of_the_snapshot(toy_corpus, tmp_path, capsys):

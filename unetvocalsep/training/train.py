@@ -330,7 +330,9 @@ def train(data, out=OUT, validation=None, val_fraction=0.0, batchsize=constants.
             train_frames=int(sum(SpectrogramDataset(files, random=False).frames)),
             article_iterations_per_epoch=article_iterations_per_epoch(
                 SpectrogramDataset(files), batchsize),
-            seed=seed, device=str(dev), processes=comm.size if comm is not None else 1)
+            seed=seed, device=str(dev), processes=comm.size if comm is not None else 1,
+            adam_alpha=float(adam_alpha),
+            final_alpha=None if final_alpha is None else float(final_alpha))
         if weights is not None:
             cfg["data_weights"] = [float(w) for w in weights]
         if ema is not None:
