@@ -15,7 +15,9 @@
 #   the two MIR-1K validation singers: vocal SDR and NSDR;
 #   issue 12's held-out sets: leakage on real instrumental music, real voices
 #     over real music (NSDR), synthetic songs (SDR);
-#   the vocal energy at 5.5-7.7 kHz against the true vocals (scripts/band_energy.py).
+#   the vocal energy at 5.5-7.7 kHz against the true vocals (scripts/band_energy.py);
+#   low voices: the validation singer abjones 5 semitones down, about 113 Hz
+#     (scripts/make_low_voice_set.py; train_singing_model.sh builds it).
 set -euo pipefail
 NAME=${1:?name}; MODEL=${2:?model}; W=${3:?workdir}; MUSDB=${4:?musdb dir}
 OUT=${5:-$W/eval}
@@ -27,7 +29,7 @@ run musdb18 "$MUSDB" --split test -o "$R/musdb-test" > "$R/musdb-test.txt"
 # the whole-clip vocal SDR (BSS Eval v3 over the whole clip, stored as SDR_v3)
 $PY "$(dirname "$0")/whole_clip_sdr.py" "$R/musdb-test" >> "$R/musdb-test.txt"
 run ikala "$W/mir1k_val" -o "$R/mir1k-val" > "$R/mir1k-val.txt"
-for s in valid-leak valid-voice valid-synth; do
+for s in valid-leak valid-voice valid-synth low-voice; do
   run folder "$W/corpus/$s" -o "$R/$s" > "$R/$s.txt"
 done
 $PY "$(dirname "$0")/band_energy.py" musdb18 "$MUSDB" --split test --model "$MODEL" > "$R/band.txt"

@@ -44,6 +44,10 @@ $PY -m unetvocalsep.synth --real leak -o "$W/corpus/valid-leak" --tracks 16 --se
 $PY -m unetvocalsep.synth --real voice -o "$W/corpus/valid-voice" --tracks 16 --seconds 30 --seed 22 -j 2 -q
 $PY -m unetvocalsep.synth -o "$W/corpus/valid-synth" --tracks 12 --seconds 30 --seed 23 -j 2 -q \
     --language pt_BR --soundfont "$TIM"
+# low voices (issue 26: a reserved singer near 110 Hz failed): the validation singer
+# abjones (about 151 Hz) 5 semitones down, for scripts/evaluate_milestone.sh
+[ -d "$W/corpus/low-voice" ] || $PY "$(dirname "$0")/make_low_voice_set.py" \
+    "$W/mir1k_val/Wavfile" "$W/corpus/low-voice" --singer abjones --semitones -5
 for s in realmix valid-leak valid-voice valid-synth; do
   $PY -m unetvocalsep.prepare folder "$W/corpus/$s" -o "$W/cache/$s" -j 2 --no-progress
 done
