@@ -1,18 +1,20 @@
 """Make an issue-26 milestone the bundled default model (issue 26, "Ship").
 
-    python scripts/ship_singing_model.py MILESTONE_NPZ FIGURES_JSON
+    python scripts/ship_singing_model.py MILESTONE_NPZ FIGURES_JSON [--models-dir DIR]
 
 MILESTONE_NPZ  models/milestones/issue26-stage1.npz (its json gives the iterations
                and training seconds of the real-singing stage)
 FIGURES_JSON   the test report's figures (scripts/evaluate_milestone.sh), e.g.
                {"musdb_test_whole_clip_sdr_db": 4.47, "leakage_db": -31.66, ...}
 
-Writes unetvocalsep/models/default.npz (float16) and default.json: the settings,
+Writes unetvocalsep/models/default.npz (float16) and default.json (or into
+``--models-dir``, which must hold free.json): the settings,
 the stages of the whole training (the model `free`'s three, then this one), the
 figures and the licence.  The model `free` (free.npz/json) must be there: it is
 what the real-singing stage started from.  Afterwards regenerate the fingerprint
 (python tests/separation_fingerprint.py) and update README.md and docs/MODEL.md.
 """
+import argparse
 import json
 import os
 import sys
@@ -28,11 +30,15 @@ KEEP = ('architecture', 'hop', 'n_bins', 'n_fft', 'patch', 'sr', 'target', 'win_
 
 
 def main(argv=None):
-    npz, figures = (argv or sys.argv[1:])[:2]
-    with open(figures) as f:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('npz', help='the milestone to ship')
+    p.add_argument('figures', help="a json of the test report's figures")
+    p.add_argument('--models-dir', default=os.path.join(ROOT, 'unetvocalsep', 'models'))
+    args = p.parse_args(argv)
+    npz, models = args.npz, args.models_dir
+    with open(args.figures) as f:
         figs = json.load(f)
     unet, cfg = load_model(npz)
-    models = os.path.join(ROOT, 'unetvocalsep', 'models')
     with open(os.path.join(models, 'free.json')) as f:
         free = json.load(f)
     n = int(cfg['iterations'])
@@ -61,12 +67,13 @@ def main(argv=None):
                     'track with its own licence), and on GPL-2+/GPL-3+/CC-BY-SA/CC-BY game '
                     "music and voices; the model 'free' is trained on free data only "
                     '(docs/MODEL.md)'),
-        'exported_from': f'models/milestones/issue26-stage1.npz ({n:,} iterations of issue 26 '
-                         'stage 1)',
+        'exported_from': f'{os.path.relpath(os.path.abspath(npz), ROOT)} ({n:,} iterations of '
+                         'issue 26 stage 1)',
     })
     save_model(os.path.join(models, 'default.npz'), unet, out, dtype='float16')
     print(f"default.npz: {out['total_iterations']:,} iterations, {out['total_crops']:,} crops")
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

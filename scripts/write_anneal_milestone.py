@@ -20,8 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 TOTAL, ALPHA0, ALPHA1 = 4625, 1e-3, 1e-5
-STAGE1 = os.path.join(ROOT, "models", "milestones", "issue26-stage1.json")
-OUT = os.path.join(ROOT, "models", "milestones", "issue26-anneal")
+MILESTONES = os.path.join(ROOT, "models", "milestones")
 
 
 def main(argv=None):
@@ -29,18 +28,22 @@ def main(argv=None):
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", help="the stage-2 output folder (unet_ema.npz + unet_ema.json)")
+    p.add_argument("--milestones", default=MILESTONES,
+                   help="the folder of issue26-stage1.json and issue26-anneal.* (default: %(default)s)")
     args = p.parse_args(argv)
+    stage1_json = os.path.join(args.milestones, "issue26-stage1.json")
+    out_base = os.path.join(args.milestones, "issue26-anneal")
     with open(os.path.join(args.run, "unet_ema.json")) as f:
         cfg = json.load(f)
     start = cfg.get("adam_alpha")   # runs before 2026-12-07 (eighth session): in words only
     if start is None:
         start = float(re.match(r"Adam \(alpha ([0-9.e+-]+) linearly to ", cfg["optimizer"]).group(1))
-    with open(STAGE1) as f:
+    with open(stage1_json) as f:
         stage1 = json.load(f)
     if abs(start - ALPHA0) < 1e-12:      # the run began the schedule
         done, seconds = 0, stage1["training_seconds"]
     else:                                # the run went on from this milestone
-        with open(OUT + ".json") as f:
+        with open(out_base + ".json") as f:
             prev = json.load(f)
         if abs(prev["alpha_now"] - start) > 1e-9:
             sys.exit(f"the run started at alpha {start:g}, the milestone is at {prev['alpha_now']:g}")
@@ -64,10 +67,11 @@ def main(argv=None):
               "these are the moving average (decay 0.999) of the weights; research and "
               "non-commercial terms (MIR-1K, MUSDB18)"))
     unet, _ = load_model(os.path.join(args.run, "unet_ema.npz"))
-    save_model(OUT + ".npz", unet, out, dtype="float16")
-    print(f"{OUT}.npz: stage 2 at {done:,} / {TOTAL:,}, alpha {out['alpha_now']:.3g}, "
+    save_model(out_base + ".npz", unet, out, dtype="float16")
+    print(f"{out_base}.npz: stage 2 at {done:,} / {TOTAL:,}, alpha {out['alpha_now']:.3g}, "
           f"{total_iterations:,} iterations, {out['training_seconds']:,.0f} s of training")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
