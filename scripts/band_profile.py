@@ -19,7 +19,9 @@ Prints a Markdown table of the medians over wider bands (0-1, 1-2, 2-4, 4-5.5,
 5.5-7.7, 7.7-8 and 8-11 kHz) and, since a hole can come and go within a track,
 the share of the frames where the true vocals have energy at 5.5-7.7 kHz (within
 30 dB of the track's loudest frame there) but the estimate is more than 20 dB
-under them (median and upper quartile over the tracks).
+under them (median and upper quartile over the tracks), then the tracks with the
+most holes and whether the accompaniment is louder in the band in the hole frames
+than in the other voiced frames (it is not, for the models of issue 26).
 """
 import argparse
 import sys
@@ -47,14 +49,30 @@ def spectrogram(y, sr):
     return f, p.reshape(-1, *p.shape[-2:]).sum(axis=0)
 
 
-def hole_share(f, est, true):
-    """Share of the frames with true vocal energy in HOLE_BAND where the estimate is HOLE_DB under."""
+def hole_frames(f, est, true):
+    """Voiced frames (true vocal energy in HOLE_BAND) and, of them, the holes (estimate HOLE_DB under).
+
+    Returns two boolean arrays of shape ``(frames,)``: ``voiced`` and ``hole``
+    (``hole`` implies ``voiced``); none is voiced where the truth is silent.
+    """
     band = (f >= HOLE_BAND[0]) & (f < HOLE_BAND[1])
     e, t = est[band].sum(axis=0), true[band].sum(axis=0)
+    if t.max() <= 1e-10:
+        return np.zeros(t.shape, bool), np.zeros(t.shape, bool)
     voiced = t > t.max() * 10 ** (-HOLE_RANGE_DB / 10)
-    if t.max() <= 1e-10 or not voiced.any():
-        return np.nan
-    return float(np.mean(e[voiced] < t[voiced] * 10 ** (-HOLE_DB / 10)))
+    return voiced, voiced & (e < t * 10 ** (-HOLE_DB / 10))
+
+
+def hole_share(f, est, true):
+    """Share of the frames with true vocal energy in HOLE_BAND where the estimate is HOLE_DB under."""
+    voiced, hole = hole_frames(f, est, true)
+    return float(hole.sum() / voiced.sum()) if voiced.any() else np.nan
+
+
+def band_ratio_db(f, num, den):
+    """``10 log10(num / den)`` per frame over HOLE_BAND (power spectrograms of one track)."""
+    band = (f >= HOLE_BAND[0]) & (f < HOLE_BAND[1])
+    return 10 * np.log10((num[band].sum(axis=0) + 1e-20) / (den[band].sum(axis=0) + 1e-20))
 
 
 def band_sums(f, power, edges):
@@ -81,6 +99,7 @@ def main(argv=None):
     p.add_argument("--step", type=float, default=250.0)
     p.add_argument("--top", type=float, default=11000.0)
     p.add_argument("--max-tracks", type=int, default=None)
+    p.add_argument("--worst", type=int, default=5, help="how many tracks with holes to name")
     p.add_argument("--plot", default=None, help="write the figure here (png)")
     p.add_argument("--show", default=None, help="the track whose spectrograms are drawn "
                                                 "(default: the first)")
@@ -96,11 +115,15 @@ def main(argv=None):
     fine = {label: [] for label, _, _ in methods}
     wide = {label: [] for label, _, _ in methods}
     holes = {label: [] for label, _, _ in methods}
+    # accompaniment over true vocals in the band, in hole frames and in the other voiced ones
+    acc_db = {label: ([], []) for label, _, _ in methods}
     tracks = list_tracks(args.dataset, args.root, args.split)[:args.max_tracks]
     shown = None
     for t in tracks:
         mix, voc, acc, sr = load_track(t)
         f, true_frames = spectrogram(voc, sr)
+        _, acc_frames = spectrogram(acc, sr)
+        acc_over_voc = band_ratio_db(f, acc_frames, true_frames)
         true = true_frames.sum(axis=1)
         true_fine, true_wide = band_sums(f, true, edges), band_sums(f, true, wide_edges)
         keep = shown is None and (args.show is None or t.name == args.show)
@@ -110,7 +133,10 @@ def main(argv=None):
             est, _ = separate_with(method, mix, voc, acc, sr, "full", sep)
             _, e_frames = spectrogram(est, sr)
             e = e_frames.sum(axis=1)
-            holes[label].append(hole_share(f, e_frames, true_frames))
+            voiced, hole = hole_frames(f, e_frames, true_frames)
+            holes[label].append(hole.sum() / voiced.sum() if voiced.any() else np.nan)
+            acc_db[label][0].extend(acc_over_voc[hole])
+            acc_db[label][1].extend(acc_over_voc[voiced & ~hole])
             fine[label].append(ratio_db(band_sums(f, e, edges), true_fine))
             wide[label].append(ratio_db(band_sums(f, e, wide_edges), true_wide))
             if keep:
@@ -128,6 +154,16 @@ def main(argv=None):
     for label, v in holes.items():
         v = np.array(v, float)
         print(f"- {label}: {100 * np.nanmedian(v):.1f} % / {100 * np.nanpercentile(v, 75):.1f} %")
+    print("\ntracks with the most holes, and the accompaniment over the true vocals in the band "
+          "(dB, median and quartiles) in the hole frames against the other voiced frames\n")
+    for label, v in holes.items():
+        worst = sorted(zip(v, (t.name for t in tracks)), key=lambda x: -np.nan_to_num(x[0]))
+        worst = [f"{name} {100 * share:.0f} %" for share, name in worst[:args.worst] if share > 0]
+        in_hole, other = (np.array(x, float) for x in acc_db[label])
+        q = (lambda x: "{:+.1f} ({:+.1f} / {:+.1f})".format(*np.percentile(x, [50, 25, 75]))
+             if len(x) else "none")
+        print(f"- {label}: {', '.join(worst) or 'no holes'}; accompaniment over vocals: holes "
+              f"{q(in_hole)}, other voiced frames {q(other)}")
     if args.plot:
         plot(args.plot, edges, {k: np.nanmedian(np.array(v), axis=0) for k, v in fine.items()},
              shown, [label for label, _, _ in methods], args.top, len(tracks))

@@ -42,6 +42,10 @@ def test_hole_share_counts_voiced_frames_only():
     est[band, 3] = 0.02              # 17 dB under: not a hole
     est[band, 10:] = 0.0             # silent where the truth is silent: not counted
     assert s["hole_share"](f, est, true) == pytest.approx(0.3)
+    voiced, hole = s["hole_frames"](f, est, true)
+    assert list(np.flatnonzero(voiced)) == list(range(10)) and list(np.flatnonzero(hole)) == [0, 1, 2]
+    acc = np.ones_like(true) * band[:, None] * 10.0
+    assert s["band_ratio_db"](f, acc, true)[:10] == pytest.approx([10.0] * 10)
     assert s["hole_share"](f, true, true) == 0.0
     assert np.isnan(s["hole_share"](f, est, np.zeros_like(true)))
 
@@ -75,6 +79,11 @@ def test_band_profile_end_to_end(tmp_path, capsys):
     irm = [float(v) for v in rows["16 kHz ideal ratio mask"][:5]]   # 0 to 7.7 kHz
     assert max(abs(v) for v in irm) < 0.5, irm
     assert "- 16 kHz ideal ratio mask: 0.0 % / 0.0 %" in out
+    # no holes to name; the accompaniment is 70 dB under the vocals in the band
+    irm_line = [ln for ln in out.splitlines() if ln.startswith("- 16 kHz ideal ratio mask: no holes")]
+    assert len(irm_line) == 1 and "holes none" in irm_line[0]
+    other = float(irm_line[0].split("other voiced frames ")[1].split()[0])
+    assert -90 < other < -50, irm_line
     assert all(np.isfinite(float(v)) for v in rows["mine"][:5])
     with open(png, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
