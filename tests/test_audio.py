@@ -324,6 +324,11 @@ def test_m4a_streams_through_ffmpeg_sample_for_sample(tmp_path, monkeypatch, ran
                          capture_output=True, check=True).stdout
     ref = np.frombuffer(raw, "<f4").reshape(-1, 2).T
     assert mpeg.probe_audio(str(path)) == (22050, 2)
+    probes = []   # kept per file version: the opens of one separation run ffprobe once
+    real_run = subprocess.run
+    monkeypatch.setattr(mpeg.subprocess, "run", lambda *a, **k: probes.append(a) or real_run(*a, **k))
+    assert mpeg.probe_audio(str(path)) == (22050, 2) and probes == []
+    monkeypatch.setattr(mpeg.subprocess, "run", real_run)
     with AudioReader(path) as r:
         assert r._data is None and r._ff is not None       # streamed, nothing held whole
         assert (r.sr, r.channels, r.frames) == (22050, 2, ref.shape[1])

@@ -79,10 +79,16 @@ def count_frames(path, timeout=60):
         None where ffprobe is missing or fails.
     """
     try:
-        st = os.stat(path)
+        version = _version(path)
     except OSError:
         return None
-    return _count_frames(path, (st.st_ino, st.st_size, st.st_mtime_ns), timeout)
+    return _count_frames(path, version, timeout)
+
+
+def _version(path):
+    """What identifies one version of a file for the caches here: (inode, size, mtime in ns)."""
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 @functools.lru_cache(maxsize=256)
@@ -113,7 +119,9 @@ def probe_audio(path, timeout=60):
     -------
     tuple of int (sr, channels), or None
         None where ffprobe or ffmpeg is missing, or the file has no audio
-        stream ffprobe can read (a text file, a corrupt one).
+        stream ffprobe can read (a text file, a corrupt one). Kept per file
+        version, as :func:`count_frames`: a file is opened several times per
+        separation.
 
     Examples
     --------
@@ -123,6 +131,15 @@ def probe_audio(path, timeout=60):
     exe = shutil.which("ffprobe")
     if exe is None or shutil.which("ffmpeg") is None:
         return None
+    try:
+        version = _version(path)
+    except OSError:
+        return None
+    return _probe_audio(exe, path, version, timeout)
+
+
+@functools.lru_cache(maxsize=256)
+def _probe_audio(exe, path, version, timeout):
     try:
         out = subprocess.run([exe, "-v", "error", "-select_streams", "a:0", "-show_entries",
                               "stream=sample_rate,channels", "-of", "csv=p=0", "--", path],
@@ -185,15 +202,17 @@ class Decoder:
         self.path, self.channels, self.sr = path, int(channels), int(sr)
         self._proc = self._err = None
         self._done = False   # ffmpeg starts at the first read: an open for the length costs nothing
-        if shutil.which("ffmpeg") is None:
-            raise AudioError(f"{self.path}: ffmpeg, needed to decode it (to its end), is not "
-                             "installed")
+        self._ffmpeg()       # but a missing ffmpeg is said at open
 
-    def _start(self):
+    def _ffmpeg(self):
         exe = shutil.which("ffmpeg")
         if exe is None:
             raise AudioError(f"{self.path}: ffmpeg, needed to decode it (to its end), is not "
                              "installed")
+        return exe
+
+    def _start(self):
+        exe = self._ffmpeg()
         self._err = tempfile.TemporaryFile()   # a pipe could fill and stall ffmpeg
         try:
             self._proc = subprocess.Popen(
@@ -307,8 +326,7 @@ def decoded_length(path, channels, sr):
     AudioError
         ffmpeg is missing or cannot decode the file.
     """
-    st = os.stat(path)
-    return _decoded_length(path, (st.st_ino, st.st_size, st.st_mtime_ns), int(channels), int(sr))
+    return _decoded_length(path, _version(path), int(channels), int(sr))
 
 
 @functools.lru_cache(maxsize=64)
