@@ -65,7 +65,11 @@ def hole_frames(f, est, true):
 
 def hole_share(f, est, true):
     """Share of the frames with true vocal energy in HOLE_BAND where the estimate is HOLE_DB under."""
-    voiced, hole = hole_frames(f, est, true)
+    return share_of(*hole_frames(f, est, true))
+
+
+def share_of(voiced, hole):
+    """``hole``'s share of the ``voiced`` frames (NaN where none is voiced)."""
     return float(hole.sum() / voiced.sum()) if voiced.any() else np.nan
 
 
@@ -134,7 +138,7 @@ def main(argv=None):
             _, e_frames = spectrogram(est, sr)
             e = e_frames.sum(axis=1)
             voiced, hole = hole_frames(f, e_frames, true_frames)
-            holes[label].append(hole.sum() / voiced.sum() if voiced.any() else np.nan)
+            holes[label].append(share_of(voiced, hole))
             acc_db[label][0].extend(acc_over_voc[hole])
             acc_db[label][1].extend(acc_over_voc[voiced & ~hole])
             fine[label].append(ratio_db(band_sums(f, e, edges), true_fine))
