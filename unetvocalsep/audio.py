@@ -153,12 +153,18 @@ class AudioReader:
         if probed is None:
             return False
         self.sr, self.channels = probed
+        self._stream_with_ffmpeg()
+        return True
+
+    def _stream_with_ffmpeg(self):
+        """Count the samples ffmpeg decodes (``frames``) and read through a :class:`.mpeg.Decoder`."""
+        from . import mpeg
+
         try:
             self.frames = mpeg.decoded_length(self.path, self.channels, self.sr)
             self._ff = mpeg.Decoder(self.path, self.channels, self.sr)
         except OSError as exc:
             raise AudioError(f"cannot read {self.path}: {exc.strerror or exc}") from None
-        return True
 
     def _check_mp3_length(self):
         """Read through ffmpeg an mp3 whose header understates its length (:mod:`.mpeg`)."""
@@ -167,11 +173,7 @@ class AudioReader:
         if not mpeg.header_is_short(self.path, self.frames, self.sr):
             return
         self.close()
-        try:
-            self.frames = mpeg.decoded_length(self.path, self.channels, self.sr)
-            self._ff = mpeg.Decoder(self.path, self.channels, self.sr)
-        except OSError as exc:
-            raise AudioError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        self._stream_with_ffmpeg()
 
     @property
     def duration(self):
