@@ -12,6 +12,13 @@ if HERE not in sys.path:   # conftest, fakedata and the helpers import from any 
     sys.path.insert(0, HERE)
 
 
+def load_script(name):
+    """The globals of ``scripts/<name>`` (its functions, ``main``), loaded as a module is."""
+    import runpy
+
+    return runpy.run_path(os.path.join(REPO_ROOT, "scripts", name))
+
+
 def toy_stems(seconds=4.0, sr=44100, channels=2, seed=0):
     """A toy "song": a sung-like harmonic voice over noise drums and a bass line.
 

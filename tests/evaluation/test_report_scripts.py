@@ -1,19 +1,14 @@
 """The scripts that produce issue 26's model-card figures (scripts/*.py), on generated audio."""
 import json
 import os
-import runpy
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import REPO_ROOT
+from conftest import load_script
 
 SR = 16000
-
-
-def _script(name):
-    return runpy.run_path(os.path.join(REPO_ROOT, "scripts", name))
 
 
 def _voice(seconds=2.0, f0=220.0, top=7600.0):
@@ -31,7 +26,7 @@ def _folder_track(root, name, voc, acc):
 
 
 def test_hole_share_counts_voiced_frames_only():
-    s = _script("band_profile.py")
+    s = load_script("band_profile.py")
     f = np.linspace(0, 8000, 65)
     true = np.zeros((65, 20))
     band = (f >= 5500) & (f < 7700)
@@ -51,7 +46,7 @@ def test_hole_share_counts_voiced_frames_only():
 
 
 def test_band_sums_and_ratio():
-    s = _script("band_profile.py")
+    s = load_script("band_profile.py")
     f = np.arange(0, 1000, 100.0)
     power = np.arange(10.0)
     assert list(s["band_sums"](f, power, [0, 300, 1000])) == [0 + 1 + 2, sum(range(3, 10))]
@@ -69,7 +64,7 @@ def test_band_profile_end_to_end(tmp_path, capsys):
         acc = (1e-4 * rng.standard_normal(voc.shape)).astype(np.float32)
         _folder_track(root, f"t{i}", voc, acc)
     png = str(tmp_path / "bands.png")
-    s = _script("band_profile.py")
+    s = load_script("band_profile.py")
     assert s["main"](["folder", root, "--model", "mine=default", "--irm", "--top", "8000",
                       "--plot", png]) == 0
     out = capsys.readouterr().out
@@ -90,7 +85,7 @@ def test_band_profile_end_to_end(tmp_path, capsys):
 
 
 def test_band_energy_finds_a_tone_in_its_band():
-    s = _script("band_energy.py")
+    s = load_script("band_energy.py")
     t = np.arange(SR) / SR
     y = np.sin(2 * np.pi * 6000 * t)[None]
     inside = s["band_energy"](y, SR, 5500, 7700)
@@ -104,7 +99,7 @@ def test_whole_clip_sdr_median_skips_missing(tmp_path, capsys):
     d.mkdir(parents=True)
     for name, v in (("a", 3.0), ("b", 5.0), ("c", None), ("d", 9.0)):
         (d / f"{name}.json").write_text(json.dumps({"SDR_v3": {"vocals": v}}))
-    s = _script("whole_clip_sdr.py")
+    s = load_script("whole_clip_sdr.py")
     assert s["main"]([str(tmp_path / "res")]) == 0
     assert capsys.readouterr().out.strip() == \
         "whole-clip vocal SDR (v3), median of 3 clips: 5.00 dB"
@@ -125,7 +120,7 @@ def test_low_voice_set_shifts_the_vocals_only(tmp_path, capsys):
     _mir1k_clip(wav, "abjones_1_01.wav", acc, voc)
     _mir1k_clip(wav, "annar_1_01.wav", acc, voc)
     out = str(tmp_path / "low")
-    s = _script("make_low_voice_set.py")
+    s = load_script("make_low_voice_set.py")
     assert s["main"]([wav, out, "--singer", "abjones", "--semitones", "-5"]) == 0
     assert os.listdir(out) == ["abjones_1_01_pitch-5"]
     d = os.path.join(out, "abjones_1_01_pitch-5")
@@ -144,7 +139,7 @@ def test_low_voice_set_refuses(tmp_path, singer, message):
     wav = str(tmp_path / "Wavfile")
     z = np.zeros(SR, np.float32)
     _mir1k_clip(wav, "bug_1_01.wav", z, z)
-    s = _script("make_low_voice_set.py")
+    s = load_script("make_low_voice_set.py")
     with pytest.raises(SystemExit) as e:
         s["main"]([wav, str(tmp_path / "low"), "--singer", singer])
     assert message in str(e.value)

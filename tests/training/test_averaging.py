@@ -146,12 +146,10 @@ def test_weighted_run_logs_each_validation_set_and_refuses_other_weights(tmp_pat
 
 
 def test_average_models_script(tmp_path, capsys):
-    import runpy
-
-    from conftest import REPO_ROOT
+    from conftest import load_script
 
     paths = [_saved(tmp_path, f"m{i}.npz", i)[0] for i in range(2)]
-    script = runpy.run_path(os.path.join(REPO_ROOT, "scripts", "average_models.py"))
+    script = load_script("average_models.py")
     out = str(tmp_path / "avg.npz")
     assert script["main"](paths + ["-o", out, "--float16"]) == 0
     unet, cfg = load_model(out)
@@ -167,15 +165,13 @@ def test_average_models_script(tmp_path, capsys):
 
 def test_validation_by_set_script(tmp_path, capsys):
     # issue 26: the per-set losses of saved models, as train's SetEvaluator logs them
-    import runpy
-
-    from conftest import REPO_ROOT
+    from conftest import load_script
     from unetvocalsep.training.cache import SpectrogramDataset
     from unetvocalsep.training.validation import validation_loss
 
     _, _, v1, v2 = _caches(str(tmp_path))
     path, unet = _saved(tmp_path, "m.npz", 0)
-    script = runpy.run_path(os.path.join(REPO_ROOT, "scripts", "validation_by_set.py"))
+    script = load_script("validation_by_set.py")
     capsys.readouterr()
     assert script["main"]([path, "--sets", v1, v2]) == 0
     head, row = capsys.readouterr().out.strip().splitlines()

@@ -1,19 +1,14 @@
 """Issue 26's milestone scripts: write_anneal_milestone.py and ship_singing_model.py, in a tmp dir."""
 import json
 import os
-import runpy
 import shutil
 
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, load_script
 from unetvocalsep.model_io import load_model, save_model
 from unetvocalsep.network import UNet
-
-
-def _script(name):
-    return runpy.run_path(os.path.join(REPO_ROOT, "scripts", name))
 
 
 def _model(path, cfg, seed=0):
@@ -39,7 +34,7 @@ def test_anneal_milestone_counts_the_schedule_across_runs(tmp_path, capsys):
     os.makedirs(ms)
     with open(os.path.join(ms, "issue26-stage1.json"), "w") as f:
         json.dump({"iterations": 11000, "training_seconds": 1000.0, "sr": 16000}, f)
-    s = _script("write_anneal_milestone.py")
+    s = load_script("write_anneal_milestone.py")
     # the first run begins the schedule (alpha 1e-3)
     unet = _run(str(tmp_path / "a"), 1, adam_alpha=1e-3, iterations=925, training_seconds=500.0)
     assert s["main"]([str(tmp_path / "a"), "--milestones", ms]) == 0
@@ -79,7 +74,7 @@ def test_ship_singing_model_writes_settings_stages_and_figures(tmp_path, capsys)
     figures = str(tmp_path / "figs.json")
     with open(figures, "w") as f:
         json.dump({"musdb_test_whole_clip_sdr_db": 4.47, "leakage_db": -31.66}, f)
-    s = _script("ship_singing_model.py")
+    s = load_script("ship_singing_model.py")
     assert s["main"]([milestone, figures, "--models-dir", models]) == 0
     cfg = _json(os.path.join(models, "default.json"))
     assert cfg["total_iterations"] == free["total_iterations"] + 100
