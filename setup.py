@@ -33,8 +33,11 @@ install_requires = [
     "soundfile>=0.13",   # bitrate_mode / compression_level (--mp3-bitrate)
     # soxr: the resampler librosa uses ("HQ"), also as a streaming resampler.
     "soxr>=0.3",
-    # librosa: fallback decoder (audioread / ffmpeg) for formats libsndfile lacks.
+    # librosa: pitch shifting and time stretching (prepare, synth) and REPET-SIM.
     "librosa>=0.10",
+    # audioread: whole-file decoder for formats libsndfile lacks when ffprobe is
+    # absent (unetvocalsep/audio.py). Named here because librosa 1.0 dropped it.
+    "audioread>=3.0",
     "tqdm>=4.50",
     # The default CPU backend of separation (unetvocalsep/ortbackend.py): 1.3-1.9x
     # faster than the NumPy plan on the network (benchmarks/RESULTS.md,

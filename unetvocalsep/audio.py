@@ -3,8 +3,8 @@
 Arrays are always ``float32`` of shape ``(channels, samples)`` inside the
 package. Files are read with soundfile (wav, flac, ogg, mp3 and the other
 formats of libsndfile); anything else (m4a, mp4, ...) is streamed through
-ffmpeg (:mod:`unetvocalsep.mpeg`), or without ffmpeg decoded whole by
-``librosa.load`` (audioread).
+ffmpeg (:mod:`unetvocalsep.mpeg`), or without ffprobe decoded whole by
+audioread.
 
 Outputs are written atomically: to a hidden temporary file in the target
 folder, renamed over the final name only when complete. The one module over
@@ -130,7 +130,7 @@ class AudioReader:
             self.frames = self._sf.frames
         except Exception:  # not decodable by libsndfile: stream it through ffmpeg
             self._sf = None
-            if not self._open_with_ffmpeg():   # no ffmpeg/ffprobe: librosa, whole
+            if not self._open_with_ffmpeg():   # no ffmpeg/ffprobe: audioread, whole
                 y, self.sr = _load_fallback(self.path)
                 self._data = y
                 self.channels, self.frames = y.shape
@@ -258,18 +258,25 @@ class AudioReader:
 
 
 def _load_fallback(path):
-    import warnings
+    """Decode a whole file with audioread (its ffmpeg, GStreamer or Core Audio
+    backend): the path for formats libsndfile lacks when ffprobe is absent.
 
+    audioread is called directly: librosa 1.0 no longer falls back to it.
+    """
     try:
-        import librosa
+        import audioread
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            y, sr = librosa.load(path, sr=None, mono=False, dtype=np.float32)
+        chunks = []
+        with audioread.audio_open(path) as f:
+            sr, channels = int(f.samplerate), int(f.channels)
+            for buf in f:
+                chunks.append(np.frombuffer(buf, dtype="<i2"))
     except Exception:
         raise AudioError(f"not an audio file (or a format that cannot be decoded): {path}") from None
-    y = np.atleast_2d(y)
-    return y, int(sr)
+    pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype="<i2")
+    pcm = pcm[: len(pcm) // max(channels, 1) * max(channels, 1)]
+    y = (pcm.reshape(-1, max(channels, 1)).T / 32768.0).astype(np.float32)
+    return y, sr
 
 
 def load_audio(path, sr=None, mono=False):
