@@ -4,7 +4,8 @@
 For each track of a dataset (the MUSDB18 test previews by default) the vocal
 estimate of each method is compared with the true vocals in one band
 (5.5-7.7 kHz by default: where the bundled model's vocals were 10-40 dB too
-quiet): ``10 log10(E_estimate / E_true)`` over the band's STFT bins, at the
+quiet): ``10 log10(E_estimate / E_true)`` over the band's STFT bins
+(:mod:`unetvocalsep.evaluation.bands`), at the
 mixture's own rate and channels, the model at its default settings. Prints the
 median over the tracks per method, and one JSON line per track with ``--json``.
 
@@ -19,17 +20,9 @@ import sys
 
 import numpy as np
 
+from unetvocalsep.evaluation.bands import band_energy
 from unetvocalsep.evaluation.evaluate import list_tracks, load_track, separate_with
 from unetvocalsep.separator import Separator
-
-
-def band_energy(y, sr, lo, hi, n_fft=4096):
-    """Energy of ``y`` (channels, samples) in ``[lo, hi)`` Hz, from a Hann STFT."""
-    import scipy.signal
-
-    f, _, z = scipy.signal.stft(np.asarray(y, np.float64), fs=sr, nperseg=n_fft, noverlap=n_fft // 2)
-    band = (f >= lo) & (f < hi)
-    return float(np.sum(np.abs(z[..., band, :]) ** 2))
 
 
 def main(argv=None):

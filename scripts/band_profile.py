@@ -28,68 +28,13 @@ import sys
 
 import numpy as np
 
+from unetvocalsep.evaluation.bands import (HOLE_BAND, HOLE_DB, band_ratio_db, band_sums,
+                                           hole_frames, ratio_db, share_of, spectrogram)
 from unetvocalsep.evaluation.evaluate import list_tracks, load_track, separate_with
 from unetvocalsep.separator import Separator
 
-N_FFT = 4096
 WIDE = ((0, 1000), (1000, 2000), (2000, 4000), (4000, 5500), (5500, 7700), (7700, 8000),
         (8000, 11000))
-
-
-HOLE_BAND, HOLE_DB, HOLE_RANGE_DB = (5500, 7700), 20.0, 30.0
-
-
-def spectrogram(y, sr):
-    """Power per STFT bin and frame, summed over channels: ``(freqs, power (bins, frames))``."""
-    import scipy.signal
-
-    f, _, z = scipy.signal.stft(np.asarray(y, np.float64), fs=sr, nperseg=N_FFT,
-                                noverlap=N_FFT // 2)
-    p = np.abs(z) ** 2
-    return f, p.reshape(-1, *p.shape[-2:]).sum(axis=0)
-
-
-def hole_frames(f, est, true):
-    """Voiced frames (true vocal energy in HOLE_BAND) and, of them, the holes (estimate HOLE_DB under).
-
-    Returns two boolean arrays of shape ``(frames,)``: ``voiced`` and ``hole``
-    (``hole`` implies ``voiced``); none is voiced where the truth is silent.
-    """
-    band = (f >= HOLE_BAND[0]) & (f < HOLE_BAND[1])
-    e, t = est[band].sum(axis=0), true[band].sum(axis=0)
-    if t.max() <= 1e-10:
-        return np.zeros(t.shape, bool), np.zeros(t.shape, bool)
-    voiced = t > t.max() * 10 ** (-HOLE_RANGE_DB / 10)
-    return voiced, voiced & (e < t * 10 ** (-HOLE_DB / 10))
-
-
-def hole_share(f, est, true):
-    """Share of the frames with true vocal energy in HOLE_BAND where the estimate is HOLE_DB under."""
-    return share_of(*hole_frames(f, est, true))
-
-
-def share_of(voiced, hole):
-    """``hole``'s share of the ``voiced`` frames (NaN where none is voiced)."""
-    return float(hole.sum() / voiced.sum()) if voiced.any() else np.nan
-
-
-def band_ratio_db(f, num, den):
-    """``10 log10(num / den)`` per frame over HOLE_BAND (power spectrograms of one track)."""
-    band = (f >= HOLE_BAND[0]) & (f < HOLE_BAND[1])
-    return 10 * np.log10((num[band].sum(axis=0) + 1e-20) / (den[band].sum(axis=0) + 1e-20))
-
-
-def band_sums(f, power, edges):
-    """``power`` summed over ``[edges[i], edges[i+1])`` Hz."""
-    return np.array([power[(f >= lo) & (f < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])])
-
-
-def ratio_db(est, true):
-    """``10 log10(est / true)`` where the truth has energy, NaN elsewhere."""
-    ok = true > 1e-10
-    out = np.full(true.shape, np.nan)
-    out[ok] = 10 * np.log10(np.maximum(est[ok], 1e-20) / true[ok])
-    return out
 
 
 def main(argv=None):
