@@ -104,7 +104,7 @@ class AudioReader:
         a video...) and an mp3 whose header understates its length (joined
         files, VBR without a Xing header) are read through ffmpeg block by
         block (:mod:`unetvocalsep.mpeg`). Without ffmpeg, other formats are
-        decoded whole into memory by librosa (audioread).
+        decoded whole into memory by audioread.
 
     Attributes
     ----------
